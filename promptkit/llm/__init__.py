@@ -1,0 +1,1 @@
+"""Chat models: the batching/caching base class and the local transformers model."""

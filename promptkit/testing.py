@@ -1,0 +1,99 @@
+"""Deterministic fakes for tests: a chat model and embeddings that never load weights.
+
+``FakeChatModel`` goes through the same batching, stop-string and replay-cache code as the real local model, and
+records every batch it was asked to generate, so tests can check that batching really happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.messages import BaseMessage
+from pydantic import Field
+
+from promptkit.llm.base import BatchedChatModel
+
+Responder = Callable[[str], str]
+
+
+class FakeChatModel(BatchedChatModel):
+    """A chat model whose answers are fixed in advance.
+
+    Answer selection, first match wins:
+      1. ``respond(prompt)`` if given;
+      2. ``rules``: the first ``(substring, answer)`` whose substring occurs in the rendered prompt;
+      3. ``responses``: cycled in call order;
+      4. ``default``.
+    """
+
+    model_id: str = "fake-chat"
+    respond: Responder | None = None
+    rules: list[tuple[str, str]] = Field(default_factory=list)
+    responses: list[str] = Field(default_factory=list)
+    default: str = "sem resposta"
+    calls: list[list[str]] = Field(default_factory=list)
+    counter: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "promptkit-fake-chat"
+
+    def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
+        return "\n".join(f"<{m.type}>\n{m.content}" for m in messages) + "\n<ai>\n"
+
+    def answer_for(self, prompt: str) -> str:
+        if self.respond is not None:
+            return self.respond(prompt)
+        for needle, answer in self.rules:
+            if needle in prompt:
+                return answer
+        if self.responses:
+            answer = self.responses[self.counter % len(self.responses)]
+            self.counter += 1
+            return answer
+        return self.default
+
+    def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
+        self.calls.append(list(prompts))
+        return [self.answer_for(p) for p in prompts]
+
+    def _logprob(self, prompts: list[str], continuations: list[str]) -> list[float]:
+        # Deterministic: continuations the fake would answer get a high score.
+        return [
+            -0.1 if self.answer_for(p).strip().lower() == c.strip().lower() else -5.0 - len(c) / 10
+            for p, c in zip(prompts, continuations, strict=True)
+        ]
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEmbeddings(Embeddings):
+    """Hashing bag-of-words embeddings: texts that share words get similar vectors.
+
+    Deterministic across processes (uses sha1, not ``hash``), L2-normalised, no weights.
+    """
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self.model_id = f"fake-hashing-{size}"
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * self.size
+        for token in _TOKEN.findall(text.lower()):
+            digest = hashlib.sha1(token.encode("utf-8")).digest()
+            slot = int.from_bytes(digest[:4], "little") % self.size
+            vec[slot] += 1.0 if digest[4] % 2 == 0 else -1.0
+        norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+        return [v / norm for v in vec]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vector(text)
