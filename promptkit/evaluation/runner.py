@@ -1,0 +1,371 @@
+"""``evaluate()``: run a QA chain over a SQuAD 2.0 dataset and score it.
+
+The chain is called in chunks through ``chain.batch`` so the model's batched path is used; every model call goes
+through the replay cache, so an interrupted run resumes where it stopped and ``cache="strict"`` replays a run
+without a model.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from collections.abc import Iterator, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from promptkit import metrics as M
+from promptkit.cache import ReplayCache, check_mode
+from promptkit.datasets import SquadDataset, SquadExample, load_squad
+from promptkit.errors import ValidationError
+from promptkit.evaluation.results import (
+    CacheStats,
+    DatasetRef,
+    EvalResult,
+    EvalRow,
+    ModelRef,
+    PromptRef,
+    RetrievalStats,
+)
+
+MODES = ("reading", "rag")
+CHUNK_SIZE = 16
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+VERSIONED_PACKAGES = ("promptkit", "langchain-core", "transformers", "torch")
+
+
+def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str | None]:
+    """Installed versions (``None`` when a package is absent)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    if out.get("promptkit") is None:
+        import promptkit
+
+        out["promptkit"] = promptkit.__version__
+    return out
+
+
+# -- locating the model inside a chain -----------------------------------------------------------------------
+
+_CHILD_ATTRS = ("llm", "model", "bound", "runnable", "first", "last", "default", "mapper")
+
+
+def _children(node: Any) -> Iterator[Any]:
+    for attr in _CHILD_ATTRS:
+        child = getattr(node, attr, None)
+        if child is not None and not isinstance(child, str | int | float | dict):
+            yield child
+    for attr in ("middle", "steps"):
+        children = getattr(node, attr, None)
+        if isinstance(children, list | tuple):
+            yield from children
+    steps = getattr(node, "steps__", None)
+    if isinstance(steps, dict):
+        yield from steps.values()
+
+
+def find_model(chain: Any, depth: int = 6) -> Any:
+    """The first :class:`~promptkit.llm.base.BatchedChatModel` reachable from a runnable (or ``None``)."""
+    from promptkit.llm.base import BatchedChatModel
+
+    seen: set[int] = set()
+    frontier = [chain]
+    for _ in range(depth):
+        nxt = []
+        for node in frontier:
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, BatchedChatModel):
+                return node
+            nxt.extend(_children(node))
+        frontier = nxt
+    return None
+
+
+def model_settings(model: Any) -> dict[str, Any]:
+    """The generation settings worth recording for a model (empty when unknown)."""
+    if model is None:
+        return {}
+    settings: dict[str, Any] = {}
+    if hasattr(model, "generation_params"):
+        settings.update(model.generation_params())
+    for attr in ("revision", "batch_size", "context_window"):
+        if hasattr(model, attr):
+            settings[attr] = getattr(model, attr)
+    if hasattr(model, "numerics"):
+        try:
+            settings["numerics"] = model.numerics()
+        except Exception:  # noqa: BLE001 - best effort, never fail a run over metadata
+            pass
+    return settings
+
+
+# -- chain outputs -------------------------------------------------------------------------------------------
+
+
+def _as_output(value: Any) -> dict[str, Any]:
+    """Accept the contract's dict, but also a plain string or a chat message from a user's own runnable."""
+    if isinstance(value, dict):
+        return value
+    content = getattr(value, "content", value)
+    text = content if isinstance(content, str) else str(content)
+    return {"answer": text, "raw": text}
+
+
+def _hit_rank(answers: Sequence[str], contexts: Sequence[str]) -> int:
+    golds = [f" {M.normalize_answer(a)} " for a in answers if M.normalize_answer(a)]
+    for rank, context in enumerate(contexts, start=1):
+        haystack = f" {M.normalize_answer(context)} "
+        if any(g in haystack for g in golds):
+            return rank
+    return 0
+
+
+def _make_row(example: SquadExample, out: dict[str, Any], mode: str, latency: float,
+              extra_abstentions: Sequence[str]) -> EvalRow:
+    raw = str(out.get("raw", out.get("answer", "")) or "")
+    answer = str(out.get("answer", raw) or "")
+    prediction = "" if out.get("abstained") else M.map_abstention(answer, extra_abstentions)
+    exact, f1 = M.score_answer(example.answers, prediction)
+    exact_pt, f1_pt = M.score_answer(example.answers, prediction, M.normalize_answer_pt)
+    na_prob = out.get("na_prob", out.get("no_answer_prob"))
+    contexts = [str(c) for c in (out.get("contexts") or [])]
+    hit = None
+    if mode == "rag" and not example.is_impossible and contexts:
+        hit = _hit_rank(example.answers, contexts)
+    sources = [
+        {k: s.get(k) for k in ("source", "title", "chunk", "score", "id") if k in s}
+        for s in (out.get("sources") or []) if isinstance(s, dict)
+    ]
+    return EvalRow(
+        id=example.id, question=example.question, answers=list(example.answers),
+        is_impossible=example.is_impossible, split=example.split, prediction=prediction, raw=raw,
+        exact=int(exact), f1=float(f1), exact_pt=int(exact_pt), f1_pt=float(f1_pt),
+        abstained=prediction == "", na_prob=None if na_prob is None else float(na_prob), sources=sources,
+        hit_rank=hit, examples=[str(e) for e in (out.get("examples") or [])], latency_s=latency,
+    )
+
+
+# -- scoring -------------------------------------------------------------------------------------------------
+
+
+def score_rows(rows: Sequence[EvalRow], *, na_prob_thresh: float = 1.0) -> tuple[dict, dict, dict]:
+    """Official metrics, Portuguese-normalised metrics and bootstrap intervals for a list of rows."""
+    golds = {r.id: r.answers for r in rows}
+    preds = {r.id: r.prediction for r in rows}
+    na_probs = {r.id: r.na_prob for r in rows if r.na_prob is not None}
+    na = na_probs if rows and len(na_probs) == len(rows) else None
+    official = M.squad_v2_eval(golds, preds, na_probs=na, na_prob_thresh=na_prob_thresh)
+    pt = M.squad_v2_eval(golds, preds, na_probs=na, na_prob_thresh=na_prob_thresh,
+                         normalizer=M.normalize_answer_pt)
+    ci: dict[str, dict[str, Any]] = {}
+    if rows:
+        columns = {
+            "exact": [r.exact for r in rows], "f1": [r.f1 for r in rows],
+            "exact_pt": [r.exact_pt for r in rows], "f1_pt": [r.f1_pt for r in rows],
+        }
+        for name, values in columns.items():
+            ci[name] = M.bootstrap_ci(values, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    return official, pt, ci
+
+
+def retrieval_stats(rows: Sequence[EvalRow], k: int) -> RetrievalStats | None:
+    ranked = [r.hit_rank for r in rows if r.hit_rank is not None]
+    if not ranked:
+        return None
+    return RetrievalStats(
+        k=k,
+        hit_at_1=100.0 * sum(1 for h in ranked if h == 1) / len(ranked),
+        hit_at_k=100.0 * sum(1 for h in ranked if h >= 1) / len(ranked),
+        total=len(ranked),
+    )
+
+
+# -- the entry point -----------------------------------------------------------------------------------------
+
+
+def _open_cache(cache: str | ReplayCache | None) -> tuple[ReplayCache, bool]:
+    if isinstance(cache, ReplayCache):
+        return cache, False
+    from promptkit.paths import replay_cache_path
+
+    return ReplayCache(replay_cache_path(), mode=check_mode(cache or "off")), True
+
+
+def _resolve_chain(chain: Any, *, llm: Any, prompt: str | None, index: Any, cache: ReplayCache) -> tuple[Any, str]:
+    if isinstance(chain, str):
+        from promptkit.chains import load_chain
+
+        if isinstance(index, str | os.PathLike):
+            from promptkit.index import load_index
+
+            index = load_index(index)
+        return load_chain(chain, llm=llm, prompt=prompt, index=index, cache=cache), chain
+    if not hasattr(chain, "batch"):
+        raise ValidationError(
+            f"chain must be a chain name or a LangChain Runnable, got {type(chain).__name__}",
+            hint="pass e.g. chain='qa_zero_shot' or a runnable taking {'question', 'context'}",
+        )
+    if prompt is not None or index is not None:
+        raise ValidationError(
+            "prompt= and index= only apply when chain is a chain name",
+            hint="build them into your runnable, or pass the chain's name",
+        )
+    name = getattr(chain, "name", None) or type(chain).__name__
+    return chain, str(name)
+
+
+def evaluate(
+    *,
+    chain: Any,
+    dataset: str | os.PathLike[str] | SquadDataset,
+    mode: str = "reading",
+    split: str | None = None,
+    limit: int | None = None,
+    cache: str | ReplayCache = "use",
+    prompt: str | None = None,
+    index: Any = None,
+    llm: Any = None,
+    out: str | os.PathLike[str] | None = None,
+    show_progress: bool = True,
+    chunk_size: int = CHUNK_SIZE,
+    na_prob_thresh: float = 1.0,
+) -> EvalResult:
+    """Run ``chain`` over a SQuAD 2.0 dataset and return scores plus per-example rows.
+
+    Args:
+        chain: a chain name (resolved with :func:`promptkit.chains.load_chain`) or any Runnable taking
+            ``{"question", "context"}`` and returning the QA output dict (a plain string also works).
+        dataset: a SQuAD 2.0 file path, a name under ``eval/datasets/`` (``"course_qa"``) or a loaded dataset.
+        mode: ``"reading"`` gives the gold context; ``"rag"`` gives ``context=None`` so the chain retrieves.
+        split: only the questions of this split (``"dev"``/``"test"``).
+        limit: only the first ``limit`` questions (after the split filter).
+        cache: replay-cache mode (``use``, ``refresh``, ``off``, ``strict``) or an open :class:`ReplayCache`.
+        prompt: overrides the chain's prompt ref (chain names only).
+        index: a ``CourseIndex`` or its folder, for rag chains (chain names only).
+        llm: a model to inject into a named chain; for a Runnable, the model it uses (found inside the runnable
+            when not given). That model answers through this run's replay cache and its settings are recorded.
+        out: write the results JSON here (atomically).
+        show_progress: show a progress bar on stderr.
+    """
+    if mode not in MODES:
+        raise ValidationError(f"unknown mode {mode!r}; expected one of: {', '.join(MODES)}")
+    if limit is not None and limit < 1:
+        raise ValidationError(f"limit must be a positive number, got {limit}")
+    ds = dataset if isinstance(dataset, SquadDataset) else load_squad(dataset)
+    examples = ds.examples(split)
+    if limit is not None:
+        examples = examples[:limit]
+
+    replay, owned = _open_cache(cache)
+    hits0, misses0 = replay.hits, replay.misses
+    swapped: list[tuple[Any, Any]] = []  # (model, its previous cache), restored at the end
+    try:
+        runnable, chain_name = _resolve_chain(chain, llm=llm, prompt=prompt, index=index, cache=replay)
+        model = llm if llm is not None else find_model(runnable)
+        if not isinstance(chain, str) and model is not None and hasattr(model, "cache"):
+            # A ready-made runnable: its model answers through this run's replay cache.
+            swapped.append((model, model.cache))
+            model.cache = replay
+        extra_abstentions = _abstain_phrases(prompt)
+        rows, outputs, duration = _run(runnable, examples, mode, chunk_size, show_progress, chain_name,
+                                       extra_abstentions)
+    finally:
+        hits, misses = replay.hits - hits0, replay.misses - misses0
+        for m, previous in swapped:
+            m.cache = previous
+        if owned:
+            replay.close()
+
+    official, pt, ci = score_rows(rows, na_prob_thresh=na_prob_thresh)
+    k = max((len(o.get("contexts") or []) for o in outputs), default=0)
+    first = outputs[0] if outputs else {}
+    result = EvalResult(
+        chain=chain_name,
+        mode=mode,  # type: ignore[arg-type]
+        dataset=DatasetRef(
+            path=str(ds.path) if ds.path else "<memory>", name=ds.name, sha256=ds.sha256, split=split,
+            limit=limit, total=len(rows),
+        ),
+        prompt=PromptRef(ref=first.get("prompt") or prompt, hash=first.get("prompt_hash")),
+        model=ModelRef(id=first.get("model") or getattr(model, "model_id", None), settings=model_settings(model)),
+        metrics=official,
+        metrics_pt=pt,
+        normalizers={"official": M.OFFICIAL_NORMALIZER, "pt": M.PT_NORMALIZER},
+        ci=ci,
+        retrieval=retrieval_stats(rows, k) if mode == "rag" else None,
+        cache=CacheStats(mode=replay.mode, path=str(replay.path) if replay.enabled else None,
+                         hits=hits, misses=misses),
+        versions=package_versions(),
+        timestamp=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        duration_s=round(duration, 3),
+        rows=rows,
+    )
+    if out is not None:
+        result.save(out)
+    return result
+
+
+def _abstain_phrases(prompt: str | None) -> list[str]:
+    """The prompt's own abstention phrase, when the prompt registry knows it."""
+    if not prompt:
+        return []
+    try:
+        from promptkit.prompts import get_prompt_spec
+
+        phrase = getattr(get_prompt_spec(prompt), "abstain_phrase", None)
+    except Exception:  # noqa: BLE001 - the prompt is validated by the chain itself
+        return []
+    return [phrase] if phrase else []
+
+
+def _run(
+    runnable: Any,
+    examples: Sequence[SquadExample],
+    mode: str,
+    chunk_size: int,
+    show_progress: bool,
+    label: str,
+    extra_abstentions: Sequence[str],
+) -> tuple[list[EvalRow], list[dict[str, Any]], float]:
+    from tqdm.auto import tqdm
+
+    rows: list[EvalRow] = []
+    outputs: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    with tqdm(total=len(examples), unit="ex", desc=f"eval {label}", disable=not show_progress,
+              dynamic_ncols=True, leave=True) as bar:
+        for start in range(0, len(examples), max(1, chunk_size)):
+            chunk = examples[start : start + chunk_size]
+            inputs = [{"question": e.question, "context": e.context if mode == "reading" else None}
+                      for e in chunk]
+            t0 = time.perf_counter()
+            results = runnable.batch(inputs)
+            latency = (time.perf_counter() - t0) / len(chunk)
+            if len(results) != len(chunk):
+                raise ValidationError(
+                    f"the chain returned {len(results)} outputs for {len(chunk)} inputs",
+                    hint="chain.batch must return one output per input",
+                )
+            for example, value in zip(chunk, results, strict=True):
+                if isinstance(value, BaseException):
+                    raise value
+                out = _as_output(value)
+                outputs.append(out)
+                rows.append(_make_row(example, out, mode, round(latency, 4), extra_abstentions))
+            bar.update(len(chunk))
+    return rows, outputs, time.perf_counter() - started
+
+
+def load_result(path: str | os.PathLike[str] | EvalResult) -> EvalResult:
+    """An :class:`EvalResult` from a results file (or the object itself)."""
+    if isinstance(path, EvalResult):
+        return path
+    return EvalResult.load(Path(path))
