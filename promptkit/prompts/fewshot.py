@@ -1,0 +1,110 @@
+"""Few-shot example selection over a pool: fixed, by similarity, or by maximal marginal relevance.
+
+The similarity selectors are LangChain's ``SemanticSimilarityExampleSelector`` and
+``MaxMarginalRelevanceExampleSelector`` over a FAISS store, made deterministic: candidates are ranked by
+distance (rounded to 6 decimals) with ties broken by example id, and an optional ``cover`` rule guarantees
+that given values (an abstention answer, each label) appear among the chosen examples.
+LangChain is imported only when a selector is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from promptkit.errors import MissingDependencyError
+from promptkit.prompts.pools import load_pool, pool_sha256
+from promptkit.prompts.schema import FewShot, PromptVersion
+
+# (pool sha256, embeddings model id, id(embeddings), input keys) -> (embeddings, FAISS store)
+_STORES: dict[tuple[str, str, int, tuple[str, ...]], tuple[Any, Any]] = {}
+
+
+def choose(ranked: list[dict[str, Any]], k: int, cover: dict[str, list[str]] | None) -> list[dict[str, Any]]:
+    """The first ``k`` of ``ranked``, swapping the lowest-ranked ones for the best candidates that carry each
+    value listed in ``cover`` when no chosen example carries it. Keeps ranking order."""
+    position = {e["id"]: i for i, e in enumerate(ranked)}
+    chosen = list(ranked[:k])
+    required = [(f, v) for f, values in (cover or {}).items() for v in values]
+
+    def carries(example: dict[str, Any], field: str, value: str) -> bool:
+        return str(example.get(field)) == value
+
+    for field, value in required:
+        if any(carries(e, field, value) for e in chosen):
+            continue
+        ids = {e["id"] for e in chosen}
+        candidate = next((e for e in ranked if e["id"] not in ids and carries(e, field, value)), None)
+        if candidate is None:
+            continue
+        for victim in reversed(chosen):
+            if all(
+                not carries(victim, f, v) or sum(carries(e, f, v) for e in chosen) > 1 for f, v in required
+            ):
+                chosen.remove(victim)
+                chosen.append(candidate)
+                break
+    return sorted(chosen, key=lambda e: position[e["id"]])
+
+
+def _query_keys(spec: PromptVersion) -> list[str]:
+    fs = spec.fewshot
+    assert fs is not None
+    return list(fs.input_keys or spec.input_variables)
+
+
+def _default_embeddings() -> Any:
+    try:
+        from promptkit.models import load_embeddings
+    except ImportError as exc:  # pragma: no cover - depends on the models extra
+        raise MissingDependencyError(
+            f"few-shot similarity selection needs an embeddings model ({exc})",
+            hint="install promptkit[models] or pass embeddings=",
+        ) from None
+    return load_embeddings()
+
+
+def _store(rows: list[dict[str, Any]], sha: str, keys: list[str], embeddings: Any) -> Any:
+    model_id = str(getattr(embeddings, "model_id", type(embeddings).__name__))
+    cache_key = (sha, model_id, id(embeddings), tuple(keys))
+    hit = _STORES.get(cache_key)
+    if hit is not None:
+        return hit[1]
+    from langchain_core.example_selectors import SemanticSimilarityExampleSelector
+
+    from promptkit.prompts.vectorstore import faiss_class
+
+    ordered = sorted(rows, key=lambda r: r["id"])  # insertion order by id: ties resolve the same way
+    texts = [SemanticSimilarityExampleSelector._example_to_text(r, keys) for r in ordered]
+    store = faiss_class().from_texts(texts, embeddings, metadatas=ordered)
+    _STORES[cache_key] = (embeddings, store)
+    return store
+
+
+def build_selector(spec: PromptVersion, prompts_root: Path, embeddings: Any = None) -> Any:
+    """A LangChain example selector for a similarity/MMR few-shot version (``None`` for ``fixed``)."""
+    fs = spec.fewshot
+    assert fs is not None
+    if fs.selector == "fixed":
+        return None
+    from promptkit.prompts.selectors import StableMMRSelector, StableSimilaritySelector
+
+    path = prompts_root / fs.pool
+    rows = load_pool(path)
+    keys = _query_keys(spec)
+    store = _store(
+        rows, pool_sha256(path), keys, embeddings if embeddings is not None else _default_embeddings()
+    )
+    common = {"vectorstore": store, "k": fs.k, "input_keys": keys, "pool_size": len(rows), "cover": fs.cover}
+    if fs.selector == "mmr":
+        return StableMMRSelector(fetch_k=min(fs.fetch_k, len(rows)), **common)
+    return StableSimilaritySelector(**common)
+
+
+def fixed_examples(fs: FewShot, prompts_root: Path) -> list[dict[str, Any]]:
+    """The examples of a ``fixed`` selector: the listed ids in order, else the first ``k`` of the pool."""
+    rows = load_pool(prompts_root / fs.pool)
+    if fs.ids:
+        by_id = {r["id"]: r for r in rows}
+        return [by_id[i] for i in fs.ids]
+    return rows[: fs.k]
