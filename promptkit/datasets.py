@@ -1,10 +1,10 @@
 """SQuAD 2.0 question-answering datasets: strict loading, splits and merging.
 
 A dataset file has the official SQuAD shape (``{"version", "data": [{"title", "paragraphs": [{"context",
-"qas": [{"id", "question", "answers": [{"text", "answer_start"}], "is_impossible"}]}]}]}``). Two optional extras
-are understood: a per-question ``split`` (e.g. ``"dev"``/``"test"``) and a per-paragraph ``source`` (the corpus
-file the context comes from). Every problem is reported as one :class:`~promptkit.errors.ValidationError` naming
-the file, the question id and the fix.
+"qas": [{"id", "question", "answers": [{"text", "answer_start"}], "is_impossible"}]}]}]}``). Two optional
+extras are understood: a per-question ``split`` (e.g. ``"dev"``/``"test"``) and a per-paragraph ``source``
+(the corpus file the context comes from). Every problem is reported as one
+:class:`~promptkit.errors.ValidationError` naming the file, the question id and the fix.
 """
 
 from __future__ import annotations
@@ -91,25 +91,43 @@ def _check_answers(
     name: str, qid: str, context: str, answers: Any, key: str
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
     if not isinstance(answers, list):
-        raise _fail(name, qid, f"{key!r} must be a list, got {type(answers).__name__}",
-                    f'write "{key}": [{{"text": ..., "answer_start": ...}}]')
+        raise _fail(
+            name,
+            qid,
+            f"{key!r} must be a list, got {type(answers).__name__}",
+            f'write "{key}": [{{"text": ..., "answer_start": ...}}]',
+        )
     texts: list[str] = []
     starts: list[int] = []
     for answer in answers:
-        if not isinstance(answer, dict) or not isinstance(answer.get("text"), str) or not isinstance(
-            answer.get("answer_start"), int
-        ) or isinstance(answer.get("answer_start"), bool):
-            raise _fail(name, qid, f"each item of {key!r} needs a string 'text' and an integer 'answer_start', "
-                        f"got {json.dumps(answer, ensure_ascii=False)[:120]}",
-                        "fix that answer object")
+        if (
+            not isinstance(answer, dict)
+            or not isinstance(answer.get("text"), str)
+            or not isinstance(answer.get("answer_start"), int)
+            or isinstance(answer.get("answer_start"), bool)
+        ):
+            raise _fail(
+                name,
+                qid,
+                f"each item of {key!r} needs a string 'text' and an integer 'answer_start', "
+                f"got {json.dumps(answer, ensure_ascii=False)[:120]}",
+                "fix that answer object",
+            )
         text, start = answer["text"], answer["answer_start"]
         found = context[start : start + len(text)] if start >= 0 else ""
         if found != text:
             at = context.find(text)
-            fix = (f"set answer_start to {at}" if at >= 0
-                   else "the text does not occur in the context; copy the answer verbatim from the context")
-            raise _fail(name, qid, f"answer {text!r} does not match the context at answer_start={start} "
-                        f"(found {found!r})", fix)
+            fix = (
+                f"set answer_start to {at}"
+                if at >= 0
+                else "the text does not occur in the context; copy the answer verbatim from the context"
+            )
+            raise _fail(
+                name,
+                qid,
+                f"answer {text!r} does not match the context at answer_start={start} " f"(found {found!r})",
+                fix,
+            )
         texts.append(text)
         starts.append(start)
     return tuple(texts), tuple(starts)
@@ -137,10 +155,14 @@ def parse_squad(obj: Any, *, name: str = "<memory>") -> list[SquadExample]:
             source = paragraph.get("source")
             for qa in paragraph["qas"]:
                 if not isinstance(qa, dict):
-                    raise _fail(name, None, f"{where}.qas holds a {type(qa).__name__}, not an object", shape_fix)
+                    raise _fail(
+                        name, None, f"{where}.qas holds a {type(qa).__name__}, not an object", shape_fix
+                    )
                 qid = qa.get("id")
                 if not isinstance(qid, str) or not qid:
-                    raise _fail(name, None, f"a question in {where} has no string 'id'", "give it a unique id")
+                    raise _fail(
+                        name, None, f"a question in {where} has no string 'id'", "give it a unique id"
+                    )
                 if qid in seen:
                     raise _fail(name, qid, "duplicate question id", "give every question a unique id")
                 seen.add(qid)
@@ -148,34 +170,60 @@ def parse_squad(obj: Any, *, name: str = "<memory>") -> list[SquadExample]:
                 if not isinstance(question, str) or not question.strip():
                     raise _fail(name, qid, "missing or empty 'question'", "write the question text")
                 answers, starts = _check_answers(name, qid, context, qa.get("answers", None), "answers")
-                plausible, _ = _check_answers(name, qid, context, qa.get("plausible_answers", []),
-                                              "plausible_answers")
+                plausible, _ = _check_answers(
+                    name, qid, context, qa.get("plausible_answers", []), "plausible_answers"
+                )
                 impossible = qa.get("is_impossible", not answers)
                 if not isinstance(impossible, bool):
-                    raise _fail(name, qid, f"'is_impossible' must be true or false, got {impossible!r}",
-                                "use a JSON boolean")
+                    raise _fail(
+                        name,
+                        qid,
+                        f"'is_impossible' must be true or false, got {impossible!r}",
+                        "use a JSON boolean",
+                    )
                 if impossible and answers:
-                    raise _fail(name, qid, "is_impossible is true but 'answers' is not empty",
-                                "move the answers to 'plausible_answers' or set is_impossible to false")
+                    raise _fail(
+                        name,
+                        qid,
+                        "is_impossible is true but 'answers' is not empty",
+                        "move the answers to 'plausible_answers' or set is_impossible to false",
+                    )
                 if not impossible and not answers:
-                    raise _fail(name, qid, "an answerable question has no 'answers'",
-                                "add at least one answer or set is_impossible to true")
+                    raise _fail(
+                        name,
+                        qid,
+                        "an answerable question has no 'answers'",
+                        "add at least one answer or set is_impossible to true",
+                    )
                 split = qa.get("split")
                 if split is not None and (not isinstance(split, str) or not split):
-                    raise _fail(name, qid, f"'split' must be a non-empty string, got {split!r}",
-                                'use e.g. "dev" or "test"')
-                examples.append(SquadExample(
-                    id=qid, question=question, context=context, answers=answers, answer_starts=starts,
-                    is_impossible=impossible, split=split, title=title,
-                    source=source if isinstance(source, str) else None, plausible_answers=plausible,
-                ))
+                    raise _fail(
+                        name,
+                        qid,
+                        f"'split' must be a non-empty string, got {split!r}",
+                        'use e.g. "dev" or "test"',
+                    )
+                examples.append(
+                    SquadExample(
+                        id=qid,
+                        question=question,
+                        context=context,
+                        answers=answers,
+                        answer_starts=starts,
+                        is_impossible=impossible,
+                        split=split,
+                        title=title,
+                        source=source if isinstance(source, str) else None,
+                        plausible_answers=plausible,
+                    )
+                )
     if not examples:
         raise _fail(name, None, "the dataset holds no questions", shape_fix)
     return examples
 
 
 def resolve_dataset_path(ref: str | os.PathLike[str]) -> Path:
-    """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa`` → ``course_qa.json``)."""
+    """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa``)."""
     path = Path(ref)
     if path.exists():
         return path
@@ -216,7 +264,7 @@ def dataset_from_dict(obj: dict[str, Any], *, name: str = "<memory>") -> SquadDa
 
 
 def merge_squad(paths: Iterable[str | os.PathLike[str]], *, version: str = "v2.0") -> dict[str, Any]:
-    """Merge several validated SQuAD files into one object (articles in the given order; ids must not clash)."""
+    """Merge validated SQuAD files into one object (articles in the given order; ids must not clash)."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValidationError("nothing to merge: no dataset files given")

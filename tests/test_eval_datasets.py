@@ -18,9 +18,14 @@ def _squad(qas, context=CONTEXT):
 
 
 def _qa(qid="q1", text="1958", start=None, split=None, impossible=False):
-    qa = {"id": qid, "question": "Quando?", "is_impossible": impossible,
-          "answers": [] if impossible else [{"text": text, "answer_start": CONTEXT.find(text) if start is None
-                                             else start}]}
+    qa = {
+        "id": qid,
+        "question": "Quando?",
+        "is_impossible": impossible,
+        "answers": []
+        if impossible
+        else [{"text": text, "answer_start": CONTEXT.find(text) if start is None else start}],
+    }
     if split:
         qa["split"] = split
     return qa
@@ -33,8 +38,16 @@ def _write(tmp_path: Path, obj, name="ds.json") -> Path:
 
 
 def test_loads_valid_file_with_splits_and_hash(tmp_path):
-    path = _write(tmp_path, _squad([_qa("q1", split="dev"), _qa("q2", "Frank Rosenblatt", split="test"),
-                                    _qa("q3", impossible=True, split="dev")]))
+    path = _write(
+        tmp_path,
+        _squad(
+            [
+                _qa("q1", split="dev"),
+                _qa("q2", "Frank Rosenblatt", split="test"),
+                _qa("q3", impossible=True, split="dev"),
+            ]
+        ),
+    )
     ds = load_squad(path)
     assert len(ds) == 3 and ds.splits() == ["dev", "test"]
     assert [e.id for e in ds.examples("dev")] == ["q1", "q3"]

@@ -1,4 +1,4 @@
-"""SQuAD metrics: the official script's edge cases, the Portuguese normaliser, abstentions and the bootstrap."""
+"""SQuAD metrics: the official edge cases, the Portuguese normaliser, abstentions and the bootstrap."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_doctests_pass():
     assert result.failed == 0
 
 
-# -- official normalisation and scores ------------------------------------------------------------------------
+# -- official normalisation and scores -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -77,8 +77,17 @@ def _toy():
 def test_squad_v2_eval_keys_and_values():
     golds, preds = _toy()
     out = M.squad_v2_eval(golds, preds)
-    assert list(out) == ["exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total",
-                         "NoAns_exact", "NoAns_f1", "NoAns_total"]
+    assert list(out) == [
+        "exact",
+        "f1",
+        "total",
+        "HasAns_exact",
+        "HasAns_f1",
+        "HasAns_total",
+        "NoAns_exact",
+        "NoAns_f1",
+        "NoAns_total",
+    ]
     assert out["total"] == 4 and out["HasAns_total"] == 2 and out["NoAns_total"] == 2
     assert out["exact"] == 50.0
     assert out["HasAns_exact"] == 50.0 and out["NoAns_exact"] == 50.0
@@ -112,7 +121,7 @@ def test_missing_predictions_are_skipped():
     assert out["total"] == 3 and out["NoAns_total"] == 1
 
 
-# -- properties -----------------------------------------------------------------------------------------------
+# -- properties ----------------------------------------------------------------------------------------------
 
 _text = st.text(alphabet=st.sampled_from(list("abcxyz ÁéçO.,«»!the")), max_size=30)
 
@@ -137,7 +146,7 @@ def test_prediction_equal_to_a_gold_scores_100(golds, pick):
     assert out["exact"] == 100.0 and out["f1"] == 100.0
 
 
-# -- Portuguese normaliser ------------------------------------------------------------------------------------
+# -- Portuguese normaliser -----------------------------------------------------------------------------------
 
 
 def test_portuguese_articles_and_quotes():
@@ -158,15 +167,28 @@ def test_unknown_normalizer_is_a_clear_error():
         M.get_normalizer("pt-v2")
 
 
-# -- abstentions ----------------------------------------------------------------------------------------------
+# -- abstentions ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "text",
-    ["sem resposta", "Sem resposta.", "SEM RESPOSTA", "Não há resposta.", "nao ha resposta no contexto",
-     "Não sei", "unanswerable", "Unanswerable.", "No answer", "Não é possível responder.",
-     "Não é possível responder com base no contexto fornecido.", "não é possível responder…", "I don't know.",
-     "", "   "],
+    [
+        "sem resposta",
+        "Sem resposta.",
+        "SEM RESPOSTA",
+        "Não há resposta.",
+        "nao ha resposta no contexto",
+        "Não sei",
+        "unanswerable",
+        "Unanswerable.",
+        "No answer",
+        "Não é possível responder.",
+        "Não é possível responder com base no contexto fornecido.",
+        "não é possível responder…",
+        "I don't know.",
+        "",
+        "   ",
+    ],
 )
 def test_abstentions_map_to_empty(text):
     assert M.map_abstention(text) == ""
@@ -188,7 +210,7 @@ def test_abstention_scores_noans_correctly():
     assert M.squad_v2_eval({"q": []}, {"q": "Sem resposta."})["NoAns_exact"] == 0.0
 
 
-# -- bootstrap ------------------------------------------------------------------------------------------------
+# -- bootstrap -----------------------------------------------------------------------------------------------
 
 
 def test_bootstrap_is_deterministic_and_brackets_the_mean():

@@ -35,8 +35,15 @@ def tiny_squad() -> dict:
         for qid, cidx, question, answers, split in QUESTIONS:
             if cidx != ci:
                 continue
-            qas.append({"id": qid, "question": question, "is_impossible": not answers, "split": split,
-                        "answers": [{"text": a, "answer_start": context.find(a)} for a in answers]})
+            qas.append(
+                {
+                    "id": qid,
+                    "question": question,
+                    "is_impossible": not answers,
+                    "split": split,
+                    "answers": [{"text": a, "answer_start": context.find(a)} for a in answers],
+                }
+            )
         paragraphs.append({"context": context, "qas": qas})
     return {"version": "v2.0", "data": [{"title": "perceptron", "paragraphs": paragraphs}]}
 
@@ -49,13 +56,15 @@ def dataset(tmp_path):
 
 
 def make_llm() -> FakeChatModel:
-    return FakeChatModel(rules=[
-        ("Quem propôs", "Frank Rosenblatt"),
-        ("perceptron foi proposto?", "Em 1958."),
-        ("artigo do neurônio", "1943"),
-        ("Quantas páginas", "Não há resposta."),
-        ("universidade", "a Cornell"),
-    ])
+    return FakeChatModel(
+        rules=[
+            ("Quem propôs", "Frank Rosenblatt"),
+            ("perceptron foi proposto?", "Em 1958."),
+            ("artigo do neurônio", "1943"),
+            ("Quantas páginas", "Não há resposta."),
+            ("universidade", "a Cornell"),
+        ]
+    )
 
 
 class FakeQAChain(Runnable):
@@ -78,21 +87,35 @@ class FakeQAChain(Runnable):
         self.batch_calls += 1
         if self.fail_on_call == self.batch_calls:
             raise KeyboardInterrupt
-        contexts = [[i["context"]] if i["context"] is not None else self._retrieve(i["question"])
-                    for i in inputs]
-        prompts = [f"Contexto: {' '.join(c)}\nPergunta: {i['question']}" for i, c in zip(inputs, contexts)]
+        contexts = [
+            [i["context"]] if i["context"] is not None else self._retrieve(i["question"]) for i in inputs
+        ]
+        prompts = [
+            f"Contexto: {' '.join(c)}\nPergunta: {i['question']}"
+            for i, c in zip(inputs, contexts, strict=True)
+        ]
         messages = self.llm.batch(prompts)
         outs = []
-        for message, ctx in zip(messages, contexts):
+        for message, ctx in zip(messages, contexts, strict=True):
             text = message.content
             abstained = text.startswith("Não há")
-            outs.append({
-                "answer": "" if abstained else text, "raw": text, "abstained": abstained,
-                "prompt": "qa_fake@2", "prompt_hash": "f" * 64, "model": self.llm.model_id,
-                "sources": [{"source": f"corpus/{n}.md", "title": "t", "chunk": n, "score": 1.0 - n / 10}
-                            for n in range(len(ctx))],
-                "contexts": ctx, "examples": [], "moderation": None,
-            })
+            outs.append(
+                {
+                    "answer": "" if abstained else text,
+                    "raw": text,
+                    "abstained": abstained,
+                    "prompt": "qa_fake@2",
+                    "prompt_hash": "f" * 64,
+                    "model": self.llm.model_id,
+                    "sources": [
+                        {"source": f"corpus/{n}.md", "title": "t", "chunk": n, "score": 1.0 - n / 10}
+                        for n in range(len(ctx))
+                    ],
+                    "contexts": ctx,
+                    "examples": [],
+                    "moderation": None,
+                }
+            )
         return outs
 
 
@@ -170,8 +193,13 @@ def test_cache_off_records_nothing(dataset):
 def test_interrupted_run_resumes_from_the_cache(dataset):
     llm = make_llm()
     with pytest.raises(KeyboardInterrupt):
-        evaluate(chain=FakeQAChain(llm, fail_on_call=2), dataset=dataset, llm=llm, chunk_size=2,
-                 show_progress=False)
+        evaluate(
+            chain=FakeQAChain(llm, fail_on_call=2),
+            dataset=dataset,
+            llm=llm,
+            chunk_size=2,
+            show_progress=False,
+        )
     assert len(llm.calls) == 1 and len(llm.calls[0]) == 2
     llm2 = make_llm()
     result = evaluate(chain=FakeQAChain(llm2), dataset=dataset, llm=llm2, chunk_size=2, show_progress=False)
@@ -232,10 +260,36 @@ def test_results_file_schema_is_strict(tmp_path, dataset):
     llm = make_llm()
     result = evaluate(chain=FakeQAChain(llm), dataset=dataset, llm=llm, show_progress=False)
     data = json.loads(result.to_json())
-    assert set(data) == {"schema", "chain", "mode", "dataset", "prompt", "model", "metrics", "metrics_pt",
-                         "normalizers", "ci", "retrieval", "cache", "versions", "timestamp", "duration_s", "rows"}
-    assert set(data["rows"][0]) >= {"id", "question", "answers", "prediction", "raw", "exact", "f1",
-                                    "abstained", "sources", "latency_s"}
+    assert set(data) == {
+        "schema",
+        "chain",
+        "mode",
+        "dataset",
+        "prompt",
+        "model",
+        "metrics",
+        "metrics_pt",
+        "normalizers",
+        "ci",
+        "retrieval",
+        "cache",
+        "versions",
+        "timestamp",
+        "duration_s",
+        "rows",
+    }
+    assert set(data["rows"][0]) >= {
+        "id",
+        "question",
+        "answers",
+        "prediction",
+        "raw",
+        "exact",
+        "f1",
+        "abstained",
+        "sources",
+        "latency_s",
+    }
     assert list(data["metrics"])[:3] == ["exact", "f1", "total"]
     data["rows"][0]["surprise"] = 1
     bad = tmp_path / "bad.json"

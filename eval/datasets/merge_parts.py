@@ -29,8 +29,10 @@ def main() -> int:
     examples = dataset_from_dict(merged).examples()
     unanswerable = sum(e.is_impossible for e in examples)
     print(f"merged {len(parts)} part(s): {', '.join(p.name for p in parts)}")
-    print(f"wrote {target.relative_to(ROOT)}: {len(examples)} questions "
-          f"({unanswerable} unanswerable), splits {split_counts(examples)}")
+    print(
+        f"wrote {target.relative_to(ROOT)}: {len(examples)} questions "
+        f"({unanswerable} unanswerable), splits {split_counts(examples)}"
+    )
     return 0
 
 

@@ -14,7 +14,8 @@ from promptkit.evaluation.runner import load_result
 from promptkit.fileio import atomic_write_text
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2328;max-width:1200px}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2328;
+max-width:1200px}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
 h3{font-size:1rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
@@ -42,10 +43,15 @@ def _ci(result: EvalResult, key: str) -> str:
 def _run_table(index: int, r: EvalResult) -> str:
     m, p = r.metrics, r.metrics_pt
     meta = [
-        ("chain", r.chain), ("prompt", f"{r.prompt.ref or '—'} ({(r.prompt.hash or '')[:12] or 'no hash'})"),
-        ("model", r.model.id or "—"), ("mode", r.mode),
-        ("dataset", f"{r.dataset.name} · split {r.dataset.split or 'all'} · {r.dataset.total} questions · "
-                    f"sha256 {r.dataset.sha256[:12]}"),
+        ("chain", r.chain),
+        ("prompt", f"{r.prompt.ref or '—'} ({(r.prompt.hash or '')[:12] or 'no hash'})"),
+        ("model", r.model.id or "—"),
+        ("mode", r.mode),
+        (
+            "dataset",
+            f"{r.dataset.name} · split {r.dataset.split or 'all'} · {r.dataset.total} questions · "
+            f"sha256 {r.dataset.sha256[:12]}",
+        ),
         ("cache", f"{r.cache.mode}: {r.cache.hits} hits, {r.cache.misses} misses"),
         ("when", f"{r.timestamp} · {r.duration_s:.1f} s"),
         ("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items() if v)),
@@ -59,8 +65,9 @@ def _run_table(index: int, r: EvalResult) -> str:
         ("NoAns EM", m.get("NoAns_exact"), "", p.get("NoAns_exact"), ""),
     ]
     if "best_f1" in m:
-        rows.append(("best F1", m.get("best_f1"), f"thresh {_num(m.get('best_f1_thresh'), 3)}",
-                     p.get("best_f1"), ""))
+        rows.append(
+            ("best F1", m.get("best_f1"), f"thresh {_num(m.get('best_f1_thresh'), 3)}", p.get("best_f1"), "")
+        )
     if r.retrieval:
         rows.append((f"hit@1 / hit@{r.retrieval.k}", r.retrieval.hit_at_1, "", r.retrieval.hit_at_k, ""))
     body = "".join(
@@ -86,8 +93,10 @@ def bar_chart(results: Sequence[EvalResult]) -> str:
     ]
     for tick in (0, 25, 50, 75, 100):
         y = top + height - tick * height / 100
-        parts.append(f"<line x1='40' x2='{width}' y1='{y:.1f}' y2='{y:.1f}' stroke='#d0d7de'/>"
-                     f"<text x='34' y='{y + 4:.1f}' font-size='10' text-anchor='end'>{tick}</text>")
+        parts.append(
+            f"<line x1='40' x2='{width}' y1='{y:.1f}' y2='{y:.1f}' stroke='#d0d7de'/>"
+            f"<text x='34' y='{y + 4:.1f}' font-size='10' text-anchor='end'>{tick}</text>"
+        )
     for i, r in enumerate(results):
         x0 = 50 + i * group
         for j, (key, colour) in enumerate((("exact", _EM_COLOUR), ("f1", _F1_COLOUR))):
@@ -101,15 +110,19 @@ def bar_chart(results: Sequence[EvalResult]) -> str:
                 f"text-anchor='middle'>{value:.1f}</text>"
             )
         label = r.label if len(r.label) <= 18 else r.label[:17] + "…"
-        parts.append(f"<text x='{x0 + bar + gap / 2}' y='{top + height + 16}' font-size='11' "
-                     f"text-anchor='middle'>{escape(label)}</text>"
-                     f"<text x='{x0 + bar + gap / 2}' y='{top + height + 30}' font-size='9' fill='#656d76' "
-                     f"text-anchor='middle'>{escape(r.mode)} · n={r.dataset.total}</text>")
+        parts.append(
+            f"<text x='{x0 + bar + gap / 2}' y='{top + height + 16}' font-size='11' "
+            f"text-anchor='middle'>{escape(label)}</text>"
+            f"<text x='{x0 + bar + gap / 2}' y='{top + height + 30}' font-size='9' fill='#656d76' "
+            f"text-anchor='middle'>{escape(r.mode)} · n={r.dataset.total}</text>"
+        )
     legend_y = top + height + 48
-    parts.append(f"<rect x='50' y='{legend_y - 9}' width='10' height='10' fill='{_EM_COLOUR}'/>"
-                 f"<text x='64' y='{legend_y}' font-size='11'>EM</text>"
-                 f"<rect x='100' y='{legend_y - 9}' width='10' height='10' fill='{_F1_COLOUR}'/>"
-                 f"<text x='114' y='{legend_y}' font-size='11'>F1</text></svg>")
+    parts.append(
+        f"<rect x='50' y='{legend_y - 9}' width='10' height='10' fill='{_EM_COLOUR}'/>"
+        f"<text x='64' y='{legend_y}' font-size='11'>EM</text>"
+        f"<rect x='100' y='{legend_y - 9}' width='10' height='10' fill='{_F1_COLOUR}'/>"
+        f"<text x='114' y='{legend_y}' font-size='11'>F1</text></svg>"
+    )
     return "".join(parts)
 
 
@@ -134,15 +147,23 @@ def _comparison_section(c: Comparison) -> str:
     out = [
         f"<h2>{escape(c.a)} → {escape(c.b)}</h2>",
         f"<p class='muted'>{c.common} common questions"
-        + ("" if c.same_dataset else " · <strong>the datasets differ</strong>") + "</p>",
-        "<table><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th><th>95% CI (paired)</th><th>P(B&gt;A)</th>"
-        f"</tr>{deltas}</table>",
+        + ("" if c.same_dataset else " · <strong>the datasets differ</strong>")
+        + "</p>",
+        "<table><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th><th>95% CI (paired)</th>"
+        f"<th>P(B&gt;A)</th></tr>{deltas}</table>",
     ]
-    head = ("<tr><th>id</th><th>question</th><th>gold</th><th>A: " + escape(c.a) + "</th><th>B: "
-            + escape(c.b) + "</th><th>EM</th><th>F1</th></tr>")
-    for title, flips, css in (("Correct → wrong (EM)", c.correct_to_wrong, "bad"),
-                              ("Wrong → correct (EM)", c.wrong_to_correct, "good"),
-                              ("F1 drops", c.f1_drops, "bad")):
+    head = (
+        "<tr><th>id</th><th>question</th><th>gold</th><th>A: "
+        + escape(c.a)
+        + "</th><th>B: "
+        + escape(c.b)
+        + "</th><th>EM</th><th>F1</th></tr>"
+    )
+    for title, flips, css in (
+        ("Correct → wrong (EM)", c.correct_to_wrong, "bad"),
+        ("Wrong → correct (EM)", c.wrong_to_correct, "good"),
+        ("F1 drops", c.f1_drops, "bad"),
+    ):
         out.append(f"<h3>{escape(title)}: {len(flips)}</h3>")
         if flips:
             out.append(f"<table class='{css}'>{head}{_flip_rows(flips)}</table>")
@@ -155,15 +176,18 @@ def render_report(results: Sequence[EvalResult], *, title: str = "promptkit eval
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        "<h2>EM and F1 per prompt version</h2>", bar_chart(results),
+        "<h2>EM and F1 per prompt version</h2>",
+        bar_chart(results),
     ]
     sections += [_run_table(i, r) for i, r in enumerate(results)]
     for other in results[1:]:
         try:
             sections.append(_comparison_section(compare(results[0], other)))
         except ValidationError as exc:
-            sections.append(f"<h2>{escape(results[0].label)} → {escape(other.label)}</h2>"
-                            f"<p class='muted'>not comparable: {escape(exc.message)}</p>")
+            sections.append(
+                f"<h2>{escape(results[0].label)} → {escape(other.label)}</h2>"
+                f"<p class='muted'>not comparable: {escape(exc.message)}</p>"
+            )
     sections.append("</body></html>\n")
     return "".join(sections)
 

@@ -1,4 +1,4 @@
-"""The results of one evaluation run: scores, per-example rows and the versions of everything that produced them."""
+"""The results of one evaluation run: scores, per-example rows and the versions of what produced them."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class EvalRow(BaseModel):
     answers: list[str]
     is_impossible: bool
     split: str | None = None
-    prediction: str = Field(description="the answer scored (\"\" for an abstention)")
+    prediction: str = Field(description='the answer scored ("" for an abstention)')
     raw: str = Field(description="the model's text before parsing")
     exact: int
     f1: float
@@ -34,8 +34,11 @@ class EvalRow(BaseModel):
     abstained: bool
     na_prob: float | None = None
     sources: list[dict[str, Any]] = Field(default_factory=list)
-    hit_rank: int | None = Field(default=None, description="rag mode: 1-based rank of the first context "
-                                 "holding a gold answer, 0 if none; None for unanswerable or reading mode")
+    hit_rank: int | None = Field(
+        default=None,
+        description="rag mode: 1-based rank of the first context "
+        "holding a gold answer, 0 if none; None for unanswerable or reading mode",
+    )
     examples: list[str] = Field(default_factory=list)
     latency_s: float = 0.0
 
@@ -161,33 +164,53 @@ def format_summary(result: EvalResult) -> str:
     lines = [
         f"chain {result.chain} · prompt {result.prompt.ref or '-'} · model {result.model.id or '-'} · "
         f"mode {result.mode}",
-        f"dataset {result.dataset.name} (split {result.dataset.split or 'all'}, {result.dataset.total} questions)"
+        f"dataset {result.dataset.name} (split {result.dataset.split or 'all'}, "
+        f"{result.dataset.total} questions)"
         f" · cache {result.cache.mode}: {result.cache.hits} hits, {result.cache.misses} misses"
         f" · {result.duration_s:.1f} s",
         "",
     ]
-    header = ("metric", result.normalizers.get("official", "official"), "95% CI",
-              result.normalizers.get("pt", "pt"), "95% CI")
+    header = (
+        "metric",
+        result.normalizers.get("official", "official"),
+        "95% CI",
+        result.normalizers.get("pt", "pt"),
+        "95% CI",
+    )
     body = [
-        ("EM", m.get("exact"), _ci_text(result.ci.get("exact")), p.get("exact"), _ci_text(result.ci.get("exact_pt"))),
+        (
+            "EM",
+            m.get("exact"),
+            _ci_text(result.ci.get("exact")),
+            p.get("exact"),
+            _ci_text(result.ci.get("exact_pt")),
+        ),
         ("F1", m.get("f1"), _ci_text(result.ci.get("f1")), p.get("f1"), _ci_text(result.ci.get("f1_pt"))),
         ("HasAns EM", m.get("HasAns_exact"), "", p.get("HasAns_exact"), ""),
         ("HasAns F1", m.get("HasAns_f1"), "", p.get("HasAns_f1"), ""),
         ("NoAns EM", m.get("NoAns_exact"), "", p.get("NoAns_exact"), ""),
     ]
     if "best_f1" in m:
-        body.append(("best F1", m.get("best_f1"), f"thresh {m.get('best_f1_thresh'):.3f}", p.get("best_f1"), ""))
+        body.append(
+            ("best F1", m.get("best_f1"), f"thresh {m.get('best_f1_thresh'):.3f}", p.get("best_f1"), "")
+        )
     table = [header, *[(a, _fmt(b), c, _fmt(d), e) for a, b, c, d, e in body]]
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for i, row in enumerate(table):
-        lines.append("  ".join(str(c).ljust(w) if j == 0 else str(c).rjust(w)
-                               for j, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+        lines.append(
+            "  ".join(
+                str(c).ljust(w) if j == 0 else str(c).rjust(w)
+                for j, (c, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     abstained = sum(r.abstained for r in result.rows)
     lines.append("")
-    lines.append(f"abstained on {abstained} of {len(result.rows)} questions "
-                 f"({sum(r.is_impossible for r in result.rows)} unanswerable)")
+    lines.append(
+        f"abstained on {abstained} of {len(result.rows)} questions "
+        f"({sum(r.is_impossible for r in result.rows)} unanswerable)"
+    )
     if result.retrieval:
         r = result.retrieval
         lines.append(f"retrieval: hit@1 {r.hit_at_1:.1f} · hit@{r.k} {r.hit_at_k:.1f} ({r.total} answerable)")

@@ -1,8 +1,8 @@
 """``evaluate()``: run a QA chain over a SQuAD 2.0 dataset and score it.
 
-The chain is called in chunks through ``chain.batch`` so the model's batched path is used; every model call goes
-through the replay cache, so an interrupted run resumes where it stopped and ``cache="strict"`` replays a run
-without a model.
+The chain is called in chunks through ``chain.batch`` so the model's batched path is used; every model call
+goes through the replay cache, so an interrupted run resumes where it stopped and ``cache="strict"``
+replays a run without a model.
 """
 
 from __future__ import annotations
@@ -128,8 +128,9 @@ def _hit_rank(answers: Sequence[str], contexts: Sequence[str]) -> int:
     return 0
 
 
-def _make_row(example: SquadExample, out: dict[str, Any], mode: str, latency: float,
-              extra_abstentions: Sequence[str]) -> EvalRow:
+def _make_row(
+    example: SquadExample, out: dict[str, Any], mode: str, latency: float, extra_abstentions: Sequence[str]
+) -> EvalRow:
     raw = str(out.get("raw", out.get("answer", "")) or "")
     answer = str(out.get("answer", raw) or "")
     prediction = "" if out.get("abstained") else M.map_abstention(answer, extra_abstentions)
@@ -142,14 +143,27 @@ def _make_row(example: SquadExample, out: dict[str, Any], mode: str, latency: fl
         hit = _hit_rank(example.answers, contexts)
     sources = [
         {k: s.get(k) for k in ("source", "title", "chunk", "score", "id") if k in s}
-        for s in (out.get("sources") or []) if isinstance(s, dict)
+        for s in (out.get("sources") or [])
+        if isinstance(s, dict)
     ]
     return EvalRow(
-        id=example.id, question=example.question, answers=list(example.answers),
-        is_impossible=example.is_impossible, split=example.split, prediction=prediction, raw=raw,
-        exact=int(exact), f1=float(f1), exact_pt=int(exact_pt), f1_pt=float(f1_pt),
-        abstained=prediction == "", na_prob=None if na_prob is None else float(na_prob), sources=sources,
-        hit_rank=hit, examples=[str(e) for e in (out.get("examples") or [])], latency_s=latency,
+        id=example.id,
+        question=example.question,
+        answers=list(example.answers),
+        is_impossible=example.is_impossible,
+        split=example.split,
+        prediction=prediction,
+        raw=raw,
+        exact=int(exact),
+        f1=float(f1),
+        exact_pt=int(exact_pt),
+        f1_pt=float(f1_pt),
+        abstained=prediction == "",
+        na_prob=None if na_prob is None else float(na_prob),
+        sources=sources,
+        hit_rank=hit,
+        examples=[str(e) for e in (out.get("examples") or [])],
+        latency_s=latency,
     )
 
 
@@ -163,13 +177,16 @@ def score_rows(rows: Sequence[EvalRow], *, na_prob_thresh: float = 1.0) -> tuple
     na_probs = {r.id: r.na_prob for r in rows if r.na_prob is not None}
     na = na_probs if rows and len(na_probs) == len(rows) else None
     official = M.squad_v2_eval(golds, preds, na_probs=na, na_prob_thresh=na_prob_thresh)
-    pt = M.squad_v2_eval(golds, preds, na_probs=na, na_prob_thresh=na_prob_thresh,
-                         normalizer=M.normalize_answer_pt)
+    pt = M.squad_v2_eval(
+        golds, preds, na_probs=na, na_prob_thresh=na_prob_thresh, normalizer=M.normalize_answer_pt
+    )
     ci: dict[str, dict[str, Any]] = {}
     if rows:
         columns = {
-            "exact": [r.exact for r in rows], "f1": [r.f1 for r in rows],
-            "exact_pt": [r.exact_pt for r in rows], "f1_pt": [r.f1_pt for r in rows],
+            "exact": [r.exact for r in rows],
+            "f1": [r.f1 for r in rows],
+            "exact_pt": [r.exact_pt for r in rows],
+            "f1_pt": [r.f1_pt for r in rows],
         }
         for name, values in columns.items():
             ci[name] = M.bootstrap_ci(values, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
@@ -199,7 +216,9 @@ def _open_cache(cache: str | ReplayCache | None) -> tuple[ReplayCache, bool]:
     return ReplayCache(replay_cache_path(), mode=check_mode(cache or "off")), True
 
 
-def _resolve_chain(chain: Any, *, llm: Any, prompt: str | None, index: Any, cache: ReplayCache) -> tuple[Any, str]:
+def _resolve_chain(
+    chain: Any, *, llm: Any, prompt: str | None, index: Any, cache: ReplayCache
+) -> tuple[Any, str]:
     if isinstance(chain, str):
         from promptkit.chains import load_chain
 
@@ -250,8 +269,9 @@ def evaluate(
         cache: replay-cache mode (``use``, ``refresh``, ``off``, ``strict``) or an open :class:`ReplayCache`.
         prompt: overrides the chain's prompt ref (chain names only).
         index: a ``CourseIndex`` or its folder, for rag chains (chain names only).
-        llm: a model to inject into a named chain; for a Runnable, the model it uses (found inside the runnable
-            when not given). That model answers through this run's replay cache and its settings are recorded.
+        llm: a model to inject into a named chain; for a Runnable, the model it uses (found inside the
+            runnable when not given). That model answers through this run's replay cache and its settings
+            are recorded.
         out: write the results JSON here (atomically).
         show_progress: show a progress bar on stderr.
     """
@@ -275,8 +295,9 @@ def evaluate(
             swapped.append((model, model.cache))
             model.cache = replay
         extra_abstentions = _abstain_phrases(prompt)
-        rows, outputs, duration = _run(runnable, examples, mode, chunk_size, show_progress, chain_name,
-                                       extra_abstentions)
+        rows, outputs, duration = _run(
+            runnable, examples, mode, chunk_size, show_progress, chain_name, extra_abstentions
+        )
     finally:
         hits, misses = replay.hits - hits0, replay.misses - misses0
         for m, previous in swapped:
@@ -291,18 +312,25 @@ def evaluate(
         chain=chain_name,
         mode=mode,  # type: ignore[arg-type]
         dataset=DatasetRef(
-            path=str(ds.path) if ds.path else "<memory>", name=ds.name, sha256=ds.sha256, split=split,
-            limit=limit, total=len(rows),
+            path=str(ds.path) if ds.path else "<memory>",
+            name=ds.name,
+            sha256=ds.sha256,
+            split=split,
+            limit=limit,
+            total=len(rows),
         ),
         prompt=PromptRef(ref=first.get("prompt") or prompt, hash=first.get("prompt_hash")),
-        model=ModelRef(id=first.get("model") or getattr(model, "model_id", None), settings=model_settings(model)),
+        model=ModelRef(
+            id=first.get("model") or getattr(model, "model_id", None), settings=model_settings(model)
+        ),
         metrics=official,
         metrics_pt=pt,
         normalizers={"official": M.OFFICIAL_NORMALIZER, "pt": M.PT_NORMALIZER},
         ci=ci,
         retrieval=retrieval_stats(rows, k) if mode == "rag" else None,
-        cache=CacheStats(mode=replay.mode, path=str(replay.path) if replay.enabled else None,
-                         hits=hits, misses=misses),
+        cache=CacheStats(
+            mode=replay.mode, path=str(replay.path) if replay.enabled else None, hits=hits, misses=misses
+        ),
         versions=package_versions(),
         timestamp=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         duration_s=round(duration, 3),
@@ -340,12 +368,19 @@ def _run(
     rows: list[EvalRow] = []
     outputs: list[dict[str, Any]] = []
     started = time.perf_counter()
-    with tqdm(total=len(examples), unit="ex", desc=f"eval {label}", disable=not show_progress,
-              dynamic_ncols=True, leave=True) as bar:
+    with tqdm(
+        total=len(examples),
+        unit="ex",
+        desc=f"eval {label}",
+        disable=not show_progress,
+        dynamic_ncols=True,
+        leave=True,
+    ) as bar:
         for start in range(0, len(examples), max(1, chunk_size)):
             chunk = examples[start : start + chunk_size]
-            inputs = [{"question": e.question, "context": e.context if mode == "reading" else None}
-                      for e in chunk]
+            inputs = [
+                {"question": e.question, "context": e.context if mode == "reading" else None} for e in chunk
+            ]
             t0 = time.perf_counter()
             results = runnable.batch(inputs)
             latency = (time.perf_counter() - t0) / len(chunk)
