@@ -1,0 +1,112 @@
+"""Classification chains: the model's text mapped onto the prompt's label set.
+
+Shape: ``prepare | BatchAssign("raw", prompt | model | StrOutputParser()) | finish``; ``finish`` runs
+:class:`LabelParser`, which never raises on odd output: text it cannot map gives ``verdict="unparseable"``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from langchain_core.output_parsers import BaseOutputParser, StrOutputParser
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from promptkit.chains.parts import Parts
+from promptkit.chains.postprocess import clean_answer, fold_text
+from promptkit.chains.runnables import BatchAssign, finisher
+from promptkit.errors import ValidationError
+
+
+class LabelParser(BaseOutputParser[dict]):
+    """Map free model text to one label of a closed set.
+
+    Tries, in order: the cleaned first line equals a label; exactly one label occurs as a word (else the first
+    one to occur); a close spelling of a label (difflib ratio ≥ 0.75). Otherwise ``label=None`` and
+    ``verdict="unparseable"``.
+
+    >>> LabelParser(labels=["positivo", "negativo", "neutro"]).parse("Sentimento: Negativo.")["label"]
+    'negativo'
+    >>> LabelParser(labels=["positivo", "negativo"]).parse("não sei dizer")["verdict"]
+    'unparseable'
+    """
+
+    labels: list[str]
+
+    def parse(self, text: str) -> dict[str, Any]:
+        folded = {fold_text(label): label for label in self.labels}
+        cleaned = fold_text(clean_answer(text))
+        if cleaned in folded:
+            return {"label": folded[cleaned], "verdict": "ok"}
+        everything = fold_text(text)
+        positions = []
+        for key, label in folded.items():
+            m = re.search(rf"(?<!\w){re.escape(key)}(?!\w)", everything)
+            if m:
+                positions.append((m.start(), label))
+        if positions:
+            return {"label": min(positions)[1], "verdict": "ok" if len(positions) == 1 else "ambiguous"}
+        first_word = cleaned.split(" ")[0] if cleaned else ""
+        close = difflib.get_close_matches(first_word, list(folded), n=1, cutoff=0.75)
+        if close:
+            return {"label": folded[close[0]], "verdict": "fuzzy"}
+        return {"label": None, "verdict": "unparseable"}
+
+    @property
+    def _type(self) -> str:
+        return "promptkit_labels"
+
+
+def as_text_input(value: Any, chain: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = {"text": value}
+    if not isinstance(value, dict):
+        raise ValidationError(f"chain {chain!r} takes {{'text': str}} or a string, got {type(value).__name__}")
+    return value
+
+
+def build_classify(parts: Parts) -> Runnable:
+    parser_spec = parts.spec.parser
+    labels = list(parser_spec.get("labels") or []) if parser_spec is not None else []
+    if not labels:
+        raise ValidationError(
+            f"chain {parts.definition.name!r} classifies, but prompt {parts.prompt_ref} has no 'labels' parser"
+        )
+    parser = LabelParser(labels=labels)
+    fewshot = getattr(parts.spec, "fewshot", None) is not None
+
+    def prepare(value: Any) -> dict[str, Any]:
+        inp = as_text_input(value, parts.definition.name)
+        values = {k: v for k, v in inp.items() if isinstance(v, str)}
+        state: dict[str, Any] = {"vars": parts.variables(values), "examples": []}
+        if fewshot:
+            from promptkit.prompts import select_examples
+
+            chosen = select_examples(parts.prompt_ref, values, embeddings=parts.embeddings)
+            state["examples"] = [e.get("id") for e in chosen]
+        return state
+
+    def finish(state: dict[str, Any]) -> dict[str, Any]:
+        raw = state.get("raw", "")
+        parsed = parser.parse(raw)
+        return {
+            "answer": parsed["label"] or "",
+            "label": parsed["label"],
+            "verdict": parsed["verdict"],
+            "labels": labels,
+            "abstained": parsed["label"] is None,
+            "raw": raw,
+            **parts.provenance(),
+            "sources": [],
+            "contexts": [],
+            "examples": state["examples"],
+            "moderation": None,
+        }
+
+    core = parts.prompt | parts.model | StrOutputParser()
+    return (
+        RunnableLambda(prepare, name="prepare")
+        | BatchAssign("raw", core, select=lambda s: s["vars"])
+        | finisher(finish)
+    )

@@ -1,0 +1,219 @@
+"""The strict schema of a chain definition (``chains/<name>.yaml``) and how definitions are found.
+
+A definition names its parts by reference (a prompt ref, a model name with generation settings, retriever
+settings, an optional moderation guard); it holds no code. Validation problems become one line naming the file,
+the field and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from promptkit import paths
+from promptkit.errors import ValidationError, unknown
+
+KINDS = ("zero_shot", "few_shot", "summarize", "rag", "moderation")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(_Strict):
+    """Which model runs the chain and how it generates (unset values fall back to the prompt's, then the model's)."""
+
+    name: str | None = Field(default=None, description="catalogue name, local folder or hub id; default model if unset")
+    max_new_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: list[str] | None = None
+    batch_size: int | None = Field(default=None, ge=1, le=256)
+    dtype: Literal["bf16", "fp32"] | None = None
+    int8: bool | None = None
+    threads: int | None = Field(default=None, ge=1)
+
+    GENERATION: ClassVar[tuple[str, ...]] = ("max_new_tokens", "temperature", "top_p", "seed", "stop")
+    LOADING: ClassVar[tuple[str, ...]] = ("batch_size", "dtype", "int8", "threads")
+
+    def generation(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.GENERATION if getattr(self, k) is not None}
+
+    def loading(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.LOADING if getattr(self, k) is not None}
+
+
+class RetrieverSettings(_Strict):
+    """How a RAG chain retrieves and how much retrieved text it may give the model."""
+
+    mode: Literal["hybrid", "dense", "bm25", "mmr"] = "hybrid"
+    k: int = Field(default=4, ge=1, le=50)
+    max_context_tokens: int = Field(default=1200, ge=32, description="token budget for the retrieved documents")
+
+
+class PostprocessSettings(_Strict):
+    """How a raw answer becomes the final one."""
+
+    first_line: bool = True
+    strip: bool = Field(default=True, description="drop quotes, trailing punctuation and 'Resposta:' prefixes")
+    grounding: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="with a context: abstain unless the answer matches the context at least this well (0-1)",
+    )
+
+
+class SummarizeSettings(_Strict):
+    """Length and language controls and the map-reduce switch of a summarisation chain."""
+
+    max_words: int = Field(default=80, ge=5, le=1000)
+    language: Literal["pt-BR", "en"] = "pt-BR"
+    max_input_tokens: int | None = Field(
+        default=None, ge=64,
+        description="texts longer than this (or than the model's context window) go through map-reduce",
+    )
+    chunk_tokens: int = Field(default=700, ge=32)
+    chunk_overlap: int = Field(default=60, ge=0)
+    map_prompt: str | None = Field(default=None, description="prompt ref summarising one chunk (default: prompt)")
+    reduce_prompt: str | None = Field(default=None, description="prompt ref joining partial summaries (default: prompt)")
+    max_rounds: int = Field(default=3, ge=1, le=6, description="map rounds before the partial summaries must fit")
+
+    @model_validator(mode="after")
+    def _overlap(self) -> SummarizeSettings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        return self
+
+
+class ModerationSettings(_Strict):
+    """Which layers a moderation chain runs and how it combines them."""
+
+    layers: Literal["combined", "rules", "llm"] = "combined"
+    policy: Literal["any", "confirm"] = Field(
+        default="any",
+        description="any: unsafe if rules are high-confidence or the LLM flags; confirm: the LLM needs a rule hit",
+    )
+
+
+class ChainDefinition(_Strict):
+    """One chain, as validated from its YAML file."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["zero_shot", "few_shot", "summarize", "rag", "moderation"]
+    description: str = Field(min_length=1)
+    task: Literal["qa", "classify"] | None = Field(default=None, description="for zero_shot/few_shot chains")
+    prompt: str = Field(min_length=1, description="prompt ref: name, name@3 or name@production")
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    retriever: RetrieverSettings | None = None
+    postprocess: PostprocessSettings = Field(default_factory=PostprocessSettings)
+    summarize: SummarizeSettings | None = None
+    moderation: ModerationSettings | None = None
+    guard: str | None = Field(default=None, description="name of a moderation chain run around this one")
+    guard_output: bool = Field(default=True, description="also check the answer with the guard")
+
+    @model_validator(mode="after")
+    def _shape(self) -> ChainDefinition:
+        if self.kind in ("zero_shot", "few_shot") and self.task is None:
+            raise ValueError(f"a {self.kind} chain needs 'task: qa' or 'task: classify'")
+        if self.kind not in ("zero_shot", "few_shot") and self.task is not None:
+            raise ValueError(f"'task' only applies to zero_shot/few_shot chains, not {self.kind!r}")
+        if self.retriever is not None and self.kind != "rag":
+            raise ValueError("'retriever' only applies to rag chains")
+        if self.summarize is not None and self.kind != "summarize":
+            raise ValueError("'summarize' only applies to summarize chains")
+        if self.moderation is not None and self.kind != "moderation":
+            raise ValueError("'moderation' only applies to moderation chains")
+        if self.kind == "moderation" and self.guard is not None:
+            raise ValueError("a moderation chain cannot have a guard")
+        return self
+
+    @property
+    def retriever_settings(self) -> RetrieverSettings:
+        return self.retriever or RetrieverSettings()
+
+    @property
+    def summarize_settings(self) -> SummarizeSettings:
+        return self.summarize or SummarizeSettings()
+
+    @property
+    def moderation_settings(self) -> ModerationSettings:
+        return self.moderation or ModerationSettings()
+
+
+def _one_line(exc: PydanticValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (check the spelling)"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where}: {msg}{more}"
+
+
+def parse_definition(data: Any, *, source: str = "<dict>") -> ChainDefinition:
+    """Validate a mapping as a chain definition, raising one readable line on failure."""
+    if not isinstance(data, dict):
+        raise ValidationError(f"chain definition {source} must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return ChainDefinition.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid chain definition {source}: {_one_line(exc)}") from None
+
+
+def read_definition(path: str | Path) -> ChainDefinition:
+    """Load and validate one ``chains/*.yaml`` file."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValidationError(f"chain definition {p} does not exist") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ValidationError(f"chain definition {p} is not valid YAML{where}") from None
+    definition = parse_definition(data, source=str(p))
+    if definition.name != p.stem:
+        raise ValidationError(
+            f"chain definition {p} declares name {definition.name!r}; the file must be named {definition.name}.yaml"
+        )
+    return definition
+
+
+def _definition_dirs() -> list[Path]:
+    dirs = [paths.chains_dir(), paths.shipped_root() / "chains"]
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [o.resolve() for o in out]:
+            out.append(d)
+    return out
+
+
+def list_chains() -> list[str]:
+    """Names of the available chain definitions (project first, then the shipped ones)."""
+    names: set[str] = set()
+    for d in _definition_dirs():
+        names.update(p.stem for p in d.glob("*.yaml") if not p.name.startswith("_"))
+    return sorted(names)
+
+
+def find_definition(name: str) -> Path:
+    """The file of a chain definition, by name or path."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return candidate
+    for d in _definition_dirs():
+        p = d / f"{name}.yaml"
+        if p.is_file():
+            return p
+    raise unknown("chain", name, list_chains())
+
+
+def get_definition(name: str) -> ChainDefinition:
+    """The validated definition of a chain, by name or path."""
+    return read_definition(find_definition(name))

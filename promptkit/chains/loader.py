@@ -1,0 +1,142 @@
+"""``load_chain``: a chain definition turned into a LangChain runnable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import Runnable
+
+from promptkit.chains.definition import (
+    ChainDefinition,
+    ModelSettings,
+    ModerationSettings,
+    PostprocessSettings,
+    RetrieverSettings,
+    SummarizeSettings,
+    get_definition,
+    parse_definition,
+)
+from promptkit.chains.parts import Parts, generation_settings, resolve_llm, resolve_prompt
+from promptkit.errors import ValidationError
+
+_SECTIONS: dict[str, type] = {
+    "model": ModelSettings,
+    "retriever": RetrieverSettings,
+    "postprocess": PostprocessSettings,
+    "summarize": SummarizeSettings,
+    "moderation": ModerationSettings,
+}
+_TOP = ("guard", "guard_output", "description")
+
+
+def apply_overrides(definition: ChainDefinition, overrides: dict[str, Any]) -> ChainDefinition:
+    """A copy of ``definition`` with ``overrides`` applied: top-level fields (``guard``), whole sections
+    (``retriever={...}``) or single settings (``k=8``, ``max_new_tokens=16``, ``grounding=0.6``)."""
+    if not overrides:
+        return definition
+    data = definition.model_dump(exclude_none=True)
+    for key, value in overrides.items():
+        if key in _TOP or key in _SECTIONS:
+            if key in _SECTIONS and isinstance(value, dict):
+                data[key] = {**data.get(key, {}), **value}
+            else:
+                data[key] = value
+            continue
+        owners = [name for name, cls in _SECTIONS.items() if key in cls.model_fields]
+        if key == "name":  # model name
+            owners = ["model"]
+        owners = [o for o in owners if o in data or o in ("model", "postprocess")
+                  or (o == "retriever" and definition.kind == "rag")
+                  or (o == "summarize" and definition.kind == "summarize")
+                  or (o == "moderation" and definition.kind == "moderation")]
+        if not owners:
+            allowed = sorted({f for cls in _SECTIONS.values() for f in cls.model_fields} | set(_TOP))
+            raise ValidationError(
+                f"unknown setting {key!r} for chain {definition.name!r} ({definition.kind}); "
+                f"expected one of: {', '.join(allowed)}"
+            )
+        section = owners[0]
+        data.setdefault(section, {})[key] = value
+    return parse_definition(data, source=f"{definition.name} (with overrides)")
+
+
+def build_chain(
+    definition: ChainDefinition,
+    *,
+    llm: Any = None,
+    embeddings: Any = None,
+    index: Any = None,
+    cache: Any = None,
+) -> Runnable:
+    """Build the runnable for a validated definition (no guard)."""
+    rules_only = definition.kind == "moderation" and definition.moderation_settings.layers == "rules"
+    prompt, spec = resolve_prompt(definition.prompt, embeddings)
+    model = None if rules_only else resolve_llm(definition, llm, cache)
+    parts = Parts(
+        definition=definition,
+        prompt=prompt,
+        spec=spec,
+        llm=model,
+        generation=generation_settings(definition, spec),
+        embeddings=embeddings,
+        index=index,
+    )
+    if definition.kind == "rag":
+        from promptkit.chains.qa import build_qa
+
+        chain = build_qa(parts, retrieval=True)
+    elif definition.kind in ("zero_shot", "few_shot") and definition.task == "qa":
+        from promptkit.chains.qa import build_qa
+
+        chain = build_qa(parts, retrieval=False)
+    elif definition.kind in ("zero_shot", "few_shot"):
+        from promptkit.chains.classify import build_classify
+
+        chain = build_classify(parts)
+    elif definition.kind == "summarize":
+        from promptkit.chains.summarize import build_summarize
+
+        chain = build_summarize(parts)
+    else:
+        from promptkit.chains.moderate import build_moderation
+
+        chain = build_moderation(parts)
+    metadata = {"chain": definition.name, "kind": definition.kind, **parts.provenance()}
+    return chain.with_config(run_name=definition.name, metadata=metadata)
+
+
+def load_chain(
+    name: str,
+    *,
+    llm: Any = None,
+    embeddings: Any = None,
+    index: Any = None,
+    prompt: str | None = None,
+    cache: Any = None,
+    **overrides: Any,
+) -> Runnable:
+    """The runnable for chain ``name`` (a file in ``chains/`` or a path to one).
+
+    ``llm`` injects a chat model (e.g. :class:`promptkit.testing.FakeChatModel`), otherwise the definition's model
+    is loaded with :func:`promptkit.models.load_llm`; ``embeddings`` and ``index`` are used for few-shot selection
+    and retrieval; ``prompt`` replaces the prompt reference; ``cache`` (a ``ReplayCache``) is set on the model;
+    other keyword arguments override settings of the definition (``k=8``, ``grounding=0.6``, ``guard=None`` …).
+    The result supports ``invoke``, ``batch`` (one batched model call for the whole list) and ``stream``.
+    """
+    definition = get_definition(name)
+    if prompt:
+        overrides = {**overrides}
+        definition = definition.model_copy(update={"prompt": prompt})
+    definition = apply_overrides(definition, overrides)
+    chain = build_chain(definition, llm=llm, embeddings=embeddings, index=index, cache=cache)
+    if definition.guard:
+        from promptkit.chains.guard import with_guard
+
+        moderation = load_chain(definition.guard, llm=llm, embeddings=embeddings, cache=cache)
+        language = "en" if definition.name.endswith("_en") else "pt-BR"
+        from promptkit.prompts import get_prompt_spec
+
+        spec_language = getattr(get_prompt_spec(definition.prompt), "language", None)
+        chain = with_guard(chain, moderation, check_output=definition.guard_output,
+                           language=spec_language or language)
+    return chain

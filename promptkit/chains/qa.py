@@ -1,0 +1,176 @@
+"""Question answering chains: reading a given context (zero-/few-shot) and retrieval-augmented (RAG).
+
+Shape: ``prepare | BatchAssign("raw", prompt | model | StrOutputParser()) | finish``.
+
+* ``prepare`` reads ``{"question", "context"?}``; with a context it answers from it (reading mode), otherwise a
+  RAG chain retrieves from the course index. Retrieved text is delimited as ``<documento …>`` data and fitted
+  into the model's context window by token count (what is dropped or cut is recorded). Few-shot chains record
+  the ids of the demonstrations the prompt's selector picks.
+* the middle step sends every prompt of a batch to the model in one ``model.batch`` call.
+* ``finish`` cleans the answer, maps the prompt's abstention phrase to ``answer=""``/``abstained=True`` and,
+  when the definition sets ``postprocess.grounding``, abstains on answers that do not occur in the context.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from promptkit.chains.context import fit_documents, truncate_to_tokens
+from promptkit.chains.parts import Parts
+from promptkit.chains.postprocess import DEFAULT_ABSTAIN, clean_answer, grounding_score, is_abstention
+from promptkit.chains.runnables import BatchAssign, finisher
+from promptkit.errors import ValidationError
+
+# tokens kept free for the chat template's own markup
+TEMPLATE_MARGIN = 24
+
+
+def as_question(value: Any) -> dict[str, Any]:
+    """Accept a bare question string or a mapping with ``question``."""
+    if isinstance(value, str):
+        value = {"question": value}
+    if not isinstance(value, dict):
+        raise ValidationError(f"a QA chain takes {{'question': str, 'context': str | None}}, got {type(value).__name__}")
+    question = value.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise ValidationError("a QA chain needs a non-empty 'question' string in its input")
+    return value
+
+
+class _IndexHolder:
+    """Opens (and on first use builds) the course index once, lazily, thread-safely."""
+
+    def __init__(self, index: Any, embeddings: Any):
+        self._index = index
+        self._embeddings = embeddings
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    from promptkit.index import ensure_index
+
+                    self._index = ensure_index(embeddings=self._embeddings)
+        return self._index
+
+
+def _source_entry(meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source": meta.get("source", ""),
+        "title": meta.get("title", ""),
+        "chunk": meta.get("chunk"),
+        "score": meta.get("score"),
+    }
+
+
+def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
+    """A QA chain (``retrieval=True`` for RAG: retrieves when no context is given, delimits documents)."""
+    definition = parts.definition
+    settings = definition.retriever_settings
+    holder = _IndexHolder(parts.index, parts.embeddings)
+    abstain_phrases = tuple(p for p in (parts.spec.abstain_phrase,) if p) + DEFAULT_ABSTAIN
+    fewshot = getattr(parts.spec, "fewshot", None) is not None
+
+    def budget_for(values: dict[str, Any]) -> int:
+        overhead = parts.render_length({**values, "context": ""})
+        room = parts.context_window - overhead - parts.max_new_tokens - TEMPLATE_MARGIN
+        return max(0, min(settings.max_context_tokens, room) if retrieval else room)
+
+    def prepare(value: Any) -> dict[str, Any]:
+        inp = as_question(value)
+        question = inp["question"].strip()
+        given = inp.get("context")
+        values = {k: v for k, v in inp.items() if isinstance(v, str)}
+        values["question"] = question
+        state: dict[str, Any] = {"question": question, "dropped": [], "truncated": [], "sources": [],
+                                 "contexts": [], "examples": []}
+        if fewshot:
+            from promptkit.prompts import select_examples
+
+            chosen = select_examples(parts.prompt_ref, {**values, "context": given or ""},
+                                     embeddings=parts.embeddings)
+            state["examples"] = [e.get("id") for e in chosen]
+        budget = budget_for(values)
+        if given is not None and not isinstance(given, str):
+            raise ValidationError(f"'context' must be a string or None, got {type(given).__name__}")
+        if given:
+            state["mode"] = "reading"
+            meta = {"source": inp.get("source") or "contexto", "title": inp.get("title", ""), "id": "contexto"}
+            docs = [(given, meta)]
+        elif retrieval:
+            state["mode"] = "retrieval"
+            found = holder.get().search(question, k=settings.k, mode=settings.mode)
+            docs = [(d.page_content, dict(d.metadata)) for d in found]
+        elif "context" in parts.prompt.input_variables:
+            raise ValidationError(
+                f"chain {definition.name!r} answers from a given text: pass {{'question': …, 'context': …}} "
+                "(or use the rag_course chain to retrieve from the course)"
+            )
+        else:
+            state["mode"] = "closed_book"
+            docs = []
+        if retrieval:
+            fitted = fit_documents(docs, budget, parts.count_tokens)
+            context_text = fitted.text
+            state["contexts"] = fitted.texts
+            state["dropped"] = fitted.dropped
+            state["truncated"] = fitted.truncated
+            kept = fitted.kept
+        else:
+            kept, context_text = [], ""
+            if docs:
+                text, meta = docs[0]
+                context_text = truncate_to_tokens(text, budget, parts.count_tokens)
+                if context_text != text:
+                    state["truncated"] = [{"source": meta["source"], "id": meta["id"], "rank": 1,
+                                           "tokens": parts.count_tokens(text),
+                                           "kept_tokens": parts.count_tokens(context_text)}]
+                state["contexts"] = [context_text]
+                kept = [meta]
+        if state["mode"] == "retrieval" or inp.get("source"):
+            state["sources"] = [_source_entry(m) for m in kept]
+        state["vars"] = parts.variables({**values, "context": context_text})
+        return state
+
+    post = definition.postprocess
+
+    def finish(state: dict[str, Any]) -> dict[str, Any]:
+        raw = state.get("raw", "")
+        answer = clean_answer(raw, first_line=post.first_line, strip=post.strip)
+        abstained = is_abstention(answer, abstain_phrases)
+        reason = "abstained" if abstained else None
+        score = None
+        if not abstained and post.grounding is not None and state["contexts"]:
+            score = grounding_score(answer, "\n".join(state["contexts"]))
+            if score < post.grounding:
+                abstained, reason = True, "ungrounded"
+        if state["mode"] == "retrieval" and not state["contexts"] and not abstained:
+            abstained, reason = True, "no_context"
+        return {
+            "answer": "" if abstained else answer,
+            "abstained": abstained,
+            "abstain_reason": reason,
+            "raw": raw,
+            "question": state["question"],
+            "mode": state["mode"],
+            **parts.provenance(),
+            "sources": state["sources"],
+            "contexts": state["contexts"],
+            "examples": state["examples"],
+            "dropped": state["dropped"],
+            "truncated": state["truncated"],
+            "grounding": score,
+            "moderation": None,
+        }
+
+    core = parts.prompt | parts.model | StrOutputParser()
+    return (
+        RunnableLambda(prepare, name="prepare")
+        | BatchAssign("raw", core, select=lambda s: s["vars"])
+        | finisher(finish)
+    )

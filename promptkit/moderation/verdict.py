@@ -1,0 +1,118 @@
+"""Reading the LLM classifier's answer and combining it with the rule layer into per-category verdicts."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from langchain_core.output_parsers import BaseOutputParser
+
+from promptkit.moderation.folding import fold
+from promptkit.moderation.rules import RuleHit
+from promptkit.moderation.taxonomy import ALIASES, CATEGORIES
+
+POLICIES = ("any", "confirm")
+_SAFE_WORDS = {"safe", "seguro", "none", "nenhuma", "nenhum", "ok"}
+_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
+
+
+def _category(name: str) -> str | None:
+    key = fold(str(name)).strip().replace(" ", "_").replace("-", "_")
+    if key in CATEGORIES:
+        return key
+    if key in _SAFE_WORDS:
+        return "safe"
+    return ALIASES.get(key) or ALIASES.get(key.replace("_", "-"))
+
+
+def parse_categories(text: str) -> tuple[list[str], bool]:
+    """``(categories, parsed)`` from the classifier's text.
+
+    Reads the first JSON object's ``categories`` list; without valid JSON it falls back to category ids named in
+    the text. ``parsed`` is False when nothing usable was found (then the list is empty).
+
+    >>> parse_categories('{"categories": ["violence", "privacy"]}')
+    (['violence', 'privacy'], True)
+    >>> parse_categories('{"categories": ["safe"]}')
+    ([], True)
+    >>> parse_categories('Categoria: assedio')
+    (['harassment'], True)
+    >>> parse_categories('hmm')
+    ([], False)
+    """
+    found: list[str] = []
+    for match in _OBJECT.finditer(text or ""):
+        try:
+            data = json.loads(match.group(0))
+        except json.JSONDecodeError:
+            continue
+        values = data.get("categories") if isinstance(data, dict) else None
+        if isinstance(values, str):
+            values = [values]
+        if isinstance(values, list):
+            for v in values:
+                c = _category(v)
+                if c and c != "safe" and c not in found:
+                    found.append(c)
+            return [c for c in CATEGORIES if c in found], True
+    words = re.findall(r"[a-z_\-]+", fold(text or ""))
+    safe_seen = False
+    for w in words:
+        c = _category(w)
+        if c == "safe":
+            safe_seen = True
+        elif c and c not in found:
+            found.append(c)
+    return [c for c in CATEGORIES if c in found], bool(found) or safe_seen
+
+
+class CategoriesParser(BaseOutputParser[dict]):
+    """LangChain output parser for the moderation prompt's JSON: ``{"categories": [...], "parsed": bool}``."""
+
+    def parse(self, text: str) -> dict[str, Any]:
+        categories, parsed = parse_categories(text)
+        return {"categories": categories, "parsed": parsed}
+
+    @property
+    def _type(self) -> str:
+        return "promptkit_moderation_categories"
+
+
+def combine(
+    rules: dict[str, RuleHit] | None,
+    llm: list[str] | None,
+    *,
+    policy: str = "any",
+) -> dict[str, Any]:
+    """Per-category verdicts from the two layers (either may be ``None`` when not run).
+
+    ``any`` (default): a category is flagged when the rules hit it with high confidence, or the LLM flags it.
+    ``confirm``: as ``any``, but an LLM flag counts only when the rules also hit the category (at any confidence).
+    A low-confidence rule hit alone never flags.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown moderation policy {policy!r}; expected one of {POLICIES}")
+    verdicts: dict[str, dict[str, Any]] = {}
+    flagged: list[str] = []
+    for category in CATEGORIES:
+        hit = (rules or {}).get(category)
+        rule_level = hit.confidence if hit else None
+        llm_flag = None if llm is None else category in llm
+        if rule_level == "high":
+            unsafe = True
+        elif llm_flag:
+            unsafe = policy == "any" or rule_level is not None
+        else:
+            unsafe = False
+        if unsafe:
+            flagged.append(category)
+        verdicts[category] = {
+            "unsafe": unsafe,
+            "rules": rule_level,
+            "llm": llm_flag,
+            "matches": hit.matches if hit else [],
+            "rule_names": hit.rules if hit else [],
+            "safe_context": hit.safe_context if hit else None,
+        }
+    return {"flagged": bool(flagged), "categories": flagged, "verdicts": verdicts}
