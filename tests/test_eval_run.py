@@ -296,3 +296,20 @@ def test_results_file_schema_is_strict(tmp_path, dataset):
     bad.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ValidationError, match="not a promptkit results file"):
         EvalResult.load(bad)
+
+
+def test_lcel_chain_model_and_bound_settings_are_found(dataset):
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.runnables import RunnableLambda
+
+    llm = make_llm()
+    chain = (
+        RunnableLambda(lambda x: f"Contexto: {x['context']}\nPergunta: {x['question']}")
+        | llm.bind(max_new_tokens=7)
+        | StrOutputParser()
+    )
+    result = evaluate(chain=chain, dataset=dataset, show_progress=False)
+    assert result.model.id == "fake-chat"
+    assert result.model.settings["max_new_tokens"] == 7
+    assert result.cache.misses == 5  # the model found inside the chain used the run's replay cache
+    assert result.row_map()["q1"].exact == 1 and result.row_map()["q4"].abstained

@@ -53,27 +53,33 @@ def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str
 
 # -- locating the model inside a chain -----------------------------------------------------------------------
 
-_CHILD_ATTRS = ("llm", "model", "bound", "runnable", "first", "last", "default", "mapper")
-
 
 def _children(node: Any) -> Iterator[Any]:
-    for attr in _CHILD_ATTRS:
-        child = getattr(node, attr, None)
-        if child is not None and not isinstance(child, str | int | float | dict):
-            yield child
-    for attr in ("middle", "steps"):
-        children = getattr(node, attr, None)
-        if isinstance(children, list | tuple):
-            yield from children
-    steps = getattr(node, "steps__", None)
-    if isinstance(steps, dict):
-        yield from steps.values()
+    """Runnables held by ``node`` (attributes, lists and dicts of them), whatever the runnable class."""
+    from langchain_core.runnables import Runnable
+
+    try:
+        values = list(vars(node).values())
+    except TypeError:
+        return
+    for value in values:
+        if isinstance(value, Runnable):
+            yield value
+        elif isinstance(value, list | tuple):
+            yield from (v for v in value if isinstance(v, Runnable))
+        elif isinstance(value, dict):
+            yield from (v for v in value.values() if isinstance(v, Runnable))
 
 
-def find_model(chain: Any, depth: int = 6) -> Any:
-    """The first :class:`~promptkit.llm.base.BatchedChatModel` reachable from a runnable (or ``None``)."""
+def find_model(chain: Any, depth: int = 8) -> tuple[Any, dict[str, Any]]:
+    """The first :class:`~promptkit.llm.base.BatchedChatModel` inside a runnable, and the generation settings
+    bound to it there (``model.bind(max_new_tokens=…)``); ``(None, {})`` when there is none."""
+    from langchain_core.runnables import RunnableBinding
+
     from promptkit.llm.base import BatchedChatModel
 
+    if isinstance(chain, BatchedChatModel):
+        return chain, {}
     seen: set[int] = set()
     frontier = [chain]
     for _ in range(depth):
@@ -82,20 +88,22 @@ def find_model(chain: Any, depth: int = 6) -> Any:
             if id(node) in seen:
                 continue
             seen.add(id(node))
+            if isinstance(node, RunnableBinding) and isinstance(node.bound, BatchedChatModel):
+                return node.bound, dict(node.kwargs)
             if isinstance(node, BatchedChatModel):
-                return node
+                return node, {}
             nxt.extend(_children(node))
         frontier = nxt
-    return None
+    return None, {}
 
 
-def model_settings(model: Any) -> dict[str, Any]:
-    """The generation settings worth recording for a model (empty when unknown)."""
+def model_settings(model: Any, bound: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The generation settings worth recording for a model (with those a chain binds), empty when unknown."""
     if model is None:
         return {}
     settings: dict[str, Any] = {}
     if hasattr(model, "generation_params"):
-        settings.update(model.generation_params())
+        settings.update(model.generation_params(**(bound or {})))
     for attr in ("revision", "batch_size", "context_window"):
         if hasattr(model, attr):
             settings[attr] = getattr(model, attr)
@@ -289,7 +297,10 @@ def evaluate(
     swapped: list[tuple[Any, Any]] = []  # (model, its previous cache), restored at the end
     try:
         runnable, chain_name = _resolve_chain(chain, llm=llm, prompt=prompt, index=index, cache=replay)
-        model = llm if llm is not None else find_model(runnable)
+        found, bound = find_model(runnable)
+        model = llm if llm is not None else found
+        if model is not found:
+            bound = {}
         if not isinstance(chain, str) and model is not None and hasattr(model, "cache"):
             # A ready-made runnable: its model answers through this run's replay cache.
             swapped.append((model, model.cache))
@@ -321,7 +332,7 @@ def evaluate(
         ),
         prompt=PromptRef(ref=first.get("prompt") or prompt, hash=first.get("prompt_hash")),
         model=ModelRef(
-            id=first.get("model") or getattr(model, "model_id", None), settings=model_settings(model)
+            id=first.get("model") or getattr(model, "model_id", None), settings=model_settings(model, bound)
         ),
         metrics=official,
         metrics_pt=pt,
