@@ -51,6 +51,7 @@ class BatchedChatModel(BaseChatModel):
     stop: list[str] | None = None
     batch_size: int = Field(default=8, ge=1)
     cache: ReplayCache | None = None
+    context_window: int = Field(default=4096, ge=1)
 
     # -- to implement -----------------------------------------------------------------------------------------
     def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
@@ -72,6 +73,13 @@ class BatchedChatModel(BaseChatModel):
     def numerics(self) -> dict[str, Any]:
         """Settings that change the numbers the model computes (dtype, quantisation); part of the cache key."""
         return {}
+
+    def get_num_tokens(self, text: str) -> int:
+        """Approximate token count (about 4 characters per token); real models override it with their tokenizer.
+
+        LangChain's default would try to download a GPT-2 tokenizer, which fails offline.
+        """
+        return len(text) // 4 + 1
 
     # -- generation parameters and cache keys -----------------------------------------------------------------
     def generation_params(self, stop: Sequence[str] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -189,18 +197,36 @@ class BatchedChatModel(BaseChatModel):
             if self.cache is not None:
                 self.cache.require([key], describe=f"model {self.model_id}")
             pieces = self._stream_text(prompt, params)
+        stops = params["stop"]
+        # Hold back the last few characters while a stop string could still be forming across pieces.
+        hold = max((len(s) for s in stops if s), default=1) - 1
+        text = ""
         emitted = ""
+
+        def emit(piece: str) -> ChatGenerationChunk:
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            return chunk
+
         for piece in pieces:
-            candidate = apply_stop(emitted + piece, params["stop"])
-            new = candidate[len(emitted) :]
-            if new:
-                emitted = candidate
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=new))
-                if run_manager:
-                    run_manager.on_llm_new_token(new, chunk=chunk)
-                yield chunk
-            if len(candidate) < len(emitted + piece):
+            text += piece
+            cut = apply_stop(text, stops)
+            stopped = len(cut) < len(text)
+            upto = len(cut) if stopped else max(len(emitted), len(cut) - hold)
+            if upto > len(emitted):
+                new = cut[len(emitted) : upto]
+                emitted += new
+                yield emit(new)
+            if stopped:
                 break
+        close = getattr(pieces, "close", None)
+        if close is not None:  # stop a generator that is still producing tokens
+            close()
+        final = apply_stop(text, stops)
+        if len(final) > len(emitted):
+            yield emit(final[len(emitted) :])
+            emitted = final
         if key not in cached and self.cache is not None:
             self.cache.put_many([(key, self.model_id, self.request(prompt, params), {"text": emitted})])
 
