@@ -90,6 +90,8 @@ def fit_documents(
     for rank, (text, meta) in enumerate(docs):
         position = len(fitted.blocks) + 1
         source = str(meta.get("source", ""))
+        if meta.get("chunk") is not None and source:
+            source = f"{source}#{meta['chunk']}"
         block = format_document(position, text, source)
         need = count(block) + (separator if fitted.blocks else 0)
         info = {"source": source, "id": meta.get("id"), "rank": rank + 1, "tokens": count(block)}

@@ -151,6 +151,12 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
                 abstained, reason = True, "ungrounded"
         if state["mode"] == "retrieval" and not state["contexts"] and not abstained:
             abstained, reason = True, "no_context"
+        citations = []
+        if not abstained and state["sources"]:
+            scored = [(grounding_score(answer, ctx), i) for i, ctx in enumerate(state["contexts"])]
+            threshold = post.grounding if post.grounding is not None else 0.6
+            citations = [dict(state["sources"][i], support=s) for s, i in sorted(scored, key=lambda x: (-x[0], x[1]))
+                         if s >= threshold and i < len(state["sources"])]
         return {
             "answer": "" if abstained else answer,
             "abstained": abstained,
@@ -160,6 +166,7 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             "mode": state["mode"],
             **parts.provenance(),
             "sources": state["sources"],
+            "citations": citations,
             "contexts": state["contexts"],
             "examples": state["examples"],
             "dropped": state["dropped"],

@@ -1,9 +1,224 @@
-"""`promptkit` CLI: chains commands."""
+"""`promptkit run`, `promptkit ask` and `promptkit chains …`: run chain definitions from the shell.
+
+Exit codes: 0 success; 1 when a moderation chain flags its input (usable as a shell check); 2 bad input.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from promptkit.errors import ValidationError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this group's commands to the top-level parser."""
+    """Add ``run``, ``ask`` and ``chains`` to the top-level parser."""
+    p = sub.add_parser("run", help="run a chain on one input",
+                       description="Run a chain definition (see `promptkit chains list`) on one input.")
+    p.add_argument("chain", help="chain name or path to a chain YAML file")
+    p.add_argument("--input", "-i", action="append", default=[], metavar="KEY=VALUE",
+                   help="an input field (repeatable); VALUE @path reads a file, @- reads stdin")
+    p.add_argument("--prompt", metavar="REF", help="use another prompt version (name@3, name@staging)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a definition setting (k=8, max_words=50, grounding=0.5; repeatable)")
+    p.add_argument("--json", action="store_true", help="print the whole output dict as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ask", help="ask a question about the course (RAG over the course index)",
+                       description="Answer a question from the course index, streaming the answer, then the sources.")
+    p.add_argument("question")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: the course index in PROMPTKIT_HOME)")
+    p.add_argument("-k", type=int, metavar="N", help="documents to retrieve (default: the chain's, 4)")
+    p.add_argument("--mode", choices=("hybrid", "dense", "bm25", "mmr"), help="retrieval mode (default hybrid)")
+    p.add_argument("--chain", default="rag_course", help="RAG chain to use (default rag_course)")
+    p.add_argument("--json", action="store_true", help="print the whole output dict as JSON (no streaming)")
+    p.set_defaults(func=cmd_ask)
+
+    group = sub.add_parser("chains", help="chain definitions", description="Chain definitions in chains/.")
+    cmds = group.add_subparsers(dest="chains_command", metavar="COMMAND")
+    p = cmds.add_parser("list", help="the available chains with kind and prompt")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+    p = cmds.add_parser("show", help="print one validated chain definition")
+    p.add_argument("chain")
+    p.set_defaults(func=cmd_show)
+    group.set_defaults(func=lambda args: _usage(group))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"{what} {item!r} must look like KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def _read_value(value: str) -> str:
+    if value == "@-":
+        return sys.stdin.read()
+    if value.startswith("@") and len(value) > 1:
+        path = Path(value[1:]).expanduser()
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ValidationError(f"input file {path} does not exist") from None
+        except UnicodeDecodeError:
+            raise ValidationError(f"input file {path} is not UTF-8 text") from None
+    return value
+
+
+def _setting(value: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(value) if value != "" else None
+    except yaml.YAMLError:
+        return value
+
+
+def _dump(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def _print_sources(out: dict[str, Any]) -> None:
+    cited = {(c.get("source"), c.get("chunk")) for c in out.get("citations") or []}
+    sources = out.get("sources") or []
+    if sources:
+        print("Fontes:")
+        for i, s in enumerate(sources, start=1):
+            mark = "*" if (s.get("source"), s.get("chunk")) in cited else " "
+            title = f" — {s['title']}" if s.get("title") else ""
+            chunk = f" (trecho {s['chunk']})" if s.get("chunk") is not None else ""
+            print(f" {mark}[{i}] {s.get('source')}{chunk}{title}")
+        if cited:
+            print("   * contém a resposta")
+    for d in out.get("dropped") or []:
+        print(f"   (fora do contexto por falta de espaço: {d.get('source')}, {d.get('tokens')} tokens)")
+
+
+def _print_result(out: dict[str, Any]) -> None:
+    if "flagged" in out and "verdicts" in out:
+        print("flagged: " + (", ".join(out["categories"]) if out["flagged"] else "no (safe)"))
+        for cat, v in out["verdicts"].items():
+            if v["unsafe"] or v["rules"] or v["llm"]:
+                matches = f" matches={v['matches']}" if v["matches"] else ""
+                ctx = f" safe_context={v['safe_context']!r}" if v.get("safe_context") else ""
+                print(f"  {cat}: unsafe={v['unsafe']} rules={v['rules']} llm={v['llm']}{matches}{ctx}")
+        return
+    if out.get("abstained") and not out.get("answer"):
+        reason = out.get("abstain_reason") or out.get("verdict") or "abstained"
+        print(f"(sem resposta: {reason})")
+    else:
+        print(out.get("answer", ""))
+    if out.get("verdict") and out.get("verdict") != "ok":
+        print(f"(label verdict: {out['verdict']}; raw: {out.get('raw', '')!r})")
+    if out.get("mode") == "map_reduce":
+        print(f"(map-reduce over {out.get('chunks')} chunks, {out.get('input_tokens')} input tokens)")
+    _print_sources(out)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from promptkit.chains import get_definition, load_chain
+
+    inputs = {k: _read_value(v) for k, v in _pairs(args.input, "--input").items()}
+    overrides = {k: _setting(v) for k, v in _pairs(args.set, "--set").items()}
+    definition = get_definition(args.chain)
+    if not inputs:
+        hint = {"summarize": "text=@file.md", "moderation": "text=…", "rag": "question=…"}.get(
+            definition.kind, "question=… context=…" if definition.task == "qa" else "text=…")
+        raise ValidationError(f"chain {args.chain!r} needs input; pass --input {hint}")
+    chain = load_chain(args.chain, prompt=args.prompt, **overrides)
+    out = chain.invoke(inputs)
+    if args.json:
+        _dump(out)
+    else:
+        _print_result(out)
+    return 1 if out.get("flagged") else 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from promptkit import paths
+    from promptkit.chains import load_chain
+    from promptkit.index import ensure_index
+    from promptkit.index.build import read_manifest
+
+    if not args.question.strip():
+        raise ValidationError("the question is empty; pass a question in quotes")
+    folder = Path(args.index).expanduser() if args.index else paths.default_index_dir()
+    try:
+        read_manifest(folder)
+    except Exception:  # noqa: BLE001 - any unreadable/missing manifest means "build it"
+        print(f"building the course index at {folder} (first use; takes a minute)…", file=sys.stderr)
+    index = ensure_index(folder)
+    overrides: dict[str, Any] = {}
+    if args.k:
+        overrides["k"] = args.k
+    if args.mode:
+        overrides["mode"] = args.mode
+    chain = load_chain(args.chain, index=index, **overrides)
+    question = {"question": args.question}
+    if args.json:
+        _dump(chain.invoke(question))
+        return 0
+    final: dict[str, Any] = {}
+    streamed = ""
+    for chunk in chain.stream(question):
+        piece = chunk.get("raw")
+        if piece:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+            streamed += piece
+        final.update({k: v for k, v in chunk.items() if k != "raw"})
+    if streamed:
+        print()
+    if final.get("abstained"):
+        reasons = {
+            "ungrounded": "a resposta do modelo não aparece nos documentos recuperados; descartada",
+            "abstained": "os documentos recuperados não respondem a pergunta",
+            "no_context": "nenhum documento recuperado",
+        }
+        print(f"(sem resposta: {reasons.get(final.get('abstain_reason'), final.get('abstain_reason'))})")
+    elif final.get("answer") and final["answer"] != streamed.strip():
+        print(f"Resposta: {final['answer']}")
+    _print_sources(final)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from promptkit.chains import get_definition, list_chains
+
+    rows = []
+    for name in list_chains():
+        d = get_definition(name)
+        rows.append({"name": d.name, "kind": d.kind + (f"/{d.task}" if d.task else ""), "prompt": d.prompt,
+                     "guard": d.guard, "description": d.description})
+    if args.json:
+        _dump(rows)
+        return 0
+    width = max((len(r["name"]) for r in rows), default=4)
+    kwidth = max((len(r["kind"]) for r in rows), default=4)
+    pwidth = max((len(r["prompt"]) for r in rows), default=6)
+    for r in rows:
+        guard = f" [guard: {r['guard']}]" if r["guard"] else ""
+        print(f"{r['name']:<{width}}  {r['kind']:<{kwidth}}  {r['prompt']:<{pwidth}}  {r['description']}{guard}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from promptkit.chains import get_definition
+
+    d = get_definition(args.chain)
+    print(yaml.safe_dump(d.model_dump(exclude_none=True), allow_unicode=True, sort_keys=False).rstrip())
+    return 0
