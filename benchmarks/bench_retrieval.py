@@ -1,0 +1,228 @@
+"""Retrieval benchmark for the course index: quality (hit@1, hit@4, MRR), build throughput and query latency.
+
+Quality uses the answerable questions of the course QA parts (``eval/datasets/parts/*.json``): each paragraph
+names the corpus file it was taken from (``source``), so a question counts as a hit at k when a chunk of that
+file is among the first k results. ``answer@4`` is stricter: one of the first four chunks contains a gold
+answer text.
+
+Latency is measured per query, one query at a time, at corpus size and on synthetic indexes (random clustered
+unit vectors of the embedding dimension) for flat and HNSW FAISS indexes, with HNSW recall@10 against flat.
+
+    python benchmarks/bench_retrieval.py                 # quality + corpus latency + 100k synthetic
+    python benchmarks/bench_retrieval.py --sweep         # also the tuning grid (stemming, chunk size, RRF weights)
+    python benchmarks/bench_retrieval.py --sizes 10000 50000 100000 1000000
+    python benchmarks/bench_retrieval.py --fake          # hashing embeddings, no model (smoke run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from promptkit.index import build_index, load_index  # noqa: E402
+from langchain_core.embeddings import Embeddings  # noqa: E402
+
+from promptkit.index.embedding import model_id_of  # noqa: E402
+from promptkit.index.lexical import fold  # noqa: E402
+
+
+class CachedQueries(Embeddings):
+    """Wraps embeddings so each distinct question is embedded once across the tuning grid."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.model_id = model_id_of(inner)
+        self._cache: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        if text not in self._cache:
+            self._cache[text] = self.inner.embed_query(text)
+        return self._cache[text]
+
+
+def load_questions(parts_dir: Path) -> list[dict]:
+    questions = []
+    for path in sorted(parts_dir.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for article in data["data"]:
+            for para in article["paragraphs"]:
+                for qa in para["qas"]:
+                    if qa.get("is_impossible"):
+                        continue
+                    answers = [a["text"] for a in qa.get("answers", []) if a.get("text")]
+                    questions.append({"id": qa["id"], "question": qa["question"], "source": para["source"],
+                                      "answers": answers})
+    return questions
+
+
+def quality(index, questions: list[dict], mode: str, depth: int = 10) -> dict[str, float]:
+    hit1 = hit4 = rr = ans4 = 0.0
+    for q in questions:
+        docs = index.search(q["question"], k=depth, mode=mode)
+        sources = [d.metadata["source"] for d in docs]
+        rank = next((i for i, s in enumerate(sources, start=1) if s == q["source"]), None)
+        if rank is not None:
+            rr += 1.0 / rank
+            hit1 += rank == 1
+            hit4 += rank <= 4
+        golds = [fold(a) for a in q["answers"]]
+        ans4 += any(g in fold(d.page_content) for d in docs[:4] for g in golds)
+    n = len(questions)
+    return {"hit@1": hit1 / n, "hit@4": hit4 / n, "mrr": rr / n, "answer@4": ans4 / n}
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return p50 * 1000, p95 * 1000
+
+
+def latency(index, questions: list[dict], mode: str, k: int = 4) -> tuple[float, float]:
+    index.search(questions[0]["question"], k=k, mode=mode)  # warm-up (model, BM25 postings)
+    samples = []
+    for q in questions:
+        t = time.perf_counter()
+        index.search(q["question"], k=k, mode=mode)
+        samples.append(time.perf_counter() - t)
+    return percentiles(samples)
+
+
+def print_quality_table(rows: list[tuple[str, dict[str, float]]]) -> None:
+    print(f"{'setting':44s} {'hit@1':>6s} {'hit@4':>6s} {'MRR':>6s} {'ans@4':>6s}")
+    for name, q in rows:
+        print(f"{name:44s} {q['hit@1']:6.3f} {q['hit@4']:6.3f} {q['mrr']:6.3f} {q['answer@4']:6.3f}")
+
+
+def synthetic_vectors(n: int, dim: int, seed: int = 0, clusters: int = 256) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    vecs = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return vecs
+
+
+def bench_synthetic(n: int, dim: int, queries: int, with_hnsw: bool) -> dict:
+    import faiss
+
+    from promptkit.index.store import make_faiss_index
+
+    vecs = synthetic_vectors(n, dim)
+    qs = synthetic_vectors(queries, dim, seed=1)
+    out: dict = {"n": n}
+    t = time.perf_counter()
+    flat = make_faiss_index(vecs, "flat")
+    out["flat_build_s"] = time.perf_counter() - t
+    samples, truth = [], []
+    for q in qs:
+        t = time.perf_counter()
+        _, ids = flat.search(q[None, :], 10)
+        samples.append(time.perf_counter() - t)
+        truth.append(set(ids[0].tolist()))
+    out["flat_p50_ms"], out["flat_p95_ms"] = percentiles(samples)
+    if with_hnsw:
+        t = time.perf_counter()
+        hnsw = make_faiss_index(vecs, "hnsw")
+        out["hnsw_build_s"] = time.perf_counter() - t
+        samples, recall = [], 0.0
+        for q, gold in zip(qs, truth, strict=True):
+            t = time.perf_counter()
+            _, ids = hnsw.search(q[None, :], 10)
+            samples.append(time.perf_counter() - t)
+            recall += len(gold & set(ids[0].tolist())) / 10
+        out["hnsw_p50_ms"], out["hnsw_p95_ms"] = percentiles(samples)
+        out["hnsw_recall@10"] = recall / len(qs)
+    del faiss
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default=str(ROOT / "corpus"))
+    ap.add_argument("--parts", default=str(ROOT / "eval" / "datasets" / "parts"))
+    ap.add_argument("--fake", action="store_true", help="hashing embeddings instead of the real model")
+    ap.add_argument("--sweep", action="store_true", help="run the tuning grid")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[100_000], help="synthetic index sizes")
+    ap.add_argument("--hnsw-max", type=int, default=200_000, help="skip HNSW builds above this size")
+    ap.add_argument("--queries", type=int, default=200, help="queries per synthetic latency run")
+    args = ap.parse_args(argv)
+
+    if args.fake:
+        from promptkit.testing import FakeEmbeddings
+
+        emb = FakeEmbeddings(384)
+    else:
+        from promptkit.index.embedding import default_embeddings
+
+        t = time.perf_counter()
+        emb = default_embeddings()
+        emb.embed_query("aquecimento")
+        print(f"embedding model loaded in {time.perf_counter() - t:.1f} s")
+    raw_emb, emb = emb, CachedQueries(emb)
+    questions = load_questions(Path(args.parts))
+    print(f"{len(questions)} answerable questions over {len({q['source'] for q in questions})} files\n")
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    report = build_index(args.corpus, tmp / "default", embeddings=emb, show_progress=False)
+    print(report.summary())
+    print(f"build throughput: {report.chunks_per_second:.1f} chunks/s (split + embed + write, {report.seconds:.2f} s)")
+    again = build_index(args.corpus, tmp / "default", embeddings=emb, show_progress=False)
+    print(f"no-change rebuild: {again.seconds:.2f} s ({again.chunks_reused} chunks reused, "
+          f"{report.seconds / max(again.seconds, 1e-9):.0f}x faster)\n")
+
+    index = load_index(tmp / "default", embeddings=emb)
+    rows = [(f"{mode} (defaults)", quality(index, questions, mode)) for mode in ("dense", "bm25", "hybrid")]
+    print_quality_table(rows)
+    print()
+    uncached = load_index(tmp / "default", embeddings=raw_emb)  # latency includes embedding each query
+    for mode in ("dense", "bm25", "hybrid"):
+        p50, p95 = latency(uncached, questions, mode)
+        print(f"corpus latency {mode:6s} ({len(index)} chunks): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+
+    if args.sweep:
+        print("\n# tuning grid")
+        grid: list[tuple[str, dict[str, float]]] = []
+        for stem in ("none", "light", "prefix5", "prefix6", "prefix7", "light+prefix5", "light+prefix6"):
+            ix = load_index(tmp / "default", embeddings=emb, stem=stem)
+            grid.append((f"bm25 stem={stem}", quality(ix, questions, "bm25")))
+            grid.append((f"hybrid stem={stem}", quality(ix, questions, "hybrid")))
+        for weights in ((1.0, 1.0), (0.5, 1.0), (0.3, 1.0), (1.0, 0.5)):
+            ix = load_index(tmp / "default", embeddings=emb, rrf_weights=weights)
+            grid.append((f"hybrid rrf weights dense:bm25={weights[0]}:{weights[1]}", quality(ix, questions, "hybrid")))
+        for tokens, overlap, header in ((120, 20, True), (200, 30, False), (300, 45, True), (400, 60, True)):
+            out = tmp / f"c{tokens}-{header}"
+            build_index(args.corpus, out, embeddings=emb, show_progress=False, chunk_tokens=tokens,
+                        overlap_tokens=overlap, context_header=header)
+            ix = load_index(out, embeddings=emb)
+            for mode in ("dense", "bm25", "hybrid"):
+                grid.append((f"{mode} chunk={tokens}/{overlap} header={header} ({len(ix)} ch)",
+                             quality(ix, questions, mode)))
+        print_quality_table(grid)
+
+    print("\n# synthetic indexes (dim %d, k=10, one query at a time)" % index.dimension)
+    for n in args.sizes:
+        r = bench_synthetic(n, index.dimension, args.queries, with_hnsw=n <= args.hnsw_max)
+        line = f"n={n:>9,d}: flat p50 {r['flat_p50_ms']:.2f} ms p95 {r['flat_p95_ms']:.2f} ms"
+        if "hnsw_p50_ms" in r:
+            line += (f" | hnsw p50 {r['hnsw_p50_ms']:.3f} ms p95 {r['hnsw_p95_ms']:.3f} ms, build "
+                     f"{r['hnsw_build_s']:.1f} s, recall@10 {r['hnsw_recall@10']:.3f}"
+                     f" | flat/hnsw p50 {r['flat_p50_ms'] / r['hnsw_p50_ms']:.1f}x")
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

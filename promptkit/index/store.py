@@ -1,0 +1,235 @@
+"""On-disk format of a course index, written and read without pickle.
+
+An index folder holds three kinds of files:
+
+* ``index-<hash>.faiss``: the FAISS index (``faiss.serialize_index`` bytes; flat or HNSW, inner product over
+  L2-normalised vectors). The vectors are reconstructed from it for incremental rebuilds and MMR;
+* ``chunks-<hash>.json``: chunk texts and metadata, in FAISS id order;
+* ``manifest.json``: format version, embedding model id and dimension, splitter settings, per-file sha256, the
+  names and sha256 of the two data files, and a checksum of the manifest itself.
+
+The manifest is the commit point. A build writes the new data files under new (content-addressed) names, fsyncs
+them, then atomically replaces ``manifest.json``; only after that are files no manifest refers to deleted. A
+process killed at any moment therefore leaves the previous manifest pointing at files that still exist. Loading
+checks every hash before parsing anything and refuses a tampered, truncated or mismatched index with
+:class:`~promptkit.errors.IntegrityError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from promptkit.errors import IntegrityError, NotFoundError, ValidationError
+from promptkit.fileio import atomic_write_bytes, atomic_write_json, canonical_json, read_json, sha256_bytes
+from promptkit.index.splitting import Chunk
+
+FORMAT = "promptkit-course-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+# Below this many chunks an exact flat index is used; at or above it, HNSW (see benchmarks/bench_retrieval.py:
+# at 100,000 chunks of 384 dimensions flat search costs milliseconds per query on 2 cores while HNSW stays
+# well under one, and HNSW construction time is only worth paying once flat queries get slow).
+FLAT_MAX_CHUNKS = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+
+
+def rebuild_hint(path: Path) -> str:
+    return f"rebuild it with `promptkit index build --out {path}`"
+
+
+def choose_index_type(count: int, flat_max: int = FLAT_MAX_CHUNKS) -> str:
+    return "flat" if count < flat_max else "hnsw"
+
+
+def make_faiss_index(vectors: np.ndarray, kind: str) -> Any:
+    """A FAISS inner-product index over ``vectors`` (rows already normalised)."""
+    import faiss
+
+    dim = int(vectors.shape[1])
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        raise ValidationError(f"unknown index type {kind!r}; use flat, hnsw or auto")
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def index_vectors(index: Any) -> np.ndarray:
+    """All vectors stored in a flat or HNSW index, in id order."""
+    if index.ntotal == 0:
+        return np.zeros((0, index.d), dtype=np.float32)
+    return np.asarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
+
+
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return sha256_bytes(canonical_json(body).encode("utf-8"))
+
+
+@contextlib.contextmanager
+def build_lock(out_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the index folder for the length of a build (two builds never interleave)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = out_dir / ".lock"
+    handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - not POSIX
+            pass
+        yield
+    finally:
+        handle.close()
+
+
+@dataclass
+class StoredIndex:
+    """A verified index as read from disk."""
+
+    path: Path
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    faiss_index: Any
+
+    @property
+    def model_id(self) -> str:
+        return str(self.manifest["embedding"]["model_id"])
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["embedding"]["dimension"])
+
+
+def write_index(out_dir: Path, chunks: list[Chunk], faiss_index: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write the data files, commit the manifest, then remove files no longer referenced. Returns the manifest."""
+    import faiss
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index_bytes = faiss.serialize_index(faiss_index).tobytes()
+    chunks_bytes = (
+        json.dumps({"chunks": [c.to_json() for c in chunks]}, ensure_ascii=False, separators=(",", ":")) + "\n"
+    ).encode("utf-8")
+    index_sha, chunks_sha = sha256_bytes(index_bytes), sha256_bytes(chunks_bytes)
+    index_name, chunks_name = f"index-{index_sha[:16]}.faiss", f"chunks-{chunks_sha[:16]}.json"
+    atomic_write_bytes(out_dir / index_name, index_bytes)
+    atomic_write_bytes(out_dir / chunks_name, chunks_bytes)
+    full = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **manifest,
+        "index": {**manifest.get("index", {}), "file": index_name, "sha256": index_sha, "ntotal": faiss_index.ntotal},
+        "chunks": {"file": chunks_name, "sha256": chunks_sha, "count": len(chunks)},
+    }
+    full["checksum"] = manifest_checksum(full)
+    atomic_write_json(out_dir / MANIFEST, full)  # the commit point
+    keep = {MANIFEST, index_name, chunks_name, ".lock"}
+    for stale in out_dir.iterdir():
+        name = stale.name
+        leftover = name.startswith((".index-", ".chunks-", f".{MANIFEST}.")) and name.endswith(".tmp")
+        ours = (name.startswith("index-") and name.endswith(".faiss")) or (
+            name.startswith("chunks-") and name.endswith(".json")
+        )
+        if stale.is_file() and name not in keep and (ours or leftover):
+            stale.unlink(missing_ok=True)
+    return full
+
+
+def _refuse(path: Path, what: str) -> IntegrityError:
+    return IntegrityError(f"index {path}: {what}", hint=rebuild_hint(path.parent if path.is_file() else path))
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the index folder ``path``, checked for shape and self-consistency."""
+    file = path / MANIFEST
+    if not file.exists():
+        raise NotFoundError(f"no index at {path} (no {MANIFEST})", hint=f"build one with `promptkit index build --out {path}`")
+    try:
+        manifest = read_json(file, what="index manifest")
+    except ValidationError as exc:
+        raise IntegrityError(f"{exc.message}", hint=rebuild_hint(path)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IntegrityError(f"{file} is not a promptkit index manifest", hint=rebuild_hint(path))
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IntegrityError(
+            f"{file} has format version {manifest.get('format_version')!r}, this promptkit reads {FORMAT_VERSION}",
+            hint=rebuild_hint(path),
+        )
+    if manifest.get("checksum") != manifest_checksum(manifest):
+        raise IntegrityError(f"{file} was modified after the index was built (checksum mismatch)", hint=rebuild_hint(path))
+    try:
+        for key in ("file", "sha256", "ntotal"):
+            manifest["index"][key]
+        for key in ("file", "sha256", "count"):
+            manifest["chunks"][key]
+        int(manifest["embedding"]["dimension"])
+        str(manifest["embedding"]["model_id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(f"{file} lacks field {exc}", hint=rebuild_hint(path)) from None
+    return manifest
+
+
+def _read_checked(path: Path, entry: dict[str, Any], what: str) -> bytes:
+    name = str(entry["file"])
+    file = path / name
+    if Path(name).name != name:
+        raise IntegrityError(f"{path / MANIFEST} names an {what} file outside the index folder", hint=rebuild_hint(path))
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"{what} file {file} is missing", hint=rebuild_hint(path)) from None
+    except OSError as exc:
+        raise IntegrityError(f"cannot read {what} file {file}: {exc.strerror}", hint=rebuild_hint(path)) from None
+    if sha256_bytes(data) != entry["sha256"]:
+        raise IntegrityError(
+            f"{what} file {file} does not match the sha256 in {MANIFEST} (tampered or truncated)",
+            hint=rebuild_hint(path),
+        )
+    return data
+
+
+def read_index(path: str | os.PathLike[str]) -> StoredIndex:
+    """Load and verify an index folder: manifest checksum, data file hashes, counts and dimension."""
+    import faiss
+
+    folder = Path(path).expanduser()
+    manifest = read_manifest(folder)
+    index_bytes = _read_checked(folder, manifest["index"], "FAISS index")
+    chunks_bytes = _read_checked(folder, manifest["chunks"], "chunks")
+    try:
+        payload = json.loads(chunks_bytes.decode("utf-8"))
+        chunks = [Chunk.from_json(c) for c in payload["chunks"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"chunks file {folder / manifest['chunks']['file']} is malformed ({exc})", hint=rebuild_hint(folder)) from None
+    try:
+        index = faiss.deserialize_index(np.frombuffer(index_bytes, dtype=np.uint8).copy())
+    except RuntimeError as exc:
+        raise IntegrityError(f"FAISS index file {folder / manifest['index']['file']} is unreadable ({str(exc).splitlines()[0]})", hint=rebuild_hint(folder)) from None
+    dim = int(manifest["embedding"]["dimension"])
+    if index.ntotal != len(chunks) or len(chunks) != manifest["chunks"]["count"] or index.ntotal != manifest["index"]["ntotal"]:
+        raise IntegrityError(
+            f"index {folder}: {index.ntotal} vectors but {len(chunks)} chunks (manifest says {manifest['chunks']['count']})",
+            hint=rebuild_hint(folder),
+        )
+    if index.d != dim:
+        raise IntegrityError(f"index {folder}: vectors have {index.d} dimensions, manifest says {dim}", hint=rebuild_hint(folder))
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = int(manifest["index"].get("ef_search", HNSW_EF_SEARCH))
+    return StoredIndex(path=folder, manifest=manifest, chunks=chunks, faiss_index=index)
