@@ -8,8 +8,16 @@ from promptkit.chains import get_definition, list_chains, load_chain, parse_defi
 from promptkit.chains.loader import apply_overrides
 from promptkit.errors import NotFoundError, ValidationError
 
-SHIPPED = ["classify_few_shot", "classify_zero_shot", "moderation", "qa_en", "qa_few_shot", "qa_zero_shot",
-           "rag_course", "summarize"]
+SHIPPED = [
+    "classify_few_shot",
+    "classify_zero_shot",
+    "moderation",
+    "qa_en",
+    "qa_few_shot",
+    "qa_zero_shot",
+    "rag_course",
+    "summarize",
+]
 
 
 def test_every_shipped_definition_validates():
@@ -30,11 +38,20 @@ def test_rag_course_settings():
 @pytest.mark.parametrize(
     "data, needle",
     [
-        ({"name": "x", "kind": "rag", "description": "d", "prompt": "p", "colour": 1}, "colour: unknown field"),
+        (
+            {"name": "x", "kind": "rag", "description": "d", "prompt": "p", "colour": 1},
+            "colour: unknown field",
+        ),
         ({"name": "x", "kind": "zero_shot", "description": "d", "prompt": "p"}, "task: qa"),
         ({"name": "x", "kind": "nope", "description": "d", "prompt": "p"}, "kind"),
-        ({"name": "x", "kind": "rag", "description": "d", "prompt": "p", "retriever": {"k": 0}}, "retriever.k"),
-        ({"name": "x", "kind": "summarize", "description": "d", "prompt": "p", "retriever": {}}, "only applies"),
+        (
+            {"name": "x", "kind": "rag", "description": "d", "prompt": "p", "retriever": {"k": 0}},
+            "retriever.k",
+        ),
+        (
+            {"name": "x", "kind": "summarize", "description": "d", "prompt": "p", "retriever": {}},
+            "only applies",
+        ),
         ({"kind": "rag", "description": "d", "prompt": "p"}, "name: required field is missing"),
     ],
 )

@@ -17,8 +17,18 @@ def test_invoke_returns_the_contract_fields():
     chain = load_chain("qa_zero_shot", llm=llm)
     assert isinstance(chain, Runnable)
     out = chain.invoke({"question": "Em que ano saiu o artigo?", "context": CONTEXT})
-    for key in ("answer", "raw", "abstained", "prompt", "prompt_hash", "model", "sources", "contexts",
-                "examples", "moderation"):
+    for key in (
+        "answer",
+        "raw",
+        "abstained",
+        "prompt",
+        "prompt_hash",
+        "model",
+        "sources",
+        "contexts",
+        "examples",
+        "moderation",
+    ):
         assert key in out
     assert out["answer"] == "2017"
     assert out["raw"] == 'Resposta: "2017".'
@@ -33,7 +43,9 @@ def test_invoke_returns_the_contract_fields():
 def test_batch_is_one_model_batch_call():
     llm = FakeChatModel(rules=[("Quem", "Vaswani"), ("Quando", "2017")], default="sem resposta")
     chain = load_chain("qa_zero_shot", llm=llm, grounding=None)
-    inputs = [{"question": q, "context": CONTEXT + " Autor: Vaswani."} for q in ("Quem?", "Quando?", "Onde?")] * 3
+    inputs = [
+        {"question": q, "context": CONTEXT + " Autor: Vaswani."} for q in ("Quem?", "Quando?", "Onde?")
+    ] * 3
     outs = chain.batch(inputs)
     assert len(llm.calls) == 1 and len(llm.calls[0]) == 3  # 9 inputs, 3 distinct prompts, one batch
     assert [o["answer"] for o in outs[:3]] == ["Vaswani", "2017", ""]
@@ -65,16 +77,20 @@ def test_stream_chunks_add_up_to_invoke():
     assert dict(total) == chain.invoke(value)
 
 
-@pytest.mark.parametrize("raw", ["sem resposta", "Sem resposta.", "Resposta: sem resposta", "SEM RESPOSTA\nporque…"])
+@pytest.mark.parametrize(
+    "raw", ["sem resposta", "Sem resposta.", "Resposta: sem resposta", "SEM RESPOSTA\nporque…"]
+)
 def test_abstention_phrase_maps_to_empty_answer(raw):
     out = load_chain("qa_zero_shot", llm=FakeChatModel(default=raw)).invoke(
-        {"question": "Quem?", "context": CONTEXT})
+        {"question": "Quem?", "context": CONTEXT}
+    )
     assert out["answer"] == "" and out["abstained"] is True and out["abstain_reason"] == "abstained"
 
 
 def test_answer_cleanup_keeps_the_first_line():
-    out = load_chain("qa_zero_shot", llm=FakeChatModel(default="  «o Transformer».\nExplicação longa")).invoke(
-        {"question": "O que foi apresentado?", "context": CONTEXT})
+    out = load_chain(
+        "qa_zero_shot", llm=FakeChatModel(default="  «o Transformer».\nExplicação longa")
+    ).invoke({"question": "O que foi apresentado?", "context": CONTEXT})
     assert out["answer"] == "o Transformer"
 
 
@@ -85,11 +101,13 @@ def test_grounding_check_abstains_on_invented_answers():
     assert out["grounding"] < 0.6
     # a near-verbatim span passes
     near = load_chain("qa_zero_shot", llm=FakeChatModel(default="apresentaram o Transformer")).invoke(
-        {"question": "O quê?", "context": CONTEXT})
+        {"question": "O quê?", "context": CONTEXT}
+    )
     assert near["abstained"] is False and near["grounding"] >= 0.6
     # the threshold is a definition setting
     off = load_chain("qa_zero_shot", llm=FakeChatModel(default="1999"), grounding=None).invoke(
-        {"question": "Em que ano?", "context": CONTEXT})
+        {"question": "Em que ano?", "context": CONTEXT}
+    )
     assert off["answer"] == "1999"
 
 
@@ -104,7 +122,8 @@ def test_few_shot_records_example_ids():
 
 def test_english_chain_abstains_with_its_phrase():
     out = load_chain("qa_en", llm=FakeChatModel(default="Unanswerable.")).invoke(
-        {"question": "Who?", "context": "A passage."})
+        {"question": "Who?", "context": "A passage."}
+    )
     assert out["abstained"] is True and out["answer"] == ""
 
 
@@ -118,7 +137,8 @@ def test_input_errors_are_clear():
 
 def test_prompt_override_changes_the_recorded_ref():
     out = load_chain("rag_course", llm=FakeChatModel(default="2017"), prompt="rag_qa@1").invoke(
-        {"question": "Quando?", "context": CONTEXT})
+        {"question": "Quando?", "context": CONTEXT}
+    )
     assert out["prompt"] == "rag_qa@1"
 
 

@@ -33,8 +33,10 @@ def test_long_text_goes_through_map_reduce(repo):
 
 
 def test_whole_course_file_with_the_shipped_limits(repo):
-    text = "\n\n".join((repo / "corpus" / f).read_text(encoding="utf-8")
-                       for f in ("08-transformers.md", "09-atencao-codificacao-posicional-e-normalizacao.md"))
+    text = "\n\n".join(
+        (repo / "corpus" / f).read_text(encoding="utf-8")
+        for f in ("08-transformers.md", "09-atencao-codificacao-posicional-e-normalizacao.md")
+    )
     llm = FakeChatModel(default="Um resumo.")
     out = load_chain("summarize", llm=llm).invoke(text)
     assert out["mode"] == "map_reduce" and out["input_tokens"] > 1500

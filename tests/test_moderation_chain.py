@@ -7,13 +7,16 @@ from promptkit.testing import FakeChatModel
 
 
 def test_combined_chain_reports_per_category_verdicts():
-    llm = FakeChatModel(rules=[("odeio", '{"categories": ["hate", "harassment"]}')],
-                        default='{"categories": ["safe"]}')
+    llm = FakeChatModel(
+        rules=[("odeio", '{"categories": ["hate", "harassment"]}')], default='{"categories": ["safe"]}'
+    )
     chain = load_chain("moderation", llm=llm)
     outs = chain.batch(["vou te pegar na saida", "odeio gente como você", "bom dia turma", "mata o processo"])
     assert len(llm.calls) == 1
     assert [o["categories"] for o in outs] == [["violence"], ["hate", "harassment"], [], []]
-    assert outs[0]["verdicts"]["violence"]["rules"] == "high" and outs[0]["verdicts"]["violence"]["llm"] is False
+    assert (
+        outs[0]["verdicts"]["violence"]["rules"] == "high" and outs[0]["verdicts"]["violence"]["llm"] is False
+    )
     assert outs[1]["verdicts"]["hate"] | {} and outs[1]["verdicts"]["hate"]["llm"] is True
     assert outs[2]["answer"] == "safe" and outs[0]["answer"] == "violence"
     assert outs[0]["prompt"].startswith("moderation@") and outs[0]["model"] == "fake-chat"

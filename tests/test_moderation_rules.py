@@ -89,5 +89,11 @@ def test_combination_rule():
     assert combine({}, ["hate"])["categories"] == ["hate"]  # policy any: the LLM alone flags
     assert combine({}, ["hate"], policy="confirm")["categories"] == []  # confirm: needs a rule hit
     v = combine(low, ["violence"])["verdicts"]["violence"]
-    assert v == {"unsafe": True, "rules": "low", "llm": True, "matches": ["tiro"],
-                 "rule_names": ["violence.topic"], "safe_context": None}
+    assert v == {
+        "unsafe": True,
+        "rules": "low",
+        "llm": True,
+        "matches": ["tiro"],
+        "rule_names": ["violence.topic"],
+        "safe_context": None,
+    }

@@ -62,7 +62,9 @@ def as_text_input(value: Any, chain: str) -> dict[str, Any]:
     if isinstance(value, str):
         value = {"text": value}
     if not isinstance(value, dict):
-        raise ValidationError(f"chain {chain!r} takes {{'text': str}} or a string, got {type(value).__name__}")
+        raise ValidationError(
+            f"chain {chain!r} takes {{'text': str}} or a string, got {type(value).__name__}"
+        )
     return value
 
 

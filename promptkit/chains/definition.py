@@ -27,7 +27,9 @@ class _Strict(BaseModel):
 class ModelSettings(_Strict):
     """Which model runs the chain and how it generates (unset values fall back to the prompt's, then the model's)."""
 
-    name: str | None = Field(default=None, description="catalogue name, local folder or hub id; default model if unset")
+    name: str | None = Field(
+        default=None, description="catalogue name, local folder or hub id; default model if unset"
+    )
     max_new_tokens: int | None = Field(default=None, ge=1, le=4096)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
@@ -53,16 +55,22 @@ class RetrieverSettings(_Strict):
 
     mode: Literal["hybrid", "dense", "bm25", "mmr"] = "hybrid"
     k: int = Field(default=4, ge=1, le=50)
-    max_context_tokens: int = Field(default=1200, ge=32, description="token budget for the retrieved documents")
+    max_context_tokens: int = Field(
+        default=1200, ge=32, description="token budget for the retrieved documents"
+    )
 
 
 class PostprocessSettings(_Strict):
     """How a raw answer becomes the final one."""
 
     first_line: bool = True
-    strip: bool = Field(default=True, description="drop quotes, trailing punctuation and 'Resposta:' prefixes")
+    strip: bool = Field(
+        default=True, description="drop quotes, trailing punctuation and 'Resposta:' prefixes"
+    )
     grounding: float | None = Field(
-        default=None, ge=0.0, le=1.0,
+        default=None,
+        ge=0.0,
+        le=1.0,
         description="with a context: abstain unless the answer matches the context at least this well (0-1)",
     )
 
@@ -73,14 +81,21 @@ class SummarizeSettings(_Strict):
     max_words: int = Field(default=80, ge=5, le=1000)
     language: Literal["pt-BR", "en"] = "pt-BR"
     max_input_tokens: int | None = Field(
-        default=None, ge=64,
+        default=None,
+        ge=64,
         description="texts longer than this (or than the model's context window) go through map-reduce",
     )
     chunk_tokens: int = Field(default=700, ge=32)
     chunk_overlap: int = Field(default=60, ge=0)
-    map_prompt: str | None = Field(default=None, description="prompt ref summarising one chunk (default: prompt)")
-    reduce_prompt: str | None = Field(default=None, description="prompt ref joining partial summaries (default: prompt)")
-    max_rounds: int = Field(default=3, ge=1, le=6, description="map rounds before the partial summaries must fit")
+    map_prompt: str | None = Field(
+        default=None, description="prompt ref summarising one chunk (default: prompt)"
+    )
+    reduce_prompt: str | None = Field(
+        default=None, description="prompt ref joining partial summaries (default: prompt)"
+    )
+    max_rounds: int = Field(
+        default=3, ge=1, le=6, description="map rounds before the partial summaries must fit"
+    )
 
     @model_validator(mode="after")
     def _overlap(self) -> SummarizeSettings:

@@ -47,7 +47,9 @@ def _short(verdict: dict[str, Any]) -> dict[str, Any]:
 class GuardedChain(Runnable[Any, dict]):
     """``inner`` wrapped by a moderation chain on its input and (optionally) its output."""
 
-    def __init__(self, inner: Runnable, moderation: Runnable, *, check_output: bool = True, language: str = "pt-BR"):
+    def __init__(
+        self, inner: Runnable, moderation: Runnable, *, check_output: bool = True, language: str = "pt-BR"
+    ):
         self.inner = inner
         self.moderation = moderation
         self.check_output = check_output
@@ -56,9 +58,18 @@ class GuardedChain(Runnable[Any, dict]):
 
     def _refusal(self, verdict: dict[str, Any]) -> dict[str, Any]:
         text = REFUSALS[self.language].format(categories=", ".join(verdict["categories"]))
-        return {"answer": text, "abstained": True, "abstain_reason": "refused", "refused": True,
-                "withheld": False, "raw": "", "sources": [], "contexts": [], "examples": [],
-                "moderation": {"input": _short(verdict), "output": None}}
+        return {
+            "answer": text,
+            "abstained": True,
+            "abstain_reason": "refused",
+            "refused": True,
+            "withheld": False,
+            "raw": "",
+            "sources": [],
+            "contexts": [],
+            "examples": [],
+            "moderation": {"input": _short(verdict), "output": None},
+        }
 
     def batch(
         self,
@@ -87,8 +98,9 @@ class GuardedChain(Runnable[Any, dict]):
                     results[i] = out
                     continue
                 out = dict(out)
-                out.update(refused=False, withheld=False,
-                           moderation={"input": _short(checks[i]), "output": None})
+                out.update(
+                    refused=False, withheld=False, moderation={"input": _short(checks[i]), "output": None}
+                )
                 results[i] = out
                 if self.check_output and str(out.get("answer") or "").strip():
                     answered.append(i)
@@ -98,8 +110,12 @@ class GuardedChain(Runnable[Any, dict]):
                     results[i]["moderation"]["output"] = _short(verdict)
                     if verdict["flagged"]:
                         results[i].update(
-                            answer=WITHHELD[self.language].format(categories=", ".join(verdict["categories"])),
-                            abstained=True, abstain_reason="withheld", withheld=True,
+                            answer=WITHHELD[self.language].format(
+                                categories=", ".join(verdict["categories"])
+                            ),
+                            abstained=True,
+                            abstain_reason="withheld",
+                            withheld=True,
                         )
         return results
 
@@ -120,15 +136,21 @@ class GuardedChain(Runnable[Any, dict]):
             return
         for chunk in self.inner.stream(input, config):
             yield chunk
-        yield AddableDict(refused=False, withheld=False, moderation={"input": _short(verdict), "output": None})
+        yield AddableDict(
+            refused=False, withheld=False, moderation={"input": _short(verdict), "output": None}
+        )
 
-    def transform(self, input: Iterator[Any], config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[dict]:
+    def transform(
+        self, input: Iterator[Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[dict]:
         final = None
         for chunk in input:
             final = chunk if final is None else final + chunk
         yield from self.stream(final, config)
 
 
-def with_guard(chain: Runnable, moderation: Runnable, *, check_output: bool = True, language: str = "pt-BR") -> Runnable:
+def with_guard(
+    chain: Runnable, moderation: Runnable, *, check_output: bool = True, language: str = "pt-BR"
+) -> Runnable:
     """Wrap ``chain`` with a moderation chain (see :class:`GuardedChain`)."""
     return GuardedChain(chain, moderation, check_output=check_output, language=language)

@@ -45,10 +45,15 @@ def apply_overrides(definition: ChainDefinition, overrides: dict[str, Any]) -> C
         owners = [name for name, cls in _SECTIONS.items() if key in cls.model_fields]
         if key == "name":  # model name
             owners = ["model"]
-        owners = [o for o in owners if o in data or o in ("model", "postprocess")
-                  or (o == "retriever" and definition.kind == "rag")
-                  or (o == "summarize" and definition.kind == "summarize")
-                  or (o == "moderation" and definition.kind == "moderation")]
+        owners = [
+            o
+            for o in owners
+            if o in data
+            or o in ("model", "postprocess")
+            or (o == "retriever" and definition.kind == "rag")
+            or (o == "summarize" and definition.kind == "summarize")
+            or (o == "moderation" and definition.kind == "moderation")
+        ]
         if not owners:
             allowed = sorted({f for cls in _SECTIONS.values() for f in cls.model_fields} | set(_TOP))
             raise ValidationError(
@@ -133,10 +138,8 @@ def load_chain(
         from promptkit.chains.guard import with_guard
 
         moderation = load_chain(definition.guard, llm=llm, embeddings=embeddings, cache=cache)
-        language = "en" if definition.name.endswith("_en") else "pt-BR"
         from promptkit.prompts import get_prompt_spec
 
-        spec_language = getattr(get_prompt_spec(definition.prompt), "language", None)
-        chain = with_guard(chain, moderation, check_output=definition.guard_output,
-                           language=spec_language or language)
+        language = get_prompt_spec(definition.prompt).language
+        chain = with_guard(chain, moderation, check_output=definition.guard_output, language=language)
     return chain

@@ -57,8 +57,11 @@ def build_moderation(parts: Parts) -> Runnable:
             "policy": settings.policy,
             "abstained": False,
             "raw": raw,
-            **(parts.provenance() if use_llm else {"chain": parts.definition.name, "prompt": None,
-                                                    "prompt_hash": None, "model": None}),
+            **(
+                parts.provenance()
+                if use_llm
+                else {"chain": parts.definition.name, "prompt": None, "prompt_hash": None, "model": None}
+            ),
             "sources": [],
             "contexts": [],
             "examples": [],

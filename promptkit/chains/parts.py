@@ -39,8 +39,12 @@ class Parts:
         return str(getattr(self.llm, "model_id", type(self.llm).__name__)) if self.llm is not None else ""
 
     def provenance(self) -> dict[str, Any]:
-        return {"chain": self.definition.name, "prompt": self.prompt_ref, "prompt_hash": self.prompt_hash,
-                "model": self.model_id}
+        return {
+            "chain": self.definition.name,
+            "prompt": self.prompt_ref,
+            "prompt_hash": self.prompt_hash,
+            "model": self.model_id,
+        }
 
     # -- the model -------------------------------------------------------------------------------------------
     @property

@@ -34,7 +34,9 @@ def as_question(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         value = {"question": value}
     if not isinstance(value, dict):
-        raise ValidationError(f"a QA chain takes {{'question': str, 'context': str | None}}, got {type(value).__name__}")
+        raise ValidationError(
+            f"a QA chain takes {{'question': str, 'context': str | None}}, got {type(value).__name__}"
+        )
     question = value.get("question")
     if not isinstance(question, str) or not question.strip():
         raise ValidationError("a QA chain needs a non-empty 'question' string in its input")
@@ -87,20 +89,31 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         given = inp.get("context")
         values = {k: v for k, v in inp.items() if isinstance(v, str)}
         values["question"] = question
-        state: dict[str, Any] = {"question": question, "dropped": [], "truncated": [], "sources": [],
-                                 "contexts": [], "examples": []}
+        state: dict[str, Any] = {
+            "question": question,
+            "dropped": [],
+            "truncated": [],
+            "sources": [],
+            "contexts": [],
+            "examples": [],
+        }
         if fewshot:
             from promptkit.prompts import select_examples
 
-            chosen = select_examples(parts.prompt_ref, {**values, "context": given or ""},
-                                     embeddings=parts.embeddings)
+            chosen = select_examples(
+                parts.prompt_ref, {**values, "context": given or ""}, embeddings=parts.embeddings
+            )
             state["examples"] = [e.get("id") for e in chosen]
         budget = budget_for(values)
         if given is not None and not isinstance(given, str):
             raise ValidationError(f"'context' must be a string or None, got {type(given).__name__}")
         if given:
             state["mode"] = "reading"
-            meta = {"source": inp.get("source") or "contexto", "title": inp.get("title", ""), "id": "contexto"}
+            meta = {
+                "source": inp.get("source") or "contexto",
+                "title": inp.get("title", ""),
+                "id": "contexto",
+            }
             docs = [(given, meta)]
         elif retrieval:
             state["mode"] = "retrieval"
@@ -127,9 +140,15 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
                 text, meta = docs[0]
                 context_text = truncate_to_tokens(text, budget, parts.count_tokens)
                 if context_text != text:
-                    state["truncated"] = [{"source": meta["source"], "id": meta["id"], "rank": 1,
-                                           "tokens": parts.count_tokens(text),
-                                           "kept_tokens": parts.count_tokens(context_text)}]
+                    state["truncated"] = [
+                        {
+                            "source": meta["source"],
+                            "id": meta["id"],
+                            "rank": 1,
+                            "tokens": parts.count_tokens(text),
+                            "kept_tokens": parts.count_tokens(context_text),
+                        }
+                    ]
                 state["contexts"] = [context_text]
                 kept = [meta]
         if state["mode"] == "retrieval" or inp.get("source"):
@@ -155,8 +174,11 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         if not abstained and state["sources"]:
             scored = [(grounding_score(answer, ctx), i) for i, ctx in enumerate(state["contexts"])]
             threshold = post.grounding if post.grounding is not None else 0.6
-            citations = [dict(state["sources"][i], support=s) for s, i in sorted(scored, key=lambda x: (-x[0], x[1]))
-                         if s >= threshold and i < len(state["sources"])]
+            citations = [
+                dict(state["sources"][i], support=s)
+                for s, i in sorted(scored, key=lambda x: (-x[0], x[1]))
+                if s >= threshold and i < len(state["sources"])
+            ]
         return {
             "answer": "" if abstained else answer,
             "abstained": abstained,

@@ -25,7 +25,9 @@ def _merge(chunks: Iterator[Any]) -> Any:
         elif isinstance(state, dict) and isinstance(chunk, dict):
             merged = dict(state)
             for k, v in chunk.items():
-                merged[k] = merged[k] + v if k in merged and isinstance(v, str) and isinstance(merged[k], str) else v
+                merged[k] = (
+                    merged[k] + v if k in merged and isinstance(v, str) and isinstance(merged[k], str) else v
+                )
             state = merged
         else:
             state = chunk
@@ -111,7 +113,9 @@ class BatchLambda(Runnable[Any, Any]):
                 return [exc for _ in inputs]
             raise
 
-    def transform(self, input: Iterator[Any], config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+    def transform(
+        self, input: Iterator[Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
         yield self.invoke(_merge(input), config)
 
 

@@ -24,7 +24,9 @@ from promptkit.chains.parts import LANGUAGE_NAMES, Parts
 from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
 from promptkit.errors import ValidationError
 
-_SUMMARY_PREFIX = re.compile(r"^\s*(?:\*\*)?(?:resumo(?: final| do trecho)?|summary)\s*(?:\*\*)?\s*:\s*", re.IGNORECASE)
+_SUMMARY_PREFIX = re.compile(
+    r"^\s*(?:\*\*)?(?:resumo(?: final| do trecho)?|summary)\s*(?:\*\*)?\s*:\s*", re.IGNORECASE
+)
 TEMPLATE_MARGIN = 24
 
 
@@ -59,9 +61,15 @@ def build_summarize(parts: Parts) -> Runnable:
     definition = parts.definition
     cfg = definition.summarize_settings
     main_prompt = parts.prompt
-    map_prompt, map_spec = resolve_prompt(cfg.map_prompt, parts.embeddings) if cfg.map_prompt else (main_prompt, parts.spec)
-    reduce_prompt, _ = resolve_prompt(cfg.reduce_prompt, parts.embeddings) if cfg.reduce_prompt else (main_prompt, None)
-    map_max_new = (map_spec.generation.get("max_new_tokens") if map_spec is not None else None) or parts.max_new_tokens
+    map_prompt, map_spec = (
+        resolve_prompt(cfg.map_prompt, parts.embeddings) if cfg.map_prompt else (main_prompt, parts.spec)
+    )
+    reduce_prompt, _ = (
+        resolve_prompt(cfg.reduce_prompt, parts.embeddings) if cfg.reduce_prompt else (main_prompt, None)
+    )
+    map_max_new = (
+        map_spec.generation.get("max_new_tokens") if map_spec is not None else None
+    ) or parts.max_new_tokens
     map_model = parts.llm.bind(**{**parts.generation, "max_new_tokens": int(map_max_new)})
     mapper = map_prompt | map_model | StrOutputParser()
 
@@ -93,12 +101,18 @@ def build_summarize(parts: Parts) -> Runnable:
             raise ValidationError(f"max_words must be at least 5, got {max_words}")
         language = str(inp.get("language") or cfg.language)
         values = {k: v for k, v in inp.items() if isinstance(v, str)}
-        values.update(text=text.strip(), max_words=str(max_words), language=LANGUAGE_NAMES.get(language, language))
+        values.update(
+            text=text.strip(), max_words=str(max_words), language=LANGUAGE_NAMES.get(language, language)
+        )
         single = fits(values["text"], values, main_prompt)
         return {
-            "values": values, "max_words": max_words, "language": language,
+            "values": values,
+            "max_words": max_words,
+            "language": language,
             "input_tokens": parts.count_tokens(values["text"]),
-            "mode": "single" if single else "map_reduce", "chunks": 0, "partials": [],
+            "mode": "single" if single else "map_reduce",
+            "chunks": 0,
+            "partials": [],
         }
 
     def map_chunks(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -152,7 +166,8 @@ def build_summarize(parts: Parts) -> Runnable:
             **parts.provenance(),
             "stage_prompts": (
                 {"map": map_prompt.metadata.get("ref"), "reduce": reduce_prompt.metadata.get("ref")}
-                if state["mode"] == "map_reduce" else {}
+                if state["mode"] == "map_reduce"
+                else {}
             ),
             "sources": [],
             "contexts": [],

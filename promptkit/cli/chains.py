@@ -16,23 +16,44 @@ from promptkit.errors import ValidationError
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``run``, ``ask`` and ``chains`` to the top-level parser."""
-    p = sub.add_parser("run", help="run a chain on one input",
-                       description="Run a chain definition (see `promptkit chains list`) on one input.")
+    p = sub.add_parser(
+        "run",
+        help="run a chain on one input",
+        description="Run a chain definition (see `promptkit chains list`) on one input.",
+    )
     p.add_argument("chain", help="chain name or path to a chain YAML file")
-    p.add_argument("--input", "-i", action="append", default=[], metavar="KEY=VALUE",
-                   help="an input field (repeatable); VALUE @path reads a file, @- reads stdin")
+    p.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an input field (repeatable); VALUE @path reads a file, @- reads stdin",
+    )
     p.add_argument("--prompt", metavar="REF", help="use another prompt version (name@3, name@staging)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a definition setting (k=8, max_words=50, grounding=0.5; repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a definition setting (k=8, max_words=50, grounding=0.5; repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("ask", help="ask a question about the course (RAG over the course index)",
-                       description="Answer a question from the course index, streaming the answer, then the sources.")
+    p = sub.add_parser(
+        "ask",
+        help="ask a question about the course (RAG over the course index)",
+        description="Answer a question from the course index, streaming the answer, then the sources.",
+    )
     p.add_argument("question")
-    p.add_argument("--index", metavar="DIR", help="index folder (default: the course index in PROMPTKIT_HOME)")
+    p.add_argument(
+        "--index", metavar="DIR", help="index folder (default: the course index in PROMPTKIT_HOME)"
+    )
     p.add_argument("-k", type=int, metavar="N", help="documents to retrieve (default: the chain's, 4)")
-    p.add_argument("--mode", choices=("hybrid", "dense", "bm25", "mmr"), help="retrieval mode (default hybrid)")
+    p.add_argument(
+        "--mode", choices=("hybrid", "dense", "bm25", "mmr"), help="retrieval mode (default hybrid)"
+    )
     p.add_argument("--chain", default="rag_course", help="RAG chain to use (default rag_course)")
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON (no streaming)")
     p.set_defaults(func=cmd_ask)
@@ -135,7 +156,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     definition = get_definition(args.chain)
     if not inputs:
         hint = {"summarize": "text=@file.md", "moderation": "text=…", "rag": "question=…"}.get(
-            definition.kind, "question=… context=…" if definition.task == "qa" else "text=…")
+            definition.kind, "question=… context=…" if definition.task == "qa" else "text=…"
+        )
         raise ValidationError(f"chain {args.chain!r} needs input; pass --input {hint}")
     chain = load_chain(args.chain, prompt=args.prompt, **overrides)
     out = chain.invoke(inputs)
@@ -200,8 +222,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = []
     for name in list_chains():
         d = get_definition(name)
-        rows.append({"name": d.name, "kind": d.kind + (f"/{d.task}" if d.task else ""), "prompt": d.prompt,
-                     "guard": d.guard, "description": d.description})
+        rows.append(
+            {
+                "name": d.name,
+                "kind": d.kind + (f"/{d.task}" if d.task else ""),
+                "prompt": d.prompt,
+                "guard": d.guard,
+                "description": d.description,
+            }
+        )
     if args.json:
         _dump(rows)
         return 0
@@ -210,7 +239,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     pwidth = max((len(r["prompt"]) for r in rows), default=6)
     for r in rows:
         guard = f" [guard: {r['guard']}]" if r["guard"] else ""
-        print(f"{r['name']:<{width}}  {r['kind']:<{kwidth}}  {r['prompt']:<{pwidth}}  {r['description']}{guard}")
+        print(
+            f"{r['name']:<{width}}  {r['kind']:<{kwidth}}  {r['prompt']:<{pwidth}}  {r['description']}{guard}"
+        )
     return 0
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
 _STRETCH = re.compile(r"([a-z])\1{2,}")
 _SPACES = re.compile(r"\s+")
 # letters split by dots, dashes or underscores: "v.i.a.d.o", "i-d-i-o-t-a"
