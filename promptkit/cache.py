@@ -55,6 +55,8 @@ class ReplayCache:
         self.mode = check_mode(mode)
         self.hits = 0
         self.misses = 0
+        #: every key looked up or stored through this object (what a baseline needs to export)
+        self.touched: set[str] = set()
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
@@ -95,6 +97,7 @@ class ReplayCache:
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """Return the stored responses for the keys that hit (empty in ``refresh``/``off`` mode)."""
         keys = list(keys)
+        self.touched.update(keys)
         if self.mode in ("off", "refresh") or not keys:
             return {}
         found: dict[str, Any] = {}
@@ -126,6 +129,8 @@ class ReplayCache:
 
     def put_many(self, items: Iterable[tuple[str, str, Mapping[str, Any], Any]]) -> None:
         """Store ``(key, model, request, response)`` tuples in one transaction."""
+        items = list(items)
+        self.touched.update(item[0] for item in items)
         if self.mode in ("off", "strict"):
             return
         rows = [

@@ -97,3 +97,12 @@ class FakeEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy re-export
+    """``assert_no_regression`` is re-exported here for tests (it lives in :mod:`promptkit.regression`)."""
+    if name == "assert_no_regression":
+        from promptkit.regression import assert_no_regression
+
+        return assert_no_regression
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -119,9 +119,111 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- eval baseline -------------------------------------------------------------------------------------------
+
+
+def _add_baseline(esub: argparse._SubParsersAction) -> None:
+    p = esub.add_parser(
+        "baseline",
+        help="record the blessed results of a regression suite",
+        description="Run each entry of a suite (eval/suites/NAME.yaml) and record its results under "
+        "eval/baselines/NAME/ENTRY.json, with the model calls they used in eval/baselines/NAME/replay.sqlite. "
+        "Commit both; `promptkit eval check` replays them.",
+    )
+    p.add_argument("suite", metavar="SUITE", help="suite file, or a name under eval/suites/")
+    p.add_argument("--entry", metavar="ID", help="record only this entry")
+    p.add_argument(
+        "--cache",
+        choices=("use", "refresh"),
+        default="use",
+        help="use (default): reuse earlier generations from your replay cache; refresh: regenerate all",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_baseline)
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from promptkit.regression import record_baseline
+
+    for b in record_baseline(args.suite, args.entry, cache=args.cache, show_progress=not args.quiet):
+        m, r = b.result.metrics, b.result
+        print(
+            f"{b.suite}/{b.entry.id}: {r.prompt.ref} · {r.model.id} · {r.dataset.name} "
+            f"{r.dataset.split or 'all'} ({r.dataset.total} questions) · EM {m.get('exact', 0):.1f} "
+            f"F1 {m.get('f1', 0):.1f} · {len(b.replay.keys)} model calls"
+        )
+        print(f"  written {b.folder}/{b.entry.id}.json")
+    print("commit the baseline folder (its JSON files and replay.sqlite)")
+    return 0
+
+
+# -- eval check ----------------------------------------------------------------------------------------------
+
+
+def _add_check(esub: argparse._SubParsersAction) -> None:
+    p = esub.add_parser(
+        "check",
+        help="re-run regression suites against their baselines (exit 1 on a regression)",
+        description="Re-run each suite entry against its baseline's recorded model calls, compare, and exit 1 "
+        "when a metric falls beyond its tolerance, a correct item flips to wrong, or the dataset changed "
+        "(re-record the baseline then). Exit 2 when strict replay needs a call that was not recorded.",
+    )
+    p.add_argument("suite", metavar="SUITE", nargs="?", help="suite file or name (default: every eval/suites/*.yaml)")
+    p.add_argument("--entry", metavar="ID", help="check only this entry")
+    p.add_argument(
+        "--cache",
+        choices=("use", "strict", "refresh"),
+        default="use",
+        help="use (default): replay the baseline calls and generate only what changed; strict: replay only, "
+        "fail on any new call (CI); refresh: regenerate everything",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_check)
+
+
+def run_checks(suites: list, *, entry: str | None, cache: str, quiet: bool, entries: dict | None = None) -> int:
+    """Check suites, printing each entry as it finishes; the exit code (0 pass, 1 regression)."""
+    from promptkit.regression import SuiteCheck, check_suite
+
+    total = SuiteCheck()
+    for suite in suites:
+        done = check_suite(
+            suite,
+            entry,
+            cache=cache,
+            show_progress=not quiet,
+            entries=None if entries is None else entries.get(suite.name),
+            on_entry=lambda e: print(e.summary() + "\n", flush=True),
+        )
+        total.entries += done.entries
+    print(total.tail())
+    return total.exit_code
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from promptkit.errors import NotFoundError
+    from promptkit.regression import list_suites, load_suite
+
+    if args.suite:
+        suites = [load_suite(args.suite)]
+    else:
+        suites = [load_suite(p) for p in list_suites()]
+        if not suites:
+            raise NotFoundError("no suite in eval/suites/", hint="write eval/suites/NAME.yaml")
+        if args.entry:
+            raise NotFoundError("--entry needs a SUITE", hint="e.g. `promptkit eval check course --entry rag_qa`")
+    return run_checks(suites, entry=args.entry, cache=args.cache, quiet=args.quiet)
+
+
 # -- registration --------------------------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_run, _add_compare, _add_report]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_run,
+    _add_compare,
+    _add_report,
+    _add_baseline,
+    _add_check,
+]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -47,6 +47,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("label", help="point a label (production, staging, …) at NAME@V")
     p.add_argument("ref", metavar="NAME@V")
     p.add_argument("label")
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not run `promptkit eval check` for the suite entries that use this label",
+    )
+    p.add_argument(
+        "--cache",
+        choices=("use", "strict", "refresh"),
+        default="use",
+        help="replay-cache mode of that check (default: use, generating only the new prompt's calls)",
+    )
     p.set_defaults(func=cmd_label)
 
     p = cmds.add_parser("check", help="lint every version and verify released versions are unchanged")
@@ -134,9 +145,37 @@ def cmd_label(args: argparse.Namespace) -> int:
     print(f"{change.name}@{change.label} -> v{change.version}{was}")
     if change.released_now:
         print(f"released {change.name}@{change.version}")
-    if change.label == "production" and change.previous != change.version:
-        print("reminder: production changed; run `promptkit eval check` before shipping")
-    return 0
+    if change.previous == change.version:
+        return 0
+    if args.no_check:
+        if change.label == "production":
+            print("reminder: production changed; run `promptkit eval check` before shipping")
+        return 0
+    return _check_label(change, args.cache)
+
+
+def _check_label(change, cache: str) -> int:  # type: ignore[no-untyped-def]
+    """Run the regression check of every suite entry whose prompt resolves through the moved label."""
+    from promptkit.cli.evalcmd import run_checks
+    from promptkit.regression import entries_using_label, list_suites, load_suite
+
+    suites = [load_suite(p) for p in list_suites()]
+    using = entries_using_label(change.name, change.label, suites)
+    if not using:
+        if change.label == "production":
+            print("reminder: production changed; run `promptkit eval check` before shipping "
+                  f"(no regression suite entry uses {change.name}@production yet)")
+        return 0
+    names = ", ".join(f"{s.name}/{e.id}" for s, e in using)
+    print(f"checking {names} against their baselines (--no-check skips this)\n", flush=True)
+    chosen: dict[str, list] = {}
+    for suite, entry in using:
+        chosen.setdefault(suite.name, []).append(entry)
+    code = run_checks([s for s in suites if s.name in chosen], entry=None, cache=cache, quiet=True,
+                      entries=chosen)
+    if code and change.previous is not None:
+        print(f"to roll back: promptkit prompts label {change.name}@{change.previous} {change.label} --no-check")
+    return code
 
 
 def cmd_check(args: argparse.Namespace) -> int:

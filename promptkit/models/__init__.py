@@ -139,7 +139,7 @@ def load_llm(name: str | None = None, *, progress: bool = True, **settings: Any)
     if unknown_keys:
         raise ValidationError(f"unknown load_llm setting(s): {', '.join(unknown_keys)}; "
                               f"expected some of: {', '.join(sorted(_SETTINGS))}")
-    from promptkit.models.local import DTYPES, LocalChatModel, get_backend, load_backend
+    from promptkit.models.local import DTYPES, LocalChatModel, get_backend, load_backend, peek_backend
 
     dtype = settings.pop("dtype", None) or DEFAULT_DTYPE
     if dtype not in DTYPES:
@@ -155,12 +155,32 @@ def load_llm(name: str | None = None, *, progress: bool = True, **settings: Any)
     settings.setdefault("batch_size", DEFAULT_BATCH_SIZE)
     source, model_id, revision, local_only, entry = _resolve_llm(name or DEFAULT_LLM, progress)
 
+    if entry is not None:  # refuse a tampered folder now, even though the weights may load later
+        assemble.check_folder(entry, Path(source))
+
     def loader():
-        if entry is not None:
-            assemble.check_folder(entry, Path(source))
         return load_backend(source, dtype=dtype, int8=int8, local_only=local_only)
 
-    backend = get_backend((model_id, dtype, int8), loader)
+    key = (model_id, dtype, int8)
+    window = _config_window(Path(source)) if local_only else None
+    backend = peek_backend(key)
+    if backend is None and window is None:  # no local config to read: load now
+        backend = get_backend(key, loader)
     model = LocalChatModel(model_id=model_id, revision=revision, path=source, dtype=dtype, int8=int8,
-                           threads=threads, context_window=backend.context_window, **settings)
-    return model.attach(backend)
+                           threads=threads, context_window=backend.context_window if backend else window,
+                           **settings)
+    if backend is not None:
+        return model.attach(backend)
+    # Weights load on the first generation that misses the replay cache; a full replay never loads them.
+    return model.defer(lambda: get_backend(key, loader))
+
+
+def _config_window(folder: Path) -> int | None:
+    """The context window a local model folder's config.json declares (what the loaded model would report)."""
+    import json
+
+    try:
+        config = json.loads((folder / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return int(config.get("max_position_embeddings") or 4096)

@@ -82,6 +82,31 @@ def load_backend(source: str, *, dtype: str, int8: bool, local_only: bool) -> Ba
                    context_window=int(window), eos_ids=eos_ids)
 
 
+_TOKENIZERS: dict[str, Any] = {}
+
+
+def load_tokenizer(source: str, *, local_only: bool = True) -> Any:
+    """The tokenizer alone (no weights), prepared like a backend's: enough to render and count prompts."""
+    with _BACKENDS_LOCK:
+        tok = _TOKENIZERS.get(source)
+        if tok is None:
+            _torch()
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+            tok.padding_side = "left"
+            if tok.pad_token_id is None:
+                tok.pad_token = tok.eos_token
+            _TOKENIZERS[source] = tok
+        return tok
+
+
+def peek_backend(key: tuple[str, str, bool]) -> Backend | None:
+    """The backend for ``key`` if it is already loaded (never loads)."""
+    with _BACKENDS_LOCK:
+        return _BACKENDS.get(key)
+
+
 def get_backend(key: tuple[str, str, bool], loader: Callable[[], Backend]) -> Backend:
     """The memoised backend for ``key`` = (model identity, dtype, int8), loading it on first use."""
     with _BACKENDS_LOCK:
@@ -122,6 +147,7 @@ class LocalChatModel(BatchedChatModel):
     int8: bool = False
     threads: int | None = None
     _backend: Backend | None = PrivateAttr(default=None)
+    _loader: Callable[[], Backend] | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -131,14 +157,29 @@ class LocalChatModel(BatchedChatModel):
         self._backend = backend
         return self
 
+    def defer(self, loader: Callable[[], Backend]) -> LocalChatModel:
+        """Load the weights with ``loader`` only when a generation needs them (replayed calls never do)."""
+        self._loader = loader
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory."""
+        return self._backend is not None
+
     @property
     def backend(self) -> Backend:
+        if self._backend is None and self._loader is not None:
+            self._backend = self._loader()
         if self._backend is None:
             raise ValidationError("this LocalChatModel has no weights attached; build it with load_llm()")
         return self._backend
 
     @property
     def tokenizer(self) -> Any:
+        if self._backend is None and self._loader is not None:
+            # Rendering and counting need only the tokenizer: keep the weights unloaded until a cache miss.
+            return load_tokenizer(self.path)
         return self.backend.tokenizer
 
     def numerics(self) -> dict[str, Any]:
