@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         unparsed = sum(p is None for p in llm_preds)
         meta.update(model=model_id, llm_seconds=round(seconds, 1), llm_unparsed=unparsed)
         systems["llm"] = [p or [] for p in llm_preds]
-        systems["combined_any"] = [combine(h, p)["categories"] for h, p in zip(rules, llm_preds, strict=True)]
+        systems["combined_any"] = [
+            combine(h, p, policy="any")["categories"] for h, p in zip(rules, llm_preds, strict=True)
+        ]
         systems["combined_confirm"] = [
             combine(h, p, policy="confirm")["categories"] for h, p in zip(rules, llm_preds, strict=True)
         ]

@@ -10,7 +10,7 @@ def test_combined_chain_reports_per_category_verdicts():
     llm = FakeChatModel(
         rules=[("odeio", '{"categories": ["hate", "harassment"]}')], default='{"categories": ["safe"]}'
     )
-    chain = load_chain("moderation", llm=llm)
+    chain = load_chain("moderation", llm=llm, policy="any")
     outs = chain.batch(["vou te pegar na saida", "odeio gente como você", "bom dia turma", "mata o processo"])
     assert len(llm.calls) == 1
     assert [o["categories"] for o in outs] == [["violence"], ["hate", "harassment"], [], []]
@@ -20,6 +20,16 @@ def test_combined_chain_reports_per_category_verdicts():
     assert outs[1]["verdicts"]["hate"] | {} and outs[1]["verdicts"]["hate"]["llm"] is True
     assert outs[2]["answer"] == "safe" and outs[0]["answer"] == "violence"
     assert outs[0]["prompt"].startswith("moderation@") and outs[0]["model"] == "fake-chat"
+
+
+def test_default_policy_needs_rules_to_confirm_the_llm():
+    llm = FakeChatModel(default='{"categories": ["violence"]}')  # an over-eager classifier
+    outs = load_chain("moderation", llm=llm).batch(
+        ["bom dia turma", "esse filme tem muito tiro", "vou te pegar"]
+    )
+    assert [o["categories"] for o in outs] == [[], ["violence"], ["violence"]]
+    assert outs[0]["verdicts"]["violence"] | {} and outs[0]["verdicts"]["violence"]["llm"] is True
+    assert outs[0]["policy"] == "confirm"
 
 
 def test_rules_layer_needs_no_model():

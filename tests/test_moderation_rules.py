@@ -86,8 +86,8 @@ def test_combination_rule():
     assert combine(rules, None)["categories"] == ["violence"]  # high alone is enough
     assert combine(low, None)["categories"] == []  # low alone is not
     assert combine(low, ["violence"])["categories"] == ["violence"]  # low + LLM agree
-    assert combine({}, ["hate"])["categories"] == ["hate"]  # policy any: the LLM alone flags
-    assert combine({}, ["hate"], policy="confirm")["categories"] == []  # confirm: needs a rule hit
+    assert combine({}, ["hate"])["categories"] == []  # default confirm: an LLM flag needs a rule hit
+    assert combine({}, ["hate"], policy="any")["categories"] == ["hate"]  # any: the LLM alone flags
     v = combine(low, ["violence"])["verdicts"]["violence"]
     assert v == {
         "unsafe": True,

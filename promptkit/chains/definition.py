@@ -109,7 +109,7 @@ class ModerationSettings(_Strict):
 
     layers: Literal["combined", "rules", "llm"] = "combined"
     policy: Literal["any", "confirm"] = Field(
-        default="any",
+        default="confirm",
         description="any: unsafe if rules are high-confidence or the LLM flags; confirm: the LLM needs a rule hit",
     )
 

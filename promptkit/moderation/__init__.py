@@ -18,10 +18,17 @@ Layers
 
 Combination rule (per category)
 -------------------------------
-* unsafe when the rules fire with **high** confidence, or when the **LLM flags** the category;
-* a **low**-confidence rule hit alone never makes a text unsafe: it needs the LLM to agree;
-* policy ``confirm`` (optional, stricter on false positives) additionally ignores LLM flags in categories where
-  the rules found nothing at all.
+* a **high**-confidence rule hit makes the category unsafe on its own;
+* a **low**-confidence rule hit alone never does: it needs the LLM to flag the same category;
+* an **LLM flag** counts only when the rules also hit that category (at any confidence). This is policy
+  ``confirm``, the default of ``chains/moderation.yaml``;
+* policy ``any`` (``--set policy=any``) also accepts LLM flags in categories where the rules found nothing.
+
+Why ``confirm`` by default: measured on ``eval/datasets/moderation.jsonl`` (``benchmarks/bench_moderation.py``),
+the default 0.5B model answers ``{"categories": ["violence"]}`` for almost every text, safe ones included
+(flagged-vs-safe false-positive rate 1.00 on the test split), so under ``any`` a guard would refuse everything.
+Under ``confirm`` the LLM can only confirm a topic the rules saw (test split: micro precision 0.85, false-positive
+rate 0.01). With a stronger classifier, ``any`` is the rule to use.
 
 A text is flagged when any category is unsafe. Every verdict records both layers' opinions, the matched
 phrases and the safe context that lowered a hit, so each decision can be audited.

@@ -83,12 +83,12 @@ def combine(
     rules: dict[str, RuleHit] | None,
     llm: list[str] | None,
     *,
-    policy: str = "any",
+    policy: str = "confirm",
 ) -> dict[str, Any]:
     """Per-category verdicts from the two layers (either may be ``None`` when not run).
 
-    ``any`` (default): a category is flagged when the rules hit it with high confidence, or the LLM flags it.
-    ``confirm``: as ``any``, but an LLM flag counts only when the rules also hit the category (at any confidence).
+    ``confirm`` (default): flagged when the rules hit it with high confidence, or when the LLM flags it and the
+    rules hit it at any confidence. ``any``: flagged on a high rule hit or on any LLM flag.
     A low-confidence rule hit alone never flags.
     """
     if policy not in POLICIES:
@@ -102,7 +102,8 @@ def combine(
         if rule_level == "high":
             unsafe = True
         elif llm_flag:
-            unsafe = policy == "any" or rule_level is not None
+            # without the rule layer (rules=None) there is nothing to confirm with: the LLM decides
+            unsafe = policy == "any" or rules is None or rule_level is not None
         else:
             unsafe = False
         if unsafe:
