@@ -10,7 +10,7 @@ unit vectors of the embedding dimension) for flat and HNSW FAISS indexes, with H
 
     python benchmarks/bench_retrieval.py                 # quality + corpus latency + 100k synthetic
     python benchmarks/bench_retrieval.py --sweep         # also the tuning grid (stemming, chunk size, RRF weights)
-    python benchmarks/bench_retrieval.py --sizes 10000 50000 100000 1000000
+    python benchmarks/bench_retrieval.py --sizes 10000 50000 100000 1000000 --hnsw-max 100000
     python benchmarks/bench_retrieval.py --fake          # hashing embeddings, no model (smoke run)
 """
 
@@ -64,7 +64,7 @@ def load_questions(parts_dir: Path) -> list[dict]:
                         continue
                     answers = [a["text"] for a in qa.get("answers", []) if a.get("text")]
                     questions.append({"id": qa["id"], "question": qa["question"], "source": para["source"],
-                                      "answers": answers})
+                                      "answers": answers, "split": qa.get("split", "")})
     return questions
 
 
@@ -91,20 +91,29 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return p50 * 1000, p95 * 1000
 
 
-def latency(index, questions: list[dict], mode: str, k: int = 4) -> tuple[float, float]:
+def latency(index, questions: list[dict], mode: str, k: int = 4, embed: bool = True) -> tuple[float, float]:
+    """Per-query p50/p95 in ms; ``embed=False`` times the index alone (query vectors computed beforehand)."""
+    vectors = {} if embed else {q["question"]: index.query_vector(q["question"]) for q in questions}
     index.search(questions[0]["question"], k=k, mode=mode)  # warm-up (model, BM25 postings)
     samples = []
     for q in questions:
         t = time.perf_counter()
-        index.search(q["question"], k=k, mode=mode)
+        if embed:
+            index.search(q["question"], k=k, mode=mode)
+        elif mode == "dense":
+            index.dense_ranking(q["question"], k, vector=vectors[q["question"]])
+        elif mode == "hybrid":
+            index.hybrid_ranking(q["question"], k, vector=vectors[q["question"]])
+        else:
+            index.bm25_ranking(q["question"], k)
         samples.append(time.perf_counter() - t)
     return percentiles(samples)
 
 
 def print_quality_table(rows: list[tuple[str, dict[str, float]]]) -> None:
-    print(f"{'setting':44s} {'hit@1':>6s} {'hit@4':>6s} {'MRR':>6s} {'ans@4':>6s}")
+    print(f"{'setting':58s} {'hit@1':>6s} {'hit@4':>6s} {'MRR':>6s} {'ans@4':>6s}")
     for name, q in rows:
-        print(f"{name:44s} {q['hit@1']:6.3f} {q['hit@4']:6.3f} {q['mrr']:6.3f} {q['answer@4']:6.3f}")
+        print(f"{name:58s} {q['hit@1']:6.3f} {q['hit@4']:6.3f} {q['mrr']:6.3f} {q['answer@4']:6.3f}")
 
 
 def synthetic_vectors(n: int, dim: int, seed: int = 0, clusters: int = 256) -> np.ndarray:
@@ -116,16 +125,15 @@ def synthetic_vectors(n: int, dim: int, seed: int = 0, clusters: int = 256) -> n
 
 
 def bench_synthetic(n: int, dim: int, queries: int, with_hnsw: bool) -> dict:
-    import faiss
-
     from promptkit.index.store import make_faiss_index
 
     vecs = synthetic_vectors(n, dim)
-    qs = synthetic_vectors(queries, dim, seed=1)
+    # queries: perturbed copies of stored vectors, as real questions sit near their answers
+    rng = np.random.default_rng(1)
+    qs = vecs[rng.integers(0, n, queries)] + 0.05 * rng.standard_normal((queries, dim)).astype(np.float32)
+    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
     out: dict = {"n": n}
-    t = time.perf_counter()
     flat = make_faiss_index(vecs, "flat")
-    out["flat_build_s"] = time.perf_counter() - t
     samples, truth = [], []
     for q in qs:
         t = time.perf_counter()
@@ -137,16 +145,35 @@ def bench_synthetic(n: int, dim: int, queries: int, with_hnsw: bool) -> dict:
         t = time.perf_counter()
         hnsw = make_faiss_index(vecs, "hnsw")
         out["hnsw_build_s"] = time.perf_counter() - t
-        samples, recall = [], 0.0
-        for q, gold in zip(qs, truth, strict=True):
-            t = time.perf_counter()
-            _, ids = hnsw.search(q[None, :], 10)
-            samples.append(time.perf_counter() - t)
-            recall += len(gold & set(ids[0].tolist())) / 10
-        out["hnsw_p50_ms"], out["hnsw_p95_ms"] = percentiles(samples)
-        out["hnsw_recall@10"] = recall / len(qs)
-    del faiss
+        out["hnsw"] = {}
+        for ef in (32, 96, 256):
+            hnsw.hnsw.efSearch = ef
+            samples, recall = [], 0.0
+            for q, gold in zip(qs, truth, strict=True):
+                t = time.perf_counter()
+                _, ids = hnsw.search(q[None, :], 10)
+                samples.append(time.perf_counter() - t)
+                recall += len(gold & set(ids[0].tolist())) / 10
+            out["hnsw"][ef] = (*percentiles(samples), recall / len(qs))
     return out
+
+
+def bench_bm25(n: int, corpus_texts: list[str], queries: list[str], seed: int = 0) -> dict:
+    """BM25 at ``n`` synthetic chunks of ~150 words drawn from the corpus vocabulary (its word frequencies)."""
+    from promptkit.index.lexical import LexicalIndex
+
+    rng = np.random.default_rng(seed)
+    words = np.array(" ".join(corpus_texts).split())
+    texts = [" ".join(words[rng.integers(0, len(words), 150)]) for _ in range(n)]
+    t = time.perf_counter()
+    lex = LexicalIndex.build(texts)
+    build_s = time.perf_counter() - t
+    samples = []
+    for q in queries:
+        t = time.perf_counter()
+        lex.top(q, 50)
+        samples.append(time.perf_counter() - t)
+    return {"n": n, "build_s": build_s, "p50_p95": percentiles(samples)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000], help="synthetic index sizes")
     ap.add_argument("--hnsw-max", type=int, default=200_000, help="skip HNSW builds above this size")
     ap.add_argument("--queries", type=int, default=200, help="queries per synthetic latency run")
+    ap.add_argument("--bm25-sizes", type=int, nargs="*", default=[100_000], help="synthetic BM25 sizes")
+    ap.add_argument("--latency-questions", type=int, default=60, help="questions timed at corpus size")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="FAISS/torch threads for latency runs (1 = stable single-query figures; 0 = library default)")
     args = ap.parse_args(argv)
 
     if args.fake:
@@ -178,49 +209,78 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-index-"))
     report = build_index(args.corpus, tmp / "default", embeddings=emb, show_progress=False)
     print(report.summary())
-    print(f"build throughput: {report.chunks_per_second:.1f} chunks/s (split + embed + write, {report.seconds:.2f} s)")
+    print(f"build throughput: {report.chunks_per_second:.1f} chunks/s end to end ({report.seconds:.2f} s), "
+          f"{report.chunks_embedded / max(report.embed_seconds, 1e-9):.1f} chunks/s embedding alone "
+          f"({report.embed_seconds:.2f} s)")
     again = build_index(args.corpus, tmp / "default", embeddings=emb, show_progress=False)
     print(f"no-change rebuild: {again.seconds:.2f} s ({again.chunks_reused} chunks reused, "
           f"{report.seconds / max(again.seconds, 1e-9):.0f}x faster)\n")
 
     index = load_index(tmp / "default", embeddings=emb)
-    rows = [(f"{mode} (defaults)", quality(index, questions, mode)) for mode in ("dense", "bm25", "hybrid")]
-    print_quality_table(rows)
-    print()
-    uncached = load_index(tmp / "default", embeddings=raw_emb)  # latency includes embedding each query
+    rows = []
     for mode in ("dense", "bm25", "hybrid"):
-        p50, p95 = latency(uncached, questions, mode)
-        print(f"corpus latency {mode:6s} ({len(index)} chunks): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+        rows.append((f"{mode} (defaults), all", quality(index, questions, mode)))
+        for split in sorted({q["split"] for q in questions} - {""}):
+            subset = [q for q in questions if q["split"] == split]
+            rows.append((f"{mode} (defaults), {split} ({len(subset)} q)", quality(index, subset, mode)))
+    print_quality_table(rows)
+    base = dict(rows)
+    print(f"\nhybrid vs dense hit@4: {base['hybrid (defaults), all']['hit@4'] / base['dense (defaults), all']['hit@4']:.2f}x,"
+          f" hybrid vs bm25 hit@4: {base['hybrid (defaults), all']['hit@4'] / base['bm25 (defaults), all']['hit@4']:.2f}x\n")
+
+    if args.threads:
+        import faiss
+        import torch
+
+        faiss.omp_set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
+    uncached = load_index(tmp / "default", embeddings=raw_emb)  # latency includes embedding each query
+    timed = questions[: args.latency_questions]
+    for mode in ("dense", "bm25", "hybrid"):
+        p50, p95 = latency(uncached, timed, mode)
+        s50, s95 = latency(uncached, timed, mode, embed=False)
+        print(f"corpus latency {mode:6s} ({len(index)} chunks): end-to-end p50 {p50:.2f} ms p95 {p95:.2f} ms;"
+              f" index only p50 {s50:.3f} ms p95 {s95:.3f} ms")
 
     if args.sweep:
-        print("\n# tuning grid")
+        print("\n# tuning grid (hybrid rows: dense:bm25 RRF weights and RRF k)")
         grid: list[tuple[str, dict[str, float]]] = []
-        for stem in ("none", "light", "prefix5", "prefix6", "prefix7", "light+prefix5", "light+prefix6"):
-            ix = load_index(tmp / "default", embeddings=emb, stem=stem)
-            grid.append((f"bm25 stem={stem}", quality(ix, questions, "bm25")))
-            grid.append((f"hybrid stem={stem}", quality(ix, questions, "hybrid")))
-        for weights in ((1.0, 1.0), (0.5, 1.0), (0.3, 1.0), (1.0, 0.5)):
-            ix = load_index(tmp / "default", embeddings=emb, rrf_weights=weights)
-            grid.append((f"hybrid rrf weights dense:bm25={weights[0]}:{weights[1]}", quality(ix, questions, "hybrid")))
-        for tokens, overlap, header in ((120, 20, True), (200, 30, False), (300, 45, True), (400, 60, True)):
+        for tokens, overlap, header in ((200, 30, True), (200, 30, False), (120, 20, True), (300, 45, True),
+                                        (400, 60, True)):
             out = tmp / f"c{tokens}-{header}"
             build_index(args.corpus, out, embeddings=emb, show_progress=False, chunk_tokens=tokens,
                         overlap_tokens=overlap, context_header=header)
-            ix = load_index(out, embeddings=emb)
-            for mode in ("dense", "bm25", "hybrid"):
-                grid.append((f"{mode} chunk={tokens}/{overlap} header={header} ({len(ix)} ch)",
-                             quality(ix, questions, mode)))
+            name = f"chunk={tokens}/{overlap}{'' if header else ' no-header'}"
+            grid.append((f"{name} dense", quality(load_index(out, embeddings=emb), questions, "dense")))
+            stems = ("none", "light", "prefix5", "prefix6", "light+prefix5", "light+prefix6") if tokens == 200 and header \
+                else ("light+prefix6",)
+            for stem in stems:
+                grid.append((f"{name} bm25 stem={stem}",
+                             quality(load_index(out, embeddings=emb, stem=stem), questions, "bm25")))
+                for weights, rrf_k in (((1.0, 1.0), 60), ((0.5, 1.0), 60), ((0.2, 1.0), 60), ((1.0, 1.0), 20),
+                                       ((0.5, 1.0), 20), ((0.2, 1.0), 20)):
+                    ix = load_index(out, embeddings=emb, stem=stem, rrf_weights=weights, rrf_k=rrf_k)
+                    grid.append((f"{name} hybrid stem={stem} w={weights[0]}:{weights[1]} k={rrf_k}",
+                                 quality(ix, questions, "hybrid")))
         print_quality_table(grid)
 
-    print("\n# synthetic indexes (dim %d, k=10, one query at a time)" % index.dimension)
+    print(f"\n# synthetic FAISS indexes (dim {index.dimension}, k=10, one query at a time, "
+          f"{args.threads or 'default'} thread(s))")
     for n in args.sizes:
         r = bench_synthetic(n, index.dimension, args.queries, with_hnsw=n <= args.hnsw_max)
-        line = f"n={n:>9,d}: flat p50 {r['flat_p50_ms']:.2f} ms p95 {r['flat_p95_ms']:.2f} ms"
-        if "hnsw_p50_ms" in r:
-            line += (f" | hnsw p50 {r['hnsw_p50_ms']:.3f} ms p95 {r['hnsw_p95_ms']:.3f} ms, build "
-                     f"{r['hnsw_build_s']:.1f} s, recall@10 {r['hnsw_recall@10']:.3f}"
-                     f" | flat/hnsw p50 {r['flat_p50_ms'] / r['hnsw_p50_ms']:.1f}x")
-        print(line, flush=True)
+        print(f"n={n:>9,d}: flat p50 {r['flat_p50_ms']:.3f} ms p95 {r['flat_p95_ms']:.3f} ms", flush=True)
+        if "hnsw" in r:
+            print(f"             hnsw build {r['hnsw_build_s']:.1f} s (M=32, efConstruction=80)")
+            for ef, (p50, p95, recall) in r["hnsw"].items():
+                print(f"             hnsw efSearch={ef:<3d} p50 {p50:.3f} ms p95 {p95:.3f} ms recall@10 {recall:.3f}"
+                      f" | flat/hnsw p50 {r['flat_p50_ms'] / p50:.1f}x", flush=True)
+    if args.bm25_sizes:
+        print("\n# synthetic BM25 (150-word chunks from the corpus vocabulary, top 50)")
+        texts = [c.text for c in index.chunks]
+        for n in args.bm25_sizes:
+            r = bench_bm25(n, texts, [q["question"] for q in questions[:100]])
+            print(f"n={n:>9,d}: build {r['build_s']:.1f} s, query p50 {r['p50_p95'][0]:.2f} ms p95 {r['p50_p95'][1]:.2f} ms",
+                  flush=True)
     return 0
 
 

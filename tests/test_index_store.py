@@ -208,3 +208,16 @@ def test_ensure_index_default_location_uses_the_project_corpus(fake_embeddings, 
     assert index.path == paths.default_index_dir()
     assert {c.source.split("/")[0] for c in index.chunks} == {"corpus"}
     assert len({c.source for c in index.chunks}) == len(list((repo / "corpus").glob("*.md")))
+
+
+def test_a_skipped_file_that_gains_text_makes_the_index_stale(corpus: Path, tmp_path: Path):
+    from promptkit.index import index_is_stale
+
+    (corpus / "09-vazio.md").write_text("")
+    out = tmp_path / "ix"
+    build(corpus, out)
+    assert not index_is_stale(out, corpus)
+    (corpus / "09-vazio.md").write_text("Agora há texto sobre tokenização.")
+    assert index_is_stale(out, corpus)
+    index = ensure_index(out, embeddings=FakeEmbeddings(), corpus_dir=corpus, show_progress=False)
+    assert "corpus/09-vazio.md" in {c.source for c in index.chunks}

@@ -60,6 +60,7 @@ class BuildReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     seconds: float = 0.0
+    embed_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -105,7 +106,8 @@ def _previous(out_dir: Path, model_id: str, settings: SplitterSettings, notes: l
     reuse: dict[str, Any] = {}
     for entry in stored.manifest.get("files", []):
         start, count = int(entry["first"]), int(entry["count"])
-        reuse[entry["source"]] = (entry["sha256"], stored.chunks[start : start + count], vectors[start : start + count])
+        span = slice(start, start + count)
+        reuse[entry["source"]] = (entry["sha256"], stored.chunks[span], vectors[span])
     return reuse
 
 
@@ -149,6 +151,7 @@ def build_index(
         per_file: list[tuple[dict[str, Any], list[Chunk], np.ndarray | None]] = []
         to_embed: list[Chunk] = []
         seen: set[str] = set()
+        skipped: dict[str, str] = {}
         for file in files:
             seen.add(file.source)
             old = reuse.get(file.source)
@@ -166,6 +169,7 @@ def build_index(
                 if doc is not None:
                     warnings.append(f"{file.source}: skipped, no text left after splitting")
                 report.files_skipped += 1
+                skipped[file.source] = file.sha256
                 if old is not None:
                     report.files_removed += 1
                 continue
@@ -186,9 +190,11 @@ def build_index(
                 hint="add Markdown (.md), text (.txt) or PDF files with some text",
             )
 
+        embed_start = time.perf_counter()
         new_vectors = emb_mod.embed_texts(
             emb, [c.index_text(context_header) for c in to_embed], show_progress=show_progress
         )
+        report.embed_seconds = time.perf_counter() - embed_start
         chunks_all: list[Chunk] = []
         blocks: list[np.ndarray] = []
         cursor = 0
@@ -203,7 +209,9 @@ def build_index(
             blocks.append(vectors)
         dims = {b.shape[1] for b in blocks if len(b)}
         if len(dims) != 1:
-            raise IntegrityError(f"embeddings returned vectors of different sizes {sorted(dims)}", hint=rebuild_hint(out))
+            raise IntegrityError(
+                f"embeddings returned vectors of different sizes {sorted(dims)}", hint=rebuild_hint(out)
+            )
         vectors_all = np.vstack(blocks).astype(np.float32)
         kind = choose_index_type(len(chunks_all), flat_max_chunks) if index_type == "auto" else index_type
         faiss_index = make_faiss_index(vectors_all, kind)
@@ -222,6 +230,7 @@ def build_index(
             "splitter": settings.to_dict(),
             "index": index_meta,
             "files": file_entries,
+            "skipped": skipped,
             "warnings": warnings,
         }
         write_index(out, chunks_all, faiss_index, manifest)
@@ -267,9 +276,9 @@ def index_is_stale(path: str | os.PathLike[str], corpus_dir: str | os.PathLike[s
     if not corpus.is_dir():
         return False
     recorded = {e["source"]: e["sha256"] for e in manifest.get("files", [])}
+    recorded.update(manifest.get("skipped", {}))
     current = {f.source: f.sha256 for f in scan_corpus(corpus, [])}
-    skipped = {w.split(":", 1)[0] for w in manifest.get("warnings", [])}
-    return {s: h for s, h in current.items() if s not in skipped or s in recorded} != recorded
+    return current != recorded
 
 
 def ensure_index(

@@ -63,7 +63,12 @@ class CourseVectorStore(VectorStore):
         return self.index.embeddings
 
     def add_texts(
-        self, texts: Iterable[str], metadatas: list[dict] | None = None, *, ids: list[str] | None = None, **kwargs: Any
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
     ) -> list[str]:
         chunks = _chunks(list(texts), metadatas, ids)
         return self.index.add_chunks(chunks)

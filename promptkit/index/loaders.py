@@ -182,7 +182,9 @@ def load_file(file: SourceFile, warnings: list[str]) -> LoadedDocument | None:
         return None
     text, encoding = decode_text(file.data)
     if encoding != "utf-8":
-        warnings.append(f"{file.source}: not valid UTF-8; decoded as {encoding} (save it as UTF-8 to silence this)")
+        warnings.append(
+            f"{file.source}: not valid UTF-8; decoded as {encoding} (save it as UTF-8 to silence this)"
+        )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     meta: dict[str, Any] = {}
     if file.kind == "markdown":

@@ -118,8 +118,10 @@ class StoredIndex:
         return int(self.manifest["embedding"]["dimension"])
 
 
-def write_index(out_dir: Path, chunks: list[Chunk], faiss_index: Any, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Write the data files, commit the manifest, then remove files no longer referenced. Returns the manifest."""
+def write_index(
+    out_dir: Path, chunks: list[Chunk], faiss_index: Any, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    """Write the data files, commit the manifest, then delete files no longer referenced; return the manifest."""
     import faiss
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -135,7 +137,12 @@ def write_index(out_dir: Path, chunks: list[Chunk], faiss_index: Any, manifest: 
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         **manifest,
-        "index": {**manifest.get("index", {}), "file": index_name, "sha256": index_sha, "ntotal": faiss_index.ntotal},
+        "index": {
+            **manifest.get("index", {}),
+            "file": index_name,
+            "sha256": index_sha,
+            "ntotal": faiss_index.ntotal,
+        },
         "chunks": {"file": chunks_name, "sha256": chunks_sha, "count": len(chunks)},
     }
     full["checksum"] = manifest_checksum(full)
@@ -152,28 +159,29 @@ def write_index(out_dir: Path, chunks: list[Chunk], faiss_index: Any, manifest: 
     return full
 
 
-def _refuse(path: Path, what: str) -> IntegrityError:
-    return IntegrityError(f"index {path}: {what}", hint=rebuild_hint(path.parent if path.is_file() else path))
+def _bad(folder: Path, message: str) -> IntegrityError:
+    """The refusal every integrity check raises: what is wrong, and the command that fixes it."""
+    return IntegrityError(message, hint=rebuild_hint(folder))
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest of the index folder ``path``, checked for shape and self-consistency."""
     file = path / MANIFEST
     if not file.exists():
-        raise NotFoundError(f"no index at {path} (no {MANIFEST})", hint=f"build one with `promptkit index build --out {path}`")
+        raise NotFoundError(
+            f"no index at {path} (no {MANIFEST})", hint=f"build one with `promptkit index build --out {path}`"
+        )
     try:
         manifest = read_json(file, what="index manifest")
     except ValidationError as exc:
-        raise IntegrityError(f"{exc.message}", hint=rebuild_hint(path)) from None
+        raise _bad(path, exc.message) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IntegrityError(f"{file} is not a promptkit index manifest", hint=rebuild_hint(path))
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IntegrityError(
-            f"{file} has format version {manifest.get('format_version')!r}, this promptkit reads {FORMAT_VERSION}",
-            hint=rebuild_hint(path),
-        )
+        raise _bad(path, f"{file} is not a promptkit index manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _bad(path, f"{file} has format version {version!r}, this promptkit reads {FORMAT_VERSION}")
     if manifest.get("checksum") != manifest_checksum(manifest):
-        raise IntegrityError(f"{file} was modified after the index was built (checksum mismatch)", hint=rebuild_hint(path))
+        raise _bad(path, f"{file} was modified after the index was built (checksum mismatch)")
     try:
         for key in ("file", "sha256", "ntotal"):
             manifest["index"][key]
@@ -182,26 +190,23 @@ def read_manifest(path: Path) -> dict[str, Any]:
         int(manifest["embedding"]["dimension"])
         str(manifest["embedding"]["model_id"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise IntegrityError(f"{file} lacks field {exc}", hint=rebuild_hint(path)) from None
+        raise _bad(path, f"{file} lacks field {exc}") from None
     return manifest
 
 
-def _read_checked(path: Path, entry: dict[str, Any], what: str) -> bytes:
+def _read_checked(folder: Path, entry: dict[str, Any], what: str) -> bytes:
     name = str(entry["file"])
-    file = path / name
+    file = folder / name
     if Path(name).name != name:
-        raise IntegrityError(f"{path / MANIFEST} names an {what} file outside the index folder", hint=rebuild_hint(path))
+        raise _bad(folder, f"{folder / MANIFEST} names a {what} file outside the index folder")
     try:
         data = file.read_bytes()
     except FileNotFoundError:
-        raise IntegrityError(f"{what} file {file} is missing", hint=rebuild_hint(path)) from None
+        raise _bad(folder, f"{what} file {file} is missing") from None
     except OSError as exc:
-        raise IntegrityError(f"cannot read {what} file {file}: {exc.strerror}", hint=rebuild_hint(path)) from None
+        raise _bad(folder, f"cannot read {what} file {file}: {exc.strerror}") from None
     if sha256_bytes(data) != entry["sha256"]:
-        raise IntegrityError(
-            f"{what} file {file} does not match the sha256 in {MANIFEST} (tampered or truncated)",
-            hint=rebuild_hint(path),
-        )
+        raise _bad(folder, f"{what} file {file} does not match the sha256 in {MANIFEST} (tampered or truncated)")
     return data
 
 
@@ -213,23 +218,27 @@ def read_index(path: str | os.PathLike[str]) -> StoredIndex:
     manifest = read_manifest(folder)
     index_bytes = _read_checked(folder, manifest["index"], "FAISS index")
     chunks_bytes = _read_checked(folder, manifest["chunks"], "chunks")
+    chunks_file, index_file = folder / manifest["chunks"]["file"], folder / manifest["index"]["file"]
     try:
         payload = json.loads(chunks_bytes.decode("utf-8"))
         chunks = [Chunk.from_json(c) for c in payload["chunks"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise IntegrityError(f"chunks file {folder / manifest['chunks']['file']} is malformed ({exc})", hint=rebuild_hint(folder)) from None
+        raise _bad(folder, f"chunks file {chunks_file} is malformed ({exc})") from None
     try:
         index = faiss.deserialize_index(np.frombuffer(index_bytes, dtype=np.uint8).copy())
     except RuntimeError as exc:
-        raise IntegrityError(f"FAISS index file {folder / manifest['index']['file']} is unreadable ({str(exc).splitlines()[0]})", hint=rebuild_hint(folder)) from None
+        first_line = str(exc).splitlines()[0] if str(exc) else "unknown error"
+        raise _bad(folder, f"FAISS index file {index_file} is unreadable ({first_line})") from None
     dim = int(manifest["embedding"]["dimension"])
-    if index.ntotal != len(chunks) or len(chunks) != manifest["chunks"]["count"] or index.ntotal != manifest["index"]["ntotal"]:
-        raise IntegrityError(
-            f"index {folder}: {index.ntotal} vectors but {len(chunks)} chunks (manifest says {manifest['chunks']['count']})",
-            hint=rebuild_hint(folder),
+    counts = {index.ntotal, len(chunks), manifest["chunks"]["count"], manifest["index"]["ntotal"]}
+    if len(counts) != 1:
+        raise _bad(
+            folder,
+            f"index {folder}: {index.ntotal} vectors but {len(chunks)} chunks "
+            f"(manifest says {manifest['chunks']['count']})",
         )
     if index.d != dim:
-        raise IntegrityError(f"index {folder}: vectors have {index.d} dimensions, manifest says {dim}", hint=rebuild_hint(folder))
+        raise _bad(folder, f"index {folder}: vectors have {index.d} dimensions, manifest says {dim}")
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = int(manifest["index"].get("ef_search", HNSW_EF_SEARCH))
     return StoredIndex(path=folder, manifest=manifest, chunks=chunks, faiss_index=index)
