@@ -9,9 +9,10 @@ tokenizer used is recorded in the index manifest so a change forces a full rebui
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -135,30 +136,49 @@ def _sections(doc: LoadedDocument) -> list[tuple[str, int | None, str]]:
     return out
 
 
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence "sequence longer than the model maximum": measuring a long section before cutting it is fine."""
+    import sys
+
+    if "transformers" not in sys.modules:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 def split_document(
     doc: LoadedDocument, settings: SplitterSettings, splitter: Any | None = None, hf_tokenizer: Any | None = None
 ) -> list[Chunk]:
     """Chunks of one document, numbered from 0 in reading order."""
     splitter = splitter or make_text_splitter(settings, hf_tokenizer)
     chunks: list[Chunk] = []
-    for heading, page, text in _sections(doc):
-        for piece in splitter.split_text(text):
-            piece = piece.strip()
-            if not piece:
-                continue
-            pos = len(chunks)
-            chunks.append(
-                Chunk(
-                    id=chunk_id(doc.source, pos, piece),
-                    source=doc.source,
-                    title=doc.title,
-                    chunk=pos,
-                    text=piece,
-                    heading=heading,
-                    topic=doc.topic,
-                    page=page,
-                )
+    with _quiet_transformers():
+        pieces = [(h, p, piece) for h, p, text in _sections(doc) for piece in splitter.split_text(text)]
+    for heading, page, piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        pos = len(chunks)
+        chunks.append(
+            Chunk(
+                id=chunk_id(doc.source, pos, piece),
+                source=doc.source,
+                title=doc.title,
+                chunk=pos,
+                text=piece,
+                heading=heading,
+                topic=doc.topic,
+                page=page,
             )
+        )
     return chunks
 
 
