@@ -54,16 +54,16 @@ def _release(spec: PromptVersion, root: Path, lock: dict[str, dict[str, dict[str
     problems = lint_spec(spec, root)
     if problems:
         raise ValidationError(f"cannot release {spec.ref}: {problems[0]}")
-    if spec.changelog.startswith(PLACEHOLDER):
-        raise ValidationError(
-            f"cannot release {spec.ref}: its changelog is still the placeholder; say in one line what changed"
-        )
     for version, same in duplicates(_versions(spec.name, root)):
         if version == spec.version:
             raise ValidationError(
                 f"cannot release {spec.ref}: it duplicates {spec.name}@{same} (same content); "
                 "edit it before releasing, or delete it"
             )
+    if spec.changelog.startswith(PLACEHOLDER):
+        raise ValidationError(
+            f"cannot release {spec.ref}: its changelog is still the placeholder; say in one line what changed"
+        )
     entries[key] = lock_entry(spec, root)
     return True
 
