@@ -1,0 +1,106 @@
+"""`promptkit prompts …` commands: output and exit codes (0 ok, 1 a check failed, 2 bad input)."""
+
+from __future__ import annotations
+
+import pytest
+from test_prompts_support import copy_registry
+
+from promptkit.cli import main
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    return copy_registry(tmp_path, monkeypatch)
+
+
+def test_list(capsys):
+    assert main(["prompts", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "rag_qa" in out and "production->2" in out and "1,2" in out and "en" in out
+
+
+def test_show(capsys):
+    assert main(["prompts", "show", "rag_qa@production"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# rag_qa@2") and "<documentos>" in out
+
+
+def test_render(capsys):
+    code = main(
+        ["prompts", "render", "qa_en", "--var", "context=Paris is in France.", "--var", "question=Where?"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Passage:\nParis is in France.\n\nQuestion: Where?\n" in out and out.endswith("Answer:\n")
+
+
+def test_render_fewshot_with_fake_embeddings(capsys):
+    code = main(
+        ["prompts", "render", "classify_few_shot", "--fake-embeddings", "--var", "text=Adorei a aula"]
+    )
+    assert code == 0
+    assert capsys.readouterr().out.count("[ai]") == 6
+
+
+def test_render_missing_variable_exits_2(capsys):
+    assert main(["prompts", "render", "qa_en", "--var", "context=c"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: qa_en@1 is missing variable(s) question") and err.count("\n") == 1
+
+
+def test_render_bad_var_syntax(capsys):
+    assert main(["prompts", "render", "qa_en", "--var", "context"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_unknown_prompt_exits_2(capsys):
+    assert main(["prompts", "show", "rag_qx"]) == 2
+    assert "did you mean 'rag_qa'" in capsys.readouterr().err
+
+
+def test_diff(capsys):
+    assert main(["prompts", "diff", "rag_qa@1", "rag_qa@2"]) == 0
+    assert "+    <documentos>" in capsys.readouterr().out
+    assert main(["prompts", "diff", "rag_qa@2", "rag_qa"]) == 0
+    assert "(no differences)" in capsys.readouterr().out
+
+
+def test_check_clean_then_tampered(registry, capsys):
+    assert main(["prompts", "check"]) == 0
+    assert "0 error(s)" in capsys.readouterr().out
+    path = registry / "summarize" / "v1.yaml"
+    path.write_text(path.read_text().replace("no máximo", "até"))
+    assert main(["prompts", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "summarize@1" in out and "create a new version instead" in out
+
+
+def test_check_dataset(repo, capsys):
+    code = main(["prompts", "check", "--dataset", str(repo / "eval" / "datasets" / "sentiment_pt.jsonl")])
+    assert code == 0
+
+
+def test_new_edit_lock_label_cycle(registry, capsys):
+    assert main(["prompts", "new", "qa_en", "--from", "qa_en@1"]) == 0
+    assert "unreleased" in capsys.readouterr().out
+    assert main(["prompts", "lock"]) == 2  # an unedited copy duplicates v1
+    assert "duplicates qa_en@1" in capsys.readouterr().err
+    assert main(["prompts", "new", "qa_en", "--from", "qa_en@1"]) == 2
+    path = registry / "qa_en" / "v2.yaml"
+    text = path.read_text().replace("Answer:", "Short answer:")
+    path.write_text(text.replace(text.split("changelog: ")[1].splitlines()[0], "Asks for a short answer."))
+    assert main(["prompts", "label", "qa_en@2", "production"]) == 0
+    out = capsys.readouterr().out
+    assert "qa_en@production -> v2" in out and "promptkit eval check" in out
+    assert main(["prompts", "lock"]) == 0
+    assert "nothing to release" in capsys.readouterr().out
+    assert main(["prompts", "check"]) == 0
+
+
+def test_label_staging_has_no_reminder(registry, capsys):
+    assert main(["prompts", "label", "rag_qa@1", "staging"]) == 0
+    assert "eval check" not in capsys.readouterr().out
+
+
+def test_bare_group_prints_help(capsys):
+    assert main(["prompts"]) == 2

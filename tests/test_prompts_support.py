@@ -1,0 +1,49 @@
+"""Helpers shared by the prompt registry tests (no tests here): a private copy of prompts/ and small files."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+FIXED_INPUTS = {
+    "context": (
+        'O Transformer foi apresentado em 2017 no artigo "Attention Is All You Need". '
+        "Ele processa todos os tokens em paralelo e usa autoatenção."
+    ),
+    "question": "Em que ano o Transformer foi apresentado?",
+    "text": "A aula sobre embeddings foi clara, mas o material chegou atrasado.",
+    "max_words": "50",
+    "language": "português",
+}
+
+
+def copy_registry(tmp_path: Path, monkeypatch) -> Path:
+    """Copy the shipped prompts/ into ``tmp_path`` and make it the project; returns the new prompts/."""
+    shutil.copytree(REPO / "prompts", tmp_path / "prompts")
+    (tmp_path / "chains").mkdir(exist_ok=True)
+    monkeypatch.setenv("PROMPTKIT_PROJECT", str(tmp_path))
+    return tmp_path / "prompts"
+
+
+def write_version(root: Path, name: str, version: int, body: str) -> Path:
+    """Write ``root/name/v<version>.yaml`` from a dedented YAML body (name/version added when absent)."""
+    text = textwrap.dedent(body).lstrip("\n")
+    if not text.startswith("name:"):
+        text = f"name: {name}\nversion: {version}\n" + text
+    path = root / name / f"v{version}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+SIMPLE = """
+description: A small test prompt.
+language: en
+kind: text
+input_variables: [question]
+template: "Q: {question}\\nA:"
+changelog: First.
+"""
