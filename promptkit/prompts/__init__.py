@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import ValidationError
-from promptkit.prompts.lint import lint_spec
-from promptkit.prompts.schema import PromptVersion
 from promptkit.prompts.store import (
     PromptInfo,
     dangling_labels,
@@ -32,6 +30,8 @@ from promptkit.prompts.store import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_core.prompts import BasePromptTemplate
+
+    from promptkit.prompts.schema import PromptVersion
 
 __all__ = [
     "PromptInfo",
@@ -51,6 +51,8 @@ def get_prompt_spec(ref: str, *, root: Path | str | None = None, lint: bool = Tr
     With ``lint`` (the default) template problems and dangling labels raise a :class:`ValidationError`."""
     spec = load_spec(ref, root)
     if lint:
+        from promptkit.prompts.lint import lint_spec
+
         base = prompts_root(root)
         problems = dangling_labels(spec.name, base) + lint_spec(spec, base)
         if problems:
@@ -96,3 +98,11 @@ def render(
     from promptkit.prompts.build import render_text
 
     return render_text(load_prompt(ref, embeddings=embeddings, root=root), values)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PromptVersion":  # the pydantic schema loads on first use
+        from promptkit.prompts.schema import PromptVersion
+
+        return PromptVersion
+    raise AttributeError(f"module 'promptkit.prompts' has no attribute {name!r}")

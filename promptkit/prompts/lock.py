@@ -9,11 +9,13 @@ JSON, sorted, one entry per ``name`` and version::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import ValidationError
 from promptkit.fileio import atomic_write_text, canonical_json, read_json
-from promptkit.prompts.schema import PromptVersion
+
+if TYPE_CHECKING:  # pragma: no cover
+    from promptkit.prompts.schema import PromptVersion
 
 LOCK_FILE = "prompts.lock"
 FORMAT = 1

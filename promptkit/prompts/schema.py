@@ -6,7 +6,6 @@ problem into one readable line naming the file, the field and the fix.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,10 +14,17 @@ from pydantic import ValidationError as PydanticValidationError
 
 from promptkit.errors import ValidationError
 from promptkit.fileio import canonical_json, sha256_bytes
+from promptkit.prompts.names import LABEL_PATTERN, NAME_PATTERN, RESERVED_LABELS, VERSION_FILE
 
-NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
-LABEL_PATTERN = r"^[a-z][a-z0-9_-]*$"
-RESERVED_LABELS = frozenset({"latest"})
+__all__ = [
+    "LABEL_PATTERN",
+    "NAME_PATTERN",
+    "RESERVED_LABELS",
+    "VERSION_FILE",
+    "PromptVersion",
+    "parse_version",
+]
+
 
 # Fields that do not change what a version renders or how its output is read: two versions that differ only in
 # these hold duplicate content.
@@ -293,6 +299,3 @@ def parse_version(data: Any, path: Path) -> PromptVersion:
         )
     spec._path = path
     return spec
-
-
-VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.yaml$")

@@ -1,6 +1,6 @@
 """The prompt registry on disk: ``prompts/<name>/v<N>.yaml`` files, ``labels.yaml`` and reference resolution.
 
-Reading here is pure Python plus pydantic and PyYAML, so listing prompts stays fast.
+Listing needs only PyYAML; pydantic validation runs when a version is loaded, so ``prompts list`` stays fast.
 """
 
 from __future__ import annotations
@@ -9,20 +9,17 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from promptkit import paths
 from promptkit.errors import NotFoundError, ValidationError, unknown
 from promptkit.fileio import atomic_write_text
-from promptkit.prompts.schema import (
-    LABEL_PATTERN,
-    RESERVED_LABELS,
-    VERSION_FILE,
-    PromptVersion,
-    parse_version,
-)
+from promptkit.prompts.names import LABEL_PATTERN, RESERVED_LABELS, VERSION_FILE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from promptkit.prompts.schema import PromptVersion
 
 LABELS_FILE = "labels.yaml"
 _REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<sel>[^@\s]+))?$")
@@ -52,6 +49,8 @@ def read_yaml(path: Path) -> Any:
 
 @lru_cache(maxsize=256)
 def _load_cached(path_str: str, mtime_ns: int, size: int) -> PromptVersion:
+    from promptkit.prompts.schema import parse_version
+
     path = Path(path_str)
     return parse_version(read_yaml(path), path)
 
@@ -189,7 +188,9 @@ class PromptInfo:
 
 
 def list_prompts(root: Path | str | None = None) -> list[PromptInfo]:
-    """Every prompt with its versions and labels (language, kind and description of the latest version)."""
+    """Every prompt with its versions and labels (language, kind and description of the latest version).
+
+    Reads the YAML without schema validation (fast); ``promptkit prompts check`` validates everything."""
     from promptkit.prompts.lock import read_lock
 
     base = prompts_root(root)
@@ -197,7 +198,9 @@ def list_prompts(root: Path | str | None = None) -> list[PromptInfo]:
     out: list[PromptInfo] = []
     for name in prompt_names(base):
         files = version_files(name, base)
-        latest = load_version_file(files[max(files)])
+        latest = read_yaml(files[max(files)])
+        if not isinstance(latest, dict):
+            raise ValidationError(f"{files[max(files)]}: expected a mapping of keys (name, version, …)")
         labels = read_labels(name, base)
         default = labels.get("production", max(files))
         out.append(
@@ -205,9 +208,9 @@ def list_prompts(root: Path | str | None = None) -> list[PromptInfo]:
                 name=name,
                 versions=list(files),
                 labels=labels,
-                language=latest.language,
-                kind=latest.kind + (" + few-shot" if latest.fewshot else ""),
-                description=latest.description,
+                language=str(latest.get("language", "?")),
+                kind=str(latest.get("kind", "?")) + (" + few-shot" if latest.get("fewshot") else ""),
+                description=str(latest.get("description", "")),
                 default=default,
                 released=sorted(int(v) for v in lock.get(name, {})),
             )
