@@ -112,6 +112,7 @@ def build_chain(
 
 def load_chain(
     name: str,
+    /,
     *,
     llm: Any = None,
     embeddings: Any = None,
@@ -125,7 +126,9 @@ def load_chain(
     ``llm`` injects a chat model (e.g. :class:`promptkit.testing.FakeChatModel`), otherwise the definition's model
     is loaded with :func:`promptkit.models.load_llm`; ``embeddings`` and ``index`` are used for few-shot selection
     and retrieval; ``prompt`` replaces the prompt reference; ``cache`` (a ``ReplayCache``) is set on the model;
-    other keyword arguments override settings of the definition (``k=8``, ``grounding=0.6``, ``guard=None`` …).
+    other keyword arguments override settings of the definition (``k=8``, ``grounding=0.6``, ``guard=None``,
+    ``name="qwen2.5-coder-1.5b-instruct"`` for the model …); the chain name is positional so ``name`` is free
+    for that override.
     The result supports ``invoke``, ``batch`` (one batched model call for the whole list) and ``stream``.
     """
     definition = get_definition(name)
