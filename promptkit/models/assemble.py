@@ -275,11 +275,29 @@ def pull(entry: ModelEntry, *, progress: bool = True, keep_gguf: bool = False,
 
 
 # -- checking the converted folder ------------------------------------------------------------------------------
+def _valid_manifest(data: Any) -> bool:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return False
+    source, files = data.get("source"), data.get("files")
+    if not isinstance(source, dict) or not isinstance(files, dict):
+        return False
+    return all(
+        isinstance(info, dict) and isinstance(info.get("size"), int) and isinstance(info.get("sha256"), str)
+        and Path(name).name == name
+        for name, info in files.items()
+    )
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
-    data = read_json(folder / MANIFEST, what="model manifest")
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("files"), dict):
-        raise IntegrityError(f"model manifest {folder / MANIFEST} is not a promptkit manifest",
-                             hint=f"delete {folder} and run `promptkit models pull`")
+    """The manifest of a converted folder; a truncated, edited or foreign one is refused."""
+    fix = f"delete {folder} and run `promptkit models pull {folder.name}`"
+    try:
+        data = read_json(folder / MANIFEST, what="model manifest")
+    except PromptkitError as exc:
+        raise IntegrityError(exc.message, hint=fix) from None
+    if not _valid_manifest(data):
+        raise IntegrityError(f"model manifest {folder / MANIFEST} is not a promptkit manifest (edited or "
+                             "damaged)", hint=fix)
     return data
 
 
