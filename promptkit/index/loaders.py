@@ -162,6 +162,10 @@ def _load_pdf(file: SourceFile, warnings: list[str]) -> LoadedDocument | None:
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         warnings.append(f"{file.source}: skipped, not a readable PDF ({type(exc).__name__}: {exc})")
         return None
+    except Exception as exc:  # noqa: BLE001 - a malformed PDF can make the parser raise anything
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        warnings.append(f"{file.source}: skipped, the PDF parser failed on it ({type(exc).__name__}: {first})")
+        return None
     pages = [(n, t) for n, t in pages if t]
     if not pages:
         warnings.append(f"{file.source}: skipped, the PDF has no extractable text (a scanned document?)")

@@ -87,9 +87,15 @@ def manifest_checksum(manifest: dict[str, Any]) -> str:
 @contextlib.contextmanager
 def build_lock(out_dir: Path) -> Iterator[None]:
     """An exclusive lock on the index folder for the length of a build (two builds never interleave)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = out_dir / ".lock"
-    handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = out_dir / ".lock"
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot lock the index folder {out_dir} ({exc.strerror or exc}: {exc.filename or out_dir})",
+            hint="check that it is a writable folder and that its .lock is a plain file",
+        ) from None
     try:
         try:
             import fcntl
