@@ -122,8 +122,23 @@ def build_prompt(spec: PromptVersion, prompts_root: Path, embeddings: Any = None
     return CheckedChatPromptTemplate(messages, template_format=spec.template_format, metadata=meta)
 
 
+def _check_unknown(prompt: BasePromptTemplate, values: Mapping[str, Any]) -> None:
+    """Refuse variables the prompt does not use (usually a misspelt name that would be silently ignored)."""
+    expected = set(prompt.input_variables) | set(prompt.partial_variables or {})
+    extra = sorted(set(values) - expected)
+    if extra:
+        ref = (prompt.metadata or {}).get("ref", "prompt")
+        raise ValidationError(
+            f"{ref} has no variable(s) {', '.join(extra)}: expected {sorted(expected)}, received {sorted(values)}",
+            hint="check the spelling or drop them",
+        )
+
+
 def render_text(prompt: BasePromptTemplate, values: Mapping[str, Any]) -> str:
-    """A readable rendering: the string of a text prompt, or ``[role]`` blocks for a chat prompt."""
+    """A readable rendering: the string of a text prompt, or ``[role]`` blocks for a chat prompt.
+
+    Unlike a LangChain ``format`` (which ignores extra keys), an unknown variable is an error here."""
+    _check_unknown(prompt, values)
     if isinstance(prompt, ChatPromptTemplate):
         blocks = [f"[{m.type}]\n{m.content}" for m in prompt.format_messages(**values)]
         return "\n\n".join(blocks) + "\n"
