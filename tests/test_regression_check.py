@@ -193,7 +193,8 @@ def test_strict_replay_fails_on_a_cache_miss_with_the_re_record_command(project,
     capsys.readouterr()
     assert main(["eval", "check", "demo", "--entry", "rag", "--cache", "strict", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: strict replay of demo/rag: 8 model call(s) not in the cache")
+    assert err.startswith("error: strict replay of demo/rag: model calls are missing from "
+                          "eval/baselines/demo/replay.sqlite (8 missing in the first batch)")
     assert "what changed: prompt rag_qa@production: rag_qa@2" in err
     assert "promptkit eval baseline" in err and "--entry rag" in err
     assert len(err.strip().splitlines()) == 1

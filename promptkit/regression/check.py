@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from promptkit.errors import CacheMissError
 from promptkit.evaluation.results import EvalResult
 from promptkit.regression.baseline import (
+    REPLAY_FILE,
     Baseline,
     dataset_ref,
     explain_changes,
@@ -157,9 +159,11 @@ def check_entry(
         except CacheMissError as exc:
             changed = explain_changes(baseline.fingerprint, expected) or [
                 "nothing visible in the prompt, chain or dataset (the model or its settings may differ)"]
+            found = re.search(r"(\d+) model call", exc.message)
+            count = f" ({found.group(1)} missing in the first batch)" if found else ""
             raise CacheMissError(
-                f"strict replay of {suite.name}/{entry.id}: {exc.message.removeprefix('strict replay: ')}; "
-                f"what changed: {'; '.join(changed)}",
+                f"strict replay of {suite.name}/{entry.id}: model calls are missing from "
+                f"{folder / REPLAY_FILE}{count}; what changed: {'; '.join(changed)}",
                 hint=f"re-record with {hint} (or run `promptkit eval check --cache use` to generate "
                 "only the new calls)",
             ) from None
