@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from promptkit.chains.definition import ChainDefinition, get_definition, list_chains, parse_definition
 from promptkit.chains.guard import with_guard
+from promptkit.chains.limits import MAX_QUESTION_CHARS, MAX_TEXT_CHARS
 from promptkit.chains.loader import build_chain, load_chain
 
 __all__ = [
+    "MAX_QUESTION_CHARS",
+    "MAX_TEXT_CHARS",
     "ChainDefinition",
     "build_chain",
     "get_definition",

@@ -13,6 +13,7 @@ from typing import Any
 from langchain_core.output_parsers import BaseOutputParser, StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from promptkit.chains.limits import check_text
 from promptkit.chains.parts import Parts
 from promptkit.chains.postprocess import clean_answer, fold_text
 from promptkit.chains.runnables import BatchAssign, finisher
@@ -81,6 +82,8 @@ def build_classify(parts: Parts) -> Runnable:
     def prepare(value: Any) -> dict[str, Any]:
         inp = as_text_input(value, parts.definition.name)
         values = {k: v for k, v in inp.items() if isinstance(v, str)}
+        for key, text in values.items():
+            check_text(text, f"input {key!r}")
         state: dict[str, Any] = {"vars": parts.variables(values), "examples": []}
         if fewshot:
             from promptkit.prompts import select_examples

@@ -2,7 +2,8 @@
 
 Shape: ``prepare | BatchAssign("raw", prompt | model | StrOutputParser()) | finish``.
 
-* ``prepare`` reads ``{"question", "context"?}``; with a context it answers from it (reading mode), otherwise a
+* ``prepare`` reads ``{"question", "context"?}`` (a question over
+  :data:`~promptkit.chains.limits.MAX_QUESTION_CHARS` characters is refused); with a context it answers from it (reading mode), otherwise a
   RAG chain retrieves from the course index. Retrieved text is delimited as ``<documento …>`` data and fitted
   into the model's context window by token count (what is dropped or cut is recorded). Few-shot chains record
   the ids of the demonstrations the prompt's selector picks.
@@ -20,9 +21,18 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from promptkit.chains.context import fit_documents, truncate_to_tokens
+from promptkit.chains.limits import check_question
 from promptkit.chains.parts import Parts
-from promptkit.chains.postprocess import DEFAULT_ABSTAIN, clean_answer, grounding_score, is_abstention
-from promptkit.chains.runnables import BatchAssign, finisher
+from promptkit.chains.postprocess import (
+    DEFAULT_ABSTAIN,
+    clean_answer,
+    grounding_score,
+    is_abstention,
+    no_answer_probability,
+    snap_to_span,
+    trim_question_words,
+)
+from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
 from promptkit.errors import ValidationError
 
 # tokens kept free for the chat template's own markup
@@ -40,6 +50,7 @@ def as_question(value: Any) -> dict[str, Any]:
     question = value.get("question")
     if not isinstance(question, str) or not question.strip():
         raise ValidationError("a QA chain needs a non-empty 'question' string in its input")
+    check_question(question)
     return value
 
 
@@ -119,6 +130,11 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             state["mode"] = "retrieval"
             found = holder.get().search(question, k=settings.k, mode=settings.mode)
             docs = [(d.page_content, dict(d.metadata)) for d in found]
+            if settings.order == "best_last":
+                # fit by rank (the best survives the budget), then show the best document nearest the question
+                fitted = fit_documents(docs, budget, parts.count_tokens)
+                keep = {id(m) for m in fitted.kept}
+                docs = [d for d in docs if id(d[1]) in keep][::-1]
         elif "context" in parts.prompt.input_variables:
             raise ValidationError(
                 f"chain {definition.name!r} answers from a given text: pass {{'question': …, 'context': …}} "
@@ -157,12 +173,41 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         return state
 
     post = definition.postprocess
+    abstain_text = parts.spec.abstain_phrase or DEFAULT_ABSTAIN[0]
+
+    def score_no_answer(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``na_prob`` for each state: P(abstention phrase) against P(generated answer), one batched call."""
+        todo, prompts, continuations = [], [], []
+        for i, state in enumerate(states):
+            if isinstance(state, Exception) or state.get("_skip"):
+                continue
+            answer = _first_line(state.get("raw", ""))
+            if is_abstention(clean_answer(answer), abstain_phrases):
+                state["na_prob"] = 1.0
+                continue
+            rendered = parts.llm.render_prompt(parts.prompt.invoke(state["vars"]).to_messages())
+            todo.append(i)
+            prompts += [rendered, rendered]
+            continuations += [abstain_text, answer]
+        if todo:
+            values = parts.llm.logprob(prompts, continuations)
+            for j, i in enumerate(todo):
+                states[i]["na_prob"] = no_answer_probability(values[2 * j], values[2 * j + 1])
+        return states
 
     def finish(state: dict[str, Any]) -> dict[str, Any]:
         raw = state.get("raw", "")
         answer = clean_answer(raw, first_line=post.first_line, strip=post.strip)
         abstained = is_abstention(answer, abstain_phrases)
         reason = "abstained" if abstained else None
+        na_prob = state.get("na_prob")
+        threshold = 1.0 if post.na_threshold is None else post.na_threshold
+        if not abstained and na_prob is not None and na_prob > threshold:
+            abstained, reason = True, "no_answer_prob"
+        if not abstained and post.trim_question:
+            answer = trim_question_words(answer, state["question"])
+        if not abstained and post.snap is not None and state["contexts"]:
+            answer = snap_to_span(answer, "\n".join(state["contexts"]), min_ratio=post.snap)
         score = None
         if not abstained and post.grounding is not None and state["contexts"]:
             score = grounding_score(answer, "\n".join(state["contexts"]))
@@ -194,12 +239,19 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             "dropped": state["dropped"],
             "truncated": state["truncated"],
             "grounding": score,
+            "na_prob": na_prob,
             "moderation": None,
         }
 
     core = parts.prompt | parts.model | StrOutputParser()
-    return (
-        RunnableLambda(prepare, name="prepare")
-        | BatchAssign("raw", core, select=lambda s: s["vars"])
-        | finisher(finish)
-    )
+    chain = RunnableLambda(prepare, name="prepare") | BatchAssign("raw", core, select=lambda s: s["vars"])
+    if post.na_threshold is not None:
+        chain = chain | BatchLambda(score_no_answer, name="no_answer_prob")
+    return chain | finisher(finish)
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line
+    return ""

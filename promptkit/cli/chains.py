@@ -174,8 +174,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from promptkit.index import ensure_index
     from promptkit.index.build import read_manifest
 
+    from promptkit.chains.limits import check_question
+
     if not args.question.strip():
         raise ValidationError("the question is empty; pass a question in quotes")
+    check_question(args.question)  # before building or loading anything
     folder = Path(args.index).expanduser() if args.index else paths.default_index_dir()
     try:
         read_manifest(folder)
