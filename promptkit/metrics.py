@@ -504,7 +504,9 @@ def paired_bootstrap(
     (50.0, True, True)
     """
     if len(a) != len(b):
-        raise ValueError(f"paired bootstrap needs equal lengths, got {len(a)} and {len(b)}")
+        from promptkit.errors import ValidationError
+
+        raise ValidationError(f"paired bootstrap needs equal lengths, got {len(a)} and {len(b)}")
     diffs = [float(y) - float(x) for x, y in zip(a, b, strict=True)]
     samples = sorted(
         _mean([diffs[i] for i in idx]) * scale for idx in _resample_indices(len(diffs), resamples, seed)
