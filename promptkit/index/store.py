@@ -190,15 +190,23 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise _bad(path, f"{file} has format version {version!r}, this promptkit reads {FORMAT_VERSION}")
     if manifest.get("checksum") != manifest_checksum(manifest):
         raise _bad(path, f"{file} was modified after the index was built (checksum mismatch)")
-    try:
-        for key in ("file", "sha256", "ntotal"):
-            manifest["index"][key]
-        for key in ("file", "sha256", "count"):
-            manifest["chunks"][key]
-        int(manifest["embedding"]["dimension"])
-        str(manifest["embedding"]["model_id"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _bad(path, f"{file} lacks field {exc}") from None
+    expected = {
+        "index.file": str, "index.sha256": str, "index.ntotal": int,
+        "chunks.file": str, "chunks.sha256": str, "chunks.count": int,
+        "embedding.dimension": int, "embedding.model_id": str,
+    }
+    for dotted, kind in expected.items():
+        section, key = dotted.split(".")
+        block = manifest.get(section)
+        if not isinstance(block, dict) or key not in block:
+            raise _bad(path, f"{file} lacks field {dotted}")
+        value = block[key]
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            raise _bad(path, f"{file}: field {dotted} should be a {'count' if kind is int else 'string'}, "
+                             f"got {json.dumps(value)[:40]}")
+    ef = manifest["index"].get("ef_search")
+    if ef is not None and (not isinstance(ef, int) or isinstance(ef, bool) or not 1 <= ef <= 100_000):
+        raise _bad(path, f"{file}: field index.ef_search should be a positive count, got {json.dumps(ef)[:40]}")
     return manifest
 
 
