@@ -54,16 +54,20 @@ class FittedContext:
         return "\n\n".join(self.blocks)
 
 
+ELLIPSIS = " …"
+
+
 def truncate_to_tokens(text: str, budget: int, count: TokenCounter) -> str:
-    """The longest prefix of ``text`` (cut at a word boundary) with at most ``budget`` tokens."""
+    """The longest prefix of ``text`` (cut at a word boundary) that, with the `` …`` marking the cut, has at
+    most ``budget`` tokens; ``""`` when not even that fits."""
     if budget <= 0:
         return ""
     if count(text) <= budget:
         return text
     lo, hi = 0, len(text)
-    while lo < hi:  # largest prefix length that fits
+    while lo < hi:  # largest prefix length that fits together with the marker
         mid = (lo + hi + 1) // 2
-        if count(text[:mid]) <= budget:
+        if count(text[:mid] + ELLIPSIS) <= budget:
             lo = mid
         else:
             hi = mid - 1
@@ -71,7 +75,10 @@ def truncate_to_tokens(text: str, budget: int, count: TokenCounter) -> str:
     space = cut.rfind(" ")
     if space > lo // 2:
         cut = cut[:space]
-    return cut.rstrip() + " …"
+    cut = cut.rstrip()
+    while cut and count(cut + ELLIPSIS) > budget:  # a tokenizer need not be monotonic at word boundaries
+        cut = cut[: len(cut) * 9 // 10].rstrip()
+    return cut + ELLIPSIS if cut else ""
 
 
 def fit_documents(
