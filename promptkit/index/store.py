@@ -213,8 +213,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def _read_checked(folder: Path, entry: dict[str, Any], what: str) -> bytes:
     name = str(entry["file"])
     file = folder / name
-    if Path(name).name != name:
-        raise _bad(folder, f"{folder / MANIFEST} names a {what} file outside the index folder")
+    if not name or "\x00" in name or Path(name).name != name:
+        raise _bad(folder, f"{folder / MANIFEST} names a {what} file outside the index folder ({name!r})")
     try:
         data = file.read_bytes()
     except FileNotFoundError:
