@@ -82,10 +82,11 @@ def normalize_answer_pt(s: str, *, fold: bool = False) -> str:
     >>> normalize_answer_pt("“Atenção”", fold=True)
     'atencao'
     """
-    text = unicodedata.normalize("NFC", s).lower()
-    text = "".join(ch for ch in text if not _is_punct(ch))
-    if fold:
+    text = unicodedata.normalize("NFC", s)
+    if fold:  # before lowercasing: compatibility forms such as "𝕊" decompose to capitals
         text = fold_accents(text)
+    text = text.lower()
+    text = "".join(ch for ch in text if not _is_punct(ch))
     text = _ARTICLES_PT.sub(" ", text)
     return " ".join(text.split())
 
