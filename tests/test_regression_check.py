@@ -249,3 +249,11 @@ def test_label_hook_can_be_skipped_and_ignores_unused_labels(project, capsys):
     assert "checking" not in out and "run `promptkit eval check`" in out
     assert main(["prompts", "label", "rag_qa@2", "staging"]) == 0
     assert "checking" not in capsys.readouterr().out
+
+
+def test_a_changed_chain_setting_is_named(project, capsys):
+    _record(project, capsys)
+    chain = project / "chains" / "qa_zero_shot.yaml"
+    chain.write_text(chain.read_text("utf-8").replace("grounding: 0.6", "grounding: 0.9"), "utf-8")
+    assert main(["eval", "check", "demo", "--entry", "zero", "--quiet"]) == 0
+    assert "chain qa_zero_shot definition changed: postprocess.grounding 0.6 → 0.9" in capsys.readouterr().out

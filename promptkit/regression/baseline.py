@@ -40,6 +40,7 @@ class Fingerprint(BaseModel):
 
     chain: str
     chain_sha256: str | None = None
+    chain_definition: dict[str, Any] = Field(default_factory=dict)
     prompt_ref: str | None = Field(default=None, description="the reference the suite names (rag_qa@production)")
     prompt: str | None = Field(default=None, description="the version it resolved to (rag_qa@2)")
     prompt_hash: str | None = None
@@ -106,14 +107,29 @@ def dataset_ref(ref: str) -> str:
     return str(candidate) if candidate.exists() else ref
 
 
-def chain_sha256(chain: str) -> str | None:
-    """Hash of a chain definition (``None`` when the chain is not a definition file)."""
+def chain_definition(chain: str) -> dict[str, Any]:
+    """A chain's validated definition with its defaults (empty when the chain is not a definition file)."""
     try:
         from promptkit.chains import get_definition
 
-        return sha256_bytes(canonical_json(get_definition(chain).model_dump(mode="json")).encode("utf-8"))
+        return get_definition(chain).model_dump(mode="json")
     except Exception:  # noqa: BLE001 - a fingerprint is best effort; the run reports real errors
-        return None
+        return {}
+
+
+def chain_sha256(chain: str) -> str | None:
+    """Hash of a chain definition (``None`` when the chain is not a definition file)."""
+    data = chain_definition(chain)
+    return sha256_bytes(canonical_json(data).encode("utf-8")) if data else None
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): data}
 
 
 def expected_prompt(entry: SuiteEntry) -> tuple[str | None, str | None, str | None]:
@@ -138,6 +154,7 @@ def fingerprint_of(entry: SuiteEntry, result: EvalResult) -> Fingerprint:
     return Fingerprint(
         chain=entry.chain,
         chain_sha256=chain_sha256(entry.chain),
+        chain_definition=chain_definition(entry.chain),
         prompt_ref=ref,
         prompt=result.prompt.ref,
         prompt_hash=result.prompt.hash,
@@ -169,7 +186,10 @@ def explain_changes(old: Fingerprint, new: Fingerprint, *, versions: tuple[dict,
             out.append(f"prompt {via}{old.prompt} (hash {_short(old.prompt_hash)}) → {new.prompt} "
                        f"(hash {_short(new.prompt_hash)})")
     if old.chain_sha256 and new.chain_sha256 and old.chain_sha256 != new.chain_sha256:
-        out.append(f"chain {new.chain}: definition changed")
+        a, b = _flatten(old.chain_definition), _flatten(new.chain_definition)
+        fields = [f"{k} {a.get(k)!r} → {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        detail = ": " + ", ".join(fields[:4]) + (" …" if len(fields) > 4 else "") if a and b and fields else ""
+        out.append(f"chain {new.chain} definition changed{detail}")
     if new.model is not None and old.model != new.model:
         out.append(f"model {old.model} → {new.model}")
     if new.model_settings:
@@ -202,6 +222,7 @@ def expected_fingerprint(entry: SuiteEntry, baseline: Baseline, *, llm: Any = No
     return old.model_copy(update={
         "chain": entry.chain,
         "chain_sha256": chain_sha256(entry.chain),
+        "chain_definition": chain_definition(entry.chain),
         "prompt_ref": ref,
         "prompt": resolved or old.prompt,
         "prompt_hash": digest or old.prompt_hash,
