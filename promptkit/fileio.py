@@ -24,7 +24,42 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: the old file or the new one, never a mix.
+
+    A path that cannot be written (a folder, a folder under a file, no permission, a full disk) raises
+    :class:`ValidationError` naming it; the previous file, if any, is left as it was."""
     target = Path(path)
+    try:
+        _atomic_write(target, data)
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            hint="pass a file path in a writable folder; check the free disk space",
+        ) from exc
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail early, before any long work, when ``path`` could not be written as a file (nothing is created)."""
+    target = Path(path)
+    try:
+        _check_target(target)
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot write {target}: {exc.strerror or exc}", hint="pass a file path in a writable folder"
+        ) from None
+    return target
+
+
+def _check_target(target: Path) -> None:
+    for parent in reversed(target.parents):
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(20, f"{parent} is a file, not a folder", str(parent))
+    if target.is_dir():
+        raise IsADirectoryError(21, "it is a folder, not a file", str(target))
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    _check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -95,6 +95,8 @@ def _read_value(value: str) -> str:
             raise ValidationError(f"input file {path} does not exist") from None
         except UnicodeDecodeError:
             raise ValidationError(f"input file {path} is not UTF-8 text") from None
+        except OSError as exc:
+            raise ValidationError(f"cannot read input file {path}: {exc.strerror or exc}") from None
     return value
 
 

@@ -287,6 +287,10 @@ def evaluate(
         raise ValidationError(f"unknown mode {mode!r}; expected one of: {', '.join(MODES)}")
     if limit is not None and limit < 1:
         raise ValidationError(f"limit must be a positive number, got {limit}")
+    if out is not None:
+        from promptkit.fileio import check_writable
+
+        check_writable(out)  # before the run, not after minutes of generation
     ds = dataset if isinstance(dataset, SquadDataset) else load_squad(dataset)
     examples = ds.examples(split)
     if limit is not None:
