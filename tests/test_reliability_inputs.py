@@ -617,6 +617,30 @@ def test_huge_document_is_fitted_into_the_context_window(guarded, fake_default_l
                 assert llm.get_num_tokens(prompt) <= llm.context_window
 
 
+# -- output paths that cannot be written ---------------------------------------------------------------------
+
+
+def test_unwritable_output_paths(tmp_path, guarded, fake_default_llm, capsys):
+    from promptkit.datasets import dataset_from_dict
+    from promptkit.evaluation import evaluate
+
+    dataset = tmp_path / "conjunto.json"
+    dataset.write_text(json.dumps(GOOD_SQUAD))
+    folder = tmp_path / "pasta"
+    folder.mkdir()
+    afile = tmp_path / "arquivo"
+    afile.write_text("x")
+    base = ["eval", "run", "--chain", "qa_zero_shot", "--dataset", str(dataset), "--quiet", "--out"]
+    cli_error([*base, str(folder)], capsys, "pasta", "folder")
+    cli_error([*base, str(afile / "r.json")], capsys, "arquivo is a file")
+    cli_error(["run", "qa_zero_shot", "-i", f"question=@{folder}", "-i", "context=x"], capsys, "pasta")
+    cli_error(_build_argv(REPO / "corpus", afile), capsys, "arquivo")
+    with pytest.raises(ValidationError, match="pasta"):
+        evaluate(chain="qa_zero_shot", dataset=dataset_from_dict(GOOD_SQUAD), llm=FakeChatModel(), cache="off",
+                 out=folder, show_progress=False)
+    assert afile.read_text() == "x" and not list(folder.iterdir())
+
+
 # -- truncated and tampered files ----------------------------------------------------------------------------
 
 

@@ -207,7 +207,7 @@ def test_a_crash_during_an_atomic_write_keeps_the_old_file(tmp_path, monkeypatch
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(ValidationError, match="No space left on device"):
         fileio.atomic_write_json(target, {"version": 2, "rows": list(range(1000))})
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"], "no temporary file left behind"
