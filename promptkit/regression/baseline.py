@@ -287,6 +287,11 @@ def _copy_sqlite(src: Path, dest: Path) -> None:
     target = sqlite3.connect(dest)
     try:
         source.backup(target)
+    except sqlite3.DatabaseError as exc:
+        raise IntegrityError(
+            f"replay file {src} is not a readable SQLite database ({exc}; truncated or damaged)",
+            hint="restore it from version control, or re-record with `promptkit eval baseline SUITE`",
+        ) from None
     finally:
         target.close()
         source.close()
