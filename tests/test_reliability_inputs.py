@@ -675,6 +675,33 @@ def test_truncated_results_file(tmp_path, guarded, capsys):
     cli_error(["eval", "compare", str(good), str(wrong)], capsys, "c.json", "not a promptkit results file")
 
 
+@pytest.mark.parametrize("damage", ["baseline_truncated", "baseline_wrong_shape", "replay_truncated"])
+def test_damaged_baseline_files(damage, project, guarded, fake_default_llm, capsys):
+    from promptkit.regression import check_suite, load_suite
+
+    shutil.copytree(REPO / "eval" / "suites", project / "eval" / "suites")
+    shutil.copytree(REPO / "eval" / "baselines", project / "eval" / "baselines")
+    for name in ("course_qa.json",):
+        shutil.copy(REPO / "eval" / "datasets" / name, project / "eval" / "datasets" / name)
+    folder = project / "eval" / "baselines" / "course"
+    if not (folder / "rag_qa.json").is_file():
+        pytest.skip("no recorded course baseline")
+    target = {"baseline_truncated": "rag_qa.json", "baseline_wrong_shape": "rag_qa.json",
+              "replay_truncated": "replay.sqlite"}[damage]
+    if damage == "baseline_wrong_shape":
+        obj = json.loads((folder / target).read_text())
+        obj["result"] = {"rows": 3}
+        (folder / target).write_text(json.dumps(obj))
+    else:
+        _truncate(folder / target, 4096 + 50)
+    before = snapshot(folder)
+    cli_error(["eval", "check", "course", "--entry", "rag_qa", "--cache", "strict", "--quiet"], capsys, target)
+    with pytest.raises(PromptkitError, match=target.replace(".", r"\.")):
+        check_suite(load_suite("course"), "rag_qa", cache="strict", show_progress=False)
+    assert snapshot(folder) == before, "a failed check leaves the baselines as they were"
+    assert not any(m.calls for m in fake_default_llm)
+
+
 def _truncate(path: Path, keep: int) -> None:
     data = path.read_bytes()
     path.write_bytes(data[:keep])
