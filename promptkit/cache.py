@@ -63,7 +63,13 @@ class ReplayCache:
     # -- connection -------------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ValidationError(
+                    f"cannot create the folder of replay cache {self.path} ({exc.strerror or exc})",
+                    hint="set PROMPTKIT_HOME (or PROMPTKIT_CACHE) to a writable folder",
+                ) from None
             try:
                 conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
