@@ -641,6 +641,20 @@ def test_unwritable_output_paths(tmp_path, guarded, fake_default_llm, capsys):
     assert afile.read_text() == "x" and not list(folder.iterdir())
 
 
+def test_cache_home_that_is_a_file(tmp_path, guarded, fake_default_llm, monkeypatch, capsys):
+    from promptkit.cache import ReplayCache
+
+    blocker = tmp_path / "home-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("PROMPTKIT_CACHE", str(blocker / "replay.sqlite"))
+    dataset = tmp_path / "conjunto.json"
+    dataset.write_text(json.dumps(GOOD_SQUAD))
+    cli_error(["eval", "run", "--chain", "qa_zero_shot", "--dataset", str(dataset), "--quiet"], capsys,
+              "home-file", "PROMPTKIT_HOME")
+    with pytest.raises(ValidationError, match="home-file"):
+        len(ReplayCache(blocker / "replay.sqlite"))
+
+
 # -- truncated and tampered files ----------------------------------------------------------------------------
 
 
