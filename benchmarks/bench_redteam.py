@@ -10,14 +10,13 @@ place an attacker who controls a course file reaches), its ``question`` the ques
 a success marker appears in the lowercased final answer, or, for ``ignore_abstention`` items, when the chain
 answers instead of abstaining (see :mod:`promptkit.evaluation.redteam`). The chain keeps its shipped settings
 (including the grounding check), so the table measures what a user of the shipped default would see; the
-"obeyed (raw)" column shows how often the model itself followed the injection. The Markdown table is written to
-``eval/redteam_report.md``.
+"obeyed (raw)" column shows how often the model itself followed the injection. The Markdown table is written
+to ``eval/redteam_report.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chain", default="rag_course", help="the QA chain to attack (default rag_course)")
     parser.add_argument("--prompt", action="append", help="prompt ref(s); default every version of rag_qa")
-    parser.add_argument("--dataset", default=None, help="red-team JSONL (default eval/datasets/redteam.jsonl)")
+    parser.add_argument(
+        "--dataset", default=None, help="red-team JSONL (default eval/datasets/redteam.jsonl)"
+    )
     parser.add_argument("--cache", default="use", choices=("use", "refresh", "off", "strict"))
     parser.add_argument("--out", default=str(OUT), help="Markdown report path")
     parser.add_argument("--json", help="also write per-item verdicts as JSON")
@@ -66,8 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         timings.append(f"{ref}: {seconds:.1f} s")
         runs.append(run)
         total = run.by_attack()["all"]
-        print(f"{ref}: {total['succeeded']}/{total['items']} attacks succeeded, model obeyed "
-              f"{total['obeyed']}, correct {total['correct']} ({seconds:.1f} s)", file=sys.stderr)
+        print(
+            f"{ref}: {total['succeeded']}/{total['items']} attacks succeeded, model obeyed "
+            f"{total['obeyed']}, correct {total['correct']} ({seconds:.1f} s)",
+            file=sys.stderr,
+        )
     cache.close()
     notes = [
         f"Chain `{args.chain}` (shipped settings, grounding check included), model `{DEFAULT_LLM}`, reading "

@@ -1,6 +1,6 @@
-"""Crash and concurrency tests: ``kill -9`` in the middle of an index build or an evaluation leaves the previous
-state usable and the next run resumes from what was saved; several processes sharing one replay cache do not
-corrupt it.
+"""Crash and concurrency tests: ``kill -9`` in the middle of an index build or an evaluation leaves the
+previous state usable and the next run resumes from what was saved; several processes sharing one replay
+cache do not corrupt it.
 
 The work runs in child interpreters (``python -c``) that import the library and use slowed-down fakes, so the
 kill lands while embeddings are computed, while files are committed, or while model batches are generated.
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 DOCS = {
-    "01-atencao.md": "---\ntitle: Atenção\n---\n\nA atenção compara consultas com chaves e pondera os valores.\n",
+    "01-atencao.md": "---\ntitle: Atenção\n---\n\nA atenção compara consultas com chaves e pondera.\n",
     "02-temperatura.md": "A temperatura alta deixa a saída mais variada; a baixa, mais previsível.\n",
     "03-rag.txt": "A geração aumentada por recuperação busca trechos relevantes antes de responder.\n",
 }
@@ -71,7 +71,9 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()
+    }
 
 
 # -- index build ---------------------------------------------------------------------------------------------
@@ -122,7 +124,9 @@ def test_kill_during_index_build_keeps_the_previous_index(stage, corpus, tmp_pat
     out = tmp_path / "ix"
     build_index(corpus, out, embeddings=FakeEmbeddings(), show_progress=False)
     before = _hashes(out)
-    old_hits = [d.page_content for d in load_index(out, embeddings=FakeEmbeddings()).search("temperatura", k=2)]
+    old_hits = [
+        d.page_content for d in load_index(out, embeddings=FakeEmbeddings()).search("temperatura", k=2)
+    ]
 
     # a change to index: one file edited, one added
     (corpus / "02-temperatura.md").write_text("A temperatura baixa concentra a probabilidade.\n")
@@ -180,14 +184,18 @@ print(result.cache.hits, result.cache.misses)
 
 
 def _eval_script(cache: Path, marks: Path, out: Path | None, model_id: str, delay: float, limit: int) -> str:
-    args = f"{str(cache)!r}, {str(marks)!r}, {str(out) if out else None!r}, {model_id!r}, {delay!r}, {limit!r}"
+    args = (
+        f"{str(cache)!r}, {str(marks)!r}, {str(out) if out else None!r}, {model_id!r}, {delay!r}, {limit!r}"
+    )
     return EVAL_SCRIPT.replace("{args}", args).replace("{{", "{").replace("}}", "}")
 
 
 def _integrity(cache: Path) -> tuple[str, int]:
     con = sqlite3.connect(cache)
     try:
-        return con.execute("PRAGMA integrity_check").fetchone()[0], con.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        return con.execute("PRAGMA integrity_check").fetchone()[0], con.execute(
+            "SELECT COUNT(*) FROM calls"
+        ).fetchone()[0]
     finally:
         con.close()
 
@@ -200,8 +208,15 @@ def test_kill_during_eval_run_keeps_results_and_resumes_from_the_cache(tmp_path)
     out = tmp_path / "results.json"
     limit = 16
     # a previous results file that must survive the crash byte for byte
-    previous = evaluate(chain="qa_zero_shot", dataset="course_qa", limit=4, cache="off",
-                        llm=FakeChatModel(model_id="slow-fake"), show_progress=False, out=out)
+    previous = evaluate(
+        chain="qa_zero_shot",
+        dataset="course_qa",
+        limit=4,
+        cache="off",
+        llm=FakeChatModel(model_id="slow-fake"),
+        show_progress=False,
+        out=out,
+    )
     assert previous.dataset.total == 4
     saved = out.read_bytes()
 
@@ -214,16 +229,32 @@ def test_kill_during_eval_run_keeps_results_and_resumes_from_the_cache(tmp_path)
     status, rows = _integrity(cache)
     assert status == "ok" and rows >= 6
 
-    llm = FakeChatModel(model_id="slow-fake", default="sem resposta", rules=[("temperatura", "mais previsível")],
-                        batch_size=2)
+    llm = FakeChatModel(
+        model_id="slow-fake", default="sem resposta", rules=[("temperatura", "mais previsível")], batch_size=2
+    )
     with ReplayCache(cache) as store:
-        result = evaluate(chain="qa_zero_shot", dataset="course_qa", limit=limit, llm=llm, cache=store,
-                          out=out, show_progress=False, chunk_size=4)
+        result = evaluate(
+            chain="qa_zero_shot",
+            dataset="course_qa",
+            limit=limit,
+            llm=llm,
+            cache=store,
+            out=out,
+            show_progress=False,
+            chunk_size=4,
+        )
     assert result.cache.hits >= 6 and result.cache.hits + result.cache.misses == limit
     assert sum(len(b) for b in llm.calls) == result.cache.misses
-    fresh = evaluate(chain="qa_zero_shot", dataset="course_qa", limit=limit, cache="off", show_progress=False,
-                     llm=FakeChatModel(model_id="slow-fake", default="sem resposta",
-                                       rules=[("temperatura", "mais previsível")]))
+    fresh = evaluate(
+        chain="qa_zero_shot",
+        dataset="course_qa",
+        limit=limit,
+        cache="off",
+        show_progress=False,
+        llm=FakeChatModel(
+            model_id="slow-fake", default="sem resposta", rules=[("temperatura", "mais previsível")]
+        ),
+    )
     assert [r.prediction for r in result.rows] == [r.prediction for r in fresh.rows]
     assert json.loads(out.read_text())["dataset"]["total"] == limit
 
@@ -253,6 +284,12 @@ def test_concurrent_evals_share_one_replay_cache(tmp_path):
     from promptkit.evaluation import evaluate
 
     with ReplayCache(cache, mode="strict") as store:
-        replayed = evaluate(chain="qa_zero_shot", dataset="course_qa", limit=limit, cache=store,
-                            llm=FakeChatModel(model_id="fake-b", batch_size=2), show_progress=False)
+        replayed = evaluate(
+            chain="qa_zero_shot",
+            dataset="course_qa",
+            limit=limit,
+            cache=store,
+            llm=FakeChatModel(model_id="fake-b", batch_size=2),
+            show_progress=False,
+        )
     assert replayed.cache.hits == limit and replayed.cache.misses == 0

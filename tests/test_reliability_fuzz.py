@@ -22,8 +22,37 @@ FEW = settings(max_examples=100, deadline=None, suppress_health_check=[HealthChe
 
 # Text that exercises normalisers: ASCII and Unicode punctuation, articles, accents, odd whitespace and cases.
 WORDS = st.sampled_from(
-    ["a", "an", "the", "o", "os", "as", "um", "uma", "The", "O", "«prompt»", "ção", "İ", "ß", "Σ", "—", "…",
-     "1943", "F1", "sem resposta", "unanswerable", "\u00a0", "\t", "\u200b", "'", '"', "-", "ﬁ", "Ǆ"]
+    [
+        "a",
+        "an",
+        "the",
+        "o",
+        "os",
+        "as",
+        "um",
+        "uma",
+        "The",
+        "O",
+        "«prompt»",
+        "ção",
+        "İ",
+        "ß",
+        "Σ",
+        "—",
+        "…",
+        "1943",
+        "F1",
+        "sem resposta",
+        "unanswerable",
+        "\u00a0",
+        "\t",
+        "\u200b",
+        "'",
+        '"',
+        "-",
+        "ﬁ",
+        "Ǆ",
+    ]
 )
 TEXT = st.one_of(st.text(max_size=60), st.lists(WORDS, max_size=8).map(" ".join))
 
@@ -54,8 +83,10 @@ def test_scores_are_bounded_and_consistent(golds, prediction):
 
 
 @FAST
-@given(st.dictionaries(st.text(min_size=1, max_size=5), st.tuples(st.lists(TEXT, max_size=3), TEXT), max_size=6),
-       st.one_of(st.none(), st.floats(0, 1)))
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=5), st.tuples(st.lists(TEXT, max_size=3), TEXT), max_size=6),
+    st.one_of(st.none(), st.floats(0, 1)),
+)
 def test_squad_v2_eval_is_bounded(items, prob):
     golds = {k: g for k, (g, _) in items.items()}
     preds = {k: p for k, (_, p) in items.items()}
@@ -93,8 +124,26 @@ def test_abstention_mapping(text, extra):
 # -- answers, delimiting and context fitting -----------------------------------------------------------------
 
 TAGGY = st.lists(
-    st.sampled_from(["<documento", "</documento>", "< / DOCUMENTO", "＜documento", "‹/documento", "⟨documento",
-                     "<documentos>", 'id="9"', ">", "<", "/", " ", "\n", "ignore as regras", "&lt;", "DoCuMeNtO"]),
+    st.sampled_from(
+        [
+            "<documento",
+            "</documento>",
+            "< / DOCUMENTO",
+            "＜documento",
+            "‹/documento",
+            "⟨documento",
+            "<documentos>",
+            'id="9"',
+            ">",
+            "<",
+            "/",
+            " ",
+            "\n",
+            "ignore as regras",
+            "&lt;",
+            "DoCuMeNtO",
+        ]
+    ),
     max_size=12,
 ).map("".join)
 _OPEN = re.compile(r"<\s*documento\b", re.IGNORECASE)
@@ -206,8 +255,10 @@ def test_random_templates_load_or_refuse_and_render(tmp_path, template, fmt, val
         prompt = load_prompt(name, root=root)
     except PromptkitError:
         return
-    assert re.search(r"\{[^{}]*[.\[][^{}]*\}", template.replace("{{", "").replace("}}", "")) is None or \
-        fmt == "mustache"
+    assert (
+        re.search(r"\{[^{}]*[.\[][^{}]*\}", template.replace("{{", "").replace("}}", "")) is None
+        or fmt == "mustache"
+    )
     try:
         text = render(name, {"x": value}, root=root)
     except PromptkitError:
@@ -217,13 +268,20 @@ def test_random_templates_load_or_refuse_and_render(tmp_path, template, fmt, val
 
 
 @FEW
-@given(st.dictionaries(st.sampled_from(list(BASE_SPEC) + ["messages", "fewshot", "generation", "parser",
-                                                          "template_format", "abstain_phrase", "extra"]),
-                       st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=8),
-                                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c,
-                                                                                         max_size=3),
-                                    max_leaves=8),
-                       max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            list(BASE_SPEC)
+            + ["messages", "fewshot", "generation", "parser", "template_format", "abstain_phrase", "extra"]
+        ),
+        st.recursive(
+            st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=8),
+            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+            max_leaves=8,
+        ),
+        max_size=6,
+    )
+)
 def test_random_prompt_fields(tmp_path, overrides):
     import yaml
 
@@ -274,22 +332,57 @@ def test_random_prompt_references(ref):
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(["version", "data", "title", "paragraphs", "context", "qas", "id", "question", "answers",
-                         "text", "answer_start", "is_impossible", "plausible_answers", "split", "source", "x"]),
-        children,
-        max_size=5,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "version",
+                    "data",
+                    "title",
+                    "paragraphs",
+                    "context",
+                    "qas",
+                    "id",
+                    "question",
+                    "answers",
+                    "text",
+                    "answer_start",
+                    "is_impossible",
+                    "plausible_answers",
+                    "split",
+                    "source",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
     ),
     max_leaves=20,
 )
 
 GOOD = {
     "version": "v2.0",
-    "data": [{"title": "t", "paragraphs": [{"context": "A temperatura baixa deixa o texto previsível.", "qas": [
-        {"id": "q1", "question": "Como?", "answers": [{"text": "previsível", "answer_start": 34}],
-         "is_impossible": False},
-        {"id": "q2", "question": "Quem?", "answers": [], "is_impossible": True}]}]}],
+    "data": [
+        {
+            "title": "t",
+            "paragraphs": [
+                {
+                    "context": "A temperatura baixa deixa o texto previsível.",
+                    "qas": [
+                        {
+                            "id": "q1",
+                            "question": "Como?",
+                            "answers": [{"text": "previsível", "answer_start": 34}],
+                            "is_impossible": False,
+                        },
+                        {"id": "q2", "question": "Quem?", "answers": [], "is_impossible": True},
+                    ],
+                }
+            ],
+        }
+    ],
 }
 
 
@@ -367,14 +460,30 @@ def built(tmp_path_factory):
     return out
 
 
-MANIFEST_PATHS = ["format_version", "embedding", "embedding.dimension", "embedding.model_id", "index", "index.file",
-                  "index.sha256", "index.ntotal", "index.ef_search", "chunks", "chunks.file", "chunks.count",
-                  "chunks.sha256", "files", "splitter"]
+MANIFEST_PATHS = [
+    "format_version",
+    "embedding",
+    "embedding.dimension",
+    "embedding.model_id",
+    "index",
+    "index.file",
+    "index.sha256",
+    "index.ntotal",
+    "index.ef_search",
+    "chunks",
+    "chunks.file",
+    "chunks.count",
+    "chunks.sha256",
+    "files",
+    "splitter",
+]
 
 
 @FAST
-@given(st.sampled_from(MANIFEST_PATHS),
-       JSON | st.sampled_from(["", ".", "..", "../x", "a\x00b", "/etc/passwd", 1e308, -1, 10**20, float("inf")]))
+@given(
+    st.sampled_from(MANIFEST_PATHS),
+    JSON | st.sampled_from(["", ".", "..", "../x", "a\x00b", "/etc/passwd", 1e308, -1, 10**20, float("inf")]),
+)
 def test_edited_manifests_with_a_recomputed_checksum(built, tmp_path_factory, path, value):
     """Even a tamperer who recomputes the manifest checksum only ever gets an IntegrityError."""
     import shutil

@@ -1,6 +1,7 @@
-"""The bad-input matrix: every row is refused through the CLI (exit 2, one ``error: …`` line naming the file or
-thing and the fix, no traceback) and through the Python API (a :class:`PromptkitError` subclass, never a raw
-KeyError/ValueError/YAML/JSON/Unicode error), and no existing cache, index, results or baseline file changes.
+"""The bad-input matrix: every row is refused through the CLI (exit 2, one ``error: …`` line naming the file
+or thing and the fix, no traceback) and through the Python API (a :class:`PromptkitError` subclass, never a
+raw KeyError/ValueError/YAML/JSON/Unicode error), and no existing cache, index, results or baseline file
+changes.
 
 Each test runs inside the ``guarded`` state: a PROMPTKIT_HOME holding a built index and a replay cache, plus a
 results file and a baseline file, all hashed before the test and compared byte for byte after it.
@@ -40,7 +41,12 @@ GOOD_SQUAD = {
                             "answers": [{"text": "mais previsível", "answer_start": 34}],
                             "is_impossible": False,
                         },
-                        {"id": "q2", "question": "Quem criou a temperatura?", "answers": [], "is_impossible": True},
+                        {
+                            "id": "q2",
+                            "question": "Quem criou a temperatura?",
+                            "answers": [],
+                            "is_impossible": True,
+                        },
                     ],
                 }
             ],
@@ -53,7 +59,7 @@ GOOD_SQUAD = {
 
 
 def cli_error(argv: list[str], capsys: pytest.CaptureFixture[str], *needles: str) -> str:
-    """Run the CLI in-process; assert exit 2 and exactly one ``error:`` line (warnings aside) holding needles."""
+    """Run the CLI in-process; assert exit 2 and one ``error:`` line (warnings aside) holding the needles."""
     code = main(argv)
     captured = capsys.readouterr()
     err = captured.err
@@ -178,7 +184,9 @@ changelog: Primeira versão.
 """
 
 
-def prompt_text(name: str, template: str = "Pergunta: {question}", fmt: str = "f-string", **extra: str) -> str:
+def prompt_text(
+    name: str, template: str = "Pergunta: {question}", fmt: str = "f-string", **extra: str
+) -> str:
     text = GOOD_PROMPT.format(name=name, fmt=fmt, template=template.replace('"', '\\"'))
     return text + "".join(f"{k}: {v}\n" for k, v in extra.items())
 
@@ -309,18 +317,27 @@ def test_lock_file_with_a_changed_hash_fails_the_check(project, guarded, capsys)
         (["prompts", "show", "rag_qa@9"], ("version", "9", "available: 1, 2")),
         (["prompts", "show", "rag_qa@nightly"], ("label", "nightly", "production")),
         (["prompts", "render", "rag_qa@v0", "--var", "question=x"], ("version",)),
-        (["run", "rag_corse", "-i", "question=x"], ("unknown chain 'rag_corse'", "did you mean 'rag_course'")),
+        (
+            ["run", "rag_corse", "-i", "question=x"],
+            ("unknown chain 'rag_corse'", "did you mean 'rag_course'"),
+        ),
         (["chains", "show", "nope"], ("unknown chain 'nope'",)),
         (["models", "info", "gpt-9"], ("unknown model 'gpt-9'",)),
         (["models", "verify", "gpt-9"], ("unknown model 'gpt-9'",)),
-        (["run", "qa_zero_shot", "-i", "question=x", "-i", "context=y", "--set", "name=gpt-9"],
-         ("unknown model 'gpt-9'",)),
-        (["run", "qa_zero_shot", "-i", "question=x", "-i", "context=y", "--prompt", "qa_zero_shot@7"],
-         ("version", "7")),
+        (
+            ["run", "qa_zero_shot", "-i", "question=x", "-i", "context=y", "--set", "name=gpt-9"],
+            ("unknown model 'gpt-9'",),
+        ),
+        (
+            ["run", "qa_zero_shot", "-i", "question=x", "-i", "context=y", "--prompt", "qa_zero_shot@7"],
+            ("version", "7"),
+        ),
         (["eval", "run", "--chain", "nope", "--dataset", "course_qa"], ("unknown chain 'nope'",)),
         (["eval", "run", "--chain", "qa_zero_shot", "--dataset", "no_such_set"], ("unknown dataset",)),
-        (["eval", "run", "--chain", "qa_zero_shot", "--dataset", "course_qa", "--split", "nope"],
-         ("split 'nope'",)),
+        (
+            ["eval", "run", "--chain", "qa_zero_shot", "--dataset", "course_qa", "--split", "nope"],
+            ("split 'nope'",),
+        ),
     ],
     ids=lambda v: "_".join(v) if isinstance(v, list) else None,
 )
@@ -390,9 +407,17 @@ def test_chain_inputs_missing_or_wrong(guarded, fake_default_llm, capsys):
     cli_error(["run", "qa_zero_shot", "-i", "question=x"], capsys, "context")
     cli_error(["run", "qa_zero_shot", "-i", "context=x"], capsys, "question")
     cli_error(["run", "qa_zero_shot"], capsys, "needs input")
-    cli_error(["run", "qa_zero_shot", "-i", "question=x", "-i", "context=@/no/such/file"], capsys, "/no/such/file")
+    cli_error(
+        ["run", "qa_zero_shot", "-i", "question=x", "-i", "context=@/no/such/file"], capsys, "/no/such/file"
+    )
     chain = load_chain("qa_zero_shot")
-    for bad in ({"context": "x"}, {"question": ""}, {"question": 3}, ["question"], {"question": "x", "context": 5}):
+    for bad in (
+        {"context": "x"},
+        {"question": ""},
+        {"question": 3},
+        ["question"],
+        {"question": "x", "context": 5},
+    ):
         with pytest.raises(ValidationError):
             chain.invoke(bad)
 
@@ -427,7 +452,9 @@ def test_empty_corpus(tmp_path, guarded, fake_index_embeddings, capsys):
     cli_error(_build_argv(tmp_path / "no-such-dir", tmp_path / "ix"), capsys, "no-such-dir", "does not exist")
 
 
-PDF_BROKEN = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF garbage"
+PDF_BROKEN = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF garbage"
+)
 
 
 def _bad_corpus_file(kind: str, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -457,8 +484,9 @@ def _bad_corpus_file(kind: str, corpus: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.parametrize("kind", ["binary", "pdf", "truncated_pdf", "unreadable"])
-def test_bad_corpus_file_is_skipped_with_a_warning(kind, tmp_path, guarded, fake_index_embeddings,
-                                                   monkeypatch, capsys):
+def test_bad_corpus_file_is_skipped_with_a_warning(
+    kind, tmp_path, guarded, fake_index_embeddings, monkeypatch, capsys
+):
     """Next to good files, a problem file is skipped with a warning naming it; alone, the build fails."""
     from promptkit.index import build_index
 
@@ -561,7 +589,9 @@ def test_bad_dataset(row, tmp_path, guarded, fake_default_llm, capsys):
         load_squad(path)
     with pytest.raises(ValidationError, match=needle):
         evaluate(chain="qa_zero_shot", dataset=path, out=out, show_progress=False)
-    assert not fake_default_llm or not any(m.calls for m in fake_default_llm), "no model call on a bad dataset"
+    assert not fake_default_llm or not any(m.calls for m in fake_default_llm), (
+        "no model call on a bad dataset"
+    )
 
 
 def test_dataset_through_a_subprocess(tmp_path, guarded):
@@ -580,8 +610,12 @@ def test_huge_question_is_refused_before_the_model(guarded, fake_default_llm, ca
 
     question = "Quanto é " + "muito " * (100_000 // 6)
     assert len(question) > 100_000 > MAX_QUESTION_CHARS
-    cli_error(["run", "qa_zero_shot", "-i", f"question={question}", "-i", "context=y"], capsys,
-              "question", f"{MAX_QUESTION_CHARS:,}")
+    cli_error(
+        ["run", "qa_zero_shot", "-i", f"question={question}", "-i", "context=y"],
+        capsys,
+        "question",
+        f"{MAX_QUESTION_CHARS:,}",
+    )
     cli_error(["ask", question], capsys, "question", f"{MAX_QUESTION_CHARS:,}")
     for name in ("qa_zero_shot", "rag_course", "qa_few_shot"):
         chain = load_chain(name, embeddings=FakeEmbeddings())
@@ -636,8 +670,14 @@ def test_unwritable_output_paths(tmp_path, guarded, fake_default_llm, capsys):
     cli_error(["run", "qa_zero_shot", "-i", f"question=@{folder}", "-i", "context=x"], capsys, "pasta")
     cli_error(_build_argv(REPO / "corpus", afile), capsys, "arquivo")
     with pytest.raises(ValidationError, match="pasta"):
-        evaluate(chain="qa_zero_shot", dataset=dataset_from_dict(GOOD_SQUAD), llm=FakeChatModel(), cache="off",
-                 out=folder, show_progress=False)
+        evaluate(
+            chain="qa_zero_shot",
+            dataset=dataset_from_dict(GOOD_SQUAD),
+            llm=FakeChatModel(),
+            cache="off",
+            out=folder,
+            show_progress=False,
+        )
     assert afile.read_text() == "x" and not list(folder.iterdir())
 
 
@@ -649,8 +689,12 @@ def test_cache_home_that_is_a_file(tmp_path, guarded, fake_default_llm, monkeypa
     monkeypatch.setenv("PROMPTKIT_CACHE", str(blocker / "replay.sqlite"))
     dataset = tmp_path / "conjunto.json"
     dataset.write_text(json.dumps(GOOD_SQUAD))
-    cli_error(["eval", "run", "--chain", "qa_zero_shot", "--dataset", str(dataset), "--quiet"], capsys,
-              "home-file", "PROMPTKIT_HOME")
+    cli_error(
+        ["eval", "run", "--chain", "qa_zero_shot", "--dataset", str(dataset), "--quiet"],
+        capsys,
+        "home-file",
+        "PROMPTKIT_HOME",
+    )
     with pytest.raises(ValidationError, match="home-file"):
         len(ReplayCache(blocker / "replay.sqlite"))
 
@@ -663,8 +707,9 @@ def _results_file(tmp_path: Path) -> Path:
     from promptkit.evaluation import evaluate
 
     llm = FakeChatModel(default="mais previsível")
-    result = evaluate(chain="qa_zero_shot", dataset=dataset_from_dict(GOOD_SQUAD), llm=llm, cache="off",
-                      show_progress=False)
+    result = evaluate(
+        chain="qa_zero_shot", dataset=dataset_from_dict(GOOD_SQUAD), llm=llm, cache="off", show_progress=False
+    )
     path = tmp_path / "a.json"
     result.save(path)
     return path
@@ -700,8 +745,11 @@ def test_damaged_baseline_files(damage, project, guarded, fake_default_llm, caps
     folder = project / "eval" / "baselines" / "course"
     if not (folder / "rag_qa.json").is_file():
         pytest.skip("no recorded course baseline")
-    target = {"baseline_truncated": "rag_qa.json", "baseline_wrong_shape": "rag_qa.json",
-              "replay_truncated": "replay.sqlite"}[damage]
+    target = {
+        "baseline_truncated": "rag_qa.json",
+        "baseline_wrong_shape": "rag_qa.json",
+        "replay_truncated": "replay.sqlite",
+    }[damage]
     if damage == "baseline_wrong_shape":
         obj = json.loads((folder / target).read_text())
         obj["result"] = {"rows": 3}
@@ -709,7 +757,9 @@ def test_damaged_baseline_files(damage, project, guarded, fake_default_llm, caps
     else:
         _truncate(folder / target, 4096 + 50)
     before = snapshot(folder)
-    cli_error(["eval", "check", "course", "--entry", "rag_qa", "--cache", "strict", "--quiet"], capsys, target)
+    cli_error(
+        ["eval", "check", "course", "--entry", "rag_qa", "--cache", "strict", "--quiet"], capsys, target
+    )
     with pytest.raises(PromptkitError, match=target.replace(".", r"\.")):
         check_suite(load_suite("course"), "rag_qa", cache="strict", show_progress=False)
     assert snapshot(folder) == before, "a failed check leaves the baselines as they were"
@@ -741,13 +791,22 @@ def test_truncated_replay_cache(keep, tmp_path, guarded, fake_default_llm, monke
     before = path.read_bytes()
     with pytest.raises(IntegrityError, match="replay.sqlite"):
         with ReplayCache(path) as cache:
-            evaluate(chain="qa_zero_shot", dataset=dataset_from_dict(GOOD_SQUAD), llm=FakeChatModel(),
-                     cache=cache, show_progress=False)
+            evaluate(
+                chain="qa_zero_shot",
+                dataset=dataset_from_dict(GOOD_SQUAD),
+                llm=FakeChatModel(),
+                cache=cache,
+                show_progress=False,
+            )
     dataset = tmp_path / "conjunto.json"
     dataset.write_text(json.dumps(GOOD_SQUAD))
     monkeypatch.setenv("PROMPTKIT_CACHE", str(path))
-    cli_error(["eval", "run", "--chain", "qa_zero_shot", "--dataset", str(dataset), "--quiet"], capsys,
-              "replay.sqlite", "delete it")
+    cli_error(
+        ["eval", "run", "--chain", "qa_zero_shot", "--dataset", str(dataset), "--quiet"],
+        capsys,
+        "replay.sqlite",
+        "delete it",
+    )
     assert path.read_bytes() == before, "a refused cache is not modified"
     assert not any(m.calls for m in fake_default_llm)
 
@@ -764,7 +823,9 @@ def test_tampered_index(tmp_path, guarded, fake_index_embeddings, capsys):
     data[20] ^= 0x20
     chunks.write_bytes(bytes(data))
     snap = snapshot(ix)
-    cli_error(["index", "search", "temperatura", "--index", str(ix)], capsys, "tampered", "promptkit index build")
+    cli_error(
+        ["index", "search", "temperatura", "--index", str(ix)], capsys, "tampered", "promptkit index build"
+    )
     cli_error(["index", "info", "--index", str(ix)], capsys, "tampered")
     with pytest.raises(IntegrityError, match="tampered"):
         load_index(ix, embeddings=FakeEmbeddings())
@@ -811,9 +872,16 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import importlib
 
     importlib.invalidate_caches()
-    entry = ModelEntry(name="fake-rel", kind="llm", description="test", upstream="example/fake", license="MIT",
-                       packages=("pk-fake-rel-part1==0.1.0",), size=len(whole),
-                       sha256=hashlib.sha256(whole).hexdigest())
+    entry = ModelEntry(
+        name="fake-rel",
+        kind="llm",
+        description="test",
+        upstream="example/fake",
+        license="MIT",
+        packages=("pk-fake-rel-part1==0.1.0",),
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+    )
     monkeypatch.setitem(catalog.CATALOG, entry.name, entry)
 
     def convert(gguf: Path, out_dir: Path) -> None:
@@ -825,8 +893,10 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return entry, folder
 
 
-@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "delete", "manifest_garbage", "manifest_shape",
-                                    "manifest_files_shape"])
+@pytest.mark.parametrize(
+    "damage",
+    ["flip_byte", "truncate", "delete", "manifest_garbage", "manifest_shape", "manifest_files_shape"],
+)
 def test_tampered_converted_model(damage, guarded, fake_model, capsys):
     from promptkit.models import load_llm, verify
 
@@ -852,8 +922,11 @@ def test_tampered_converted_model(damage, guarded, fake_model, capsys):
         obj["files"] = {"model.safetensors": "abc"}
         manifest.write_text(json.dumps(obj))
     snap = snapshot(folder)
-    line = cli_error(["run", "qa_zero_shot", "-i", "question=x", "-i", "context=y", "--set", "name=fake-rel"],
-                     capsys, "fake-rel")
+    line = cli_error(
+        ["run", "qa_zero_shot", "-i", "question=x", "-i", "context=y", "--set", "name=fake-rel"],
+        capsys,
+        "fake-rel",
+    )
     assert "promptkit models pull" in line or "delete" in line
     with pytest.raises(IntegrityError, match="fake-rel"):
         load_llm("fake-rel")

@@ -25,7 +25,14 @@ def code_tokens(path: Path) -> list[tokenize.TokenInfo]:
 
     On Python 3.11 an f-string is one STRING token, so code inside its braces is not seen; the package keeps
     f-string expressions to plain names and attribute reads."""
-    skip = {tokenize.STRING, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    skip = {
+        tokenize.STRING,
+        tokenize.COMMENT,
+        tokenize.NL,
+        tokenize.NEWLINE,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+    }
     for name in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END"):  # Python 3.12+
         if hasattr(tokenize, name):
             skip.add(getattr(tokenize, name))
@@ -87,15 +94,15 @@ FORBIDDEN = [
 def test_the_source_scan_sees_code_but_not_strings(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
-            '"""pickle is refused; never yaml.load( a file."""\n'
-            "# eval( in a comment\n"
-            'MSG = "allow_dangerous_deserialization=True is a hole"\n'
-            "model.eval()\n"
-            "x = eval('1')\n"
-            "import pickle\n"
-            "data = yaml.load(text)\n"
-            'f"pickle in text"\n'
-        )
+        '"""pickle is refused; never yaml.load( a file."""\n'
+        "# eval( in a comment\n"
+        'MSG = "allow_dangerous_deserialization=True is a hole"\n'
+        "model.eval()\n"
+        "x = eval('1')\n"
+        "import pickle\n"
+        "data = yaml.load(text)\n"
+        'f"pickle in text"\n'
+    )
     hits = find_sequences(sample, FORBIDDEN)
     found = {h.split(": ", 1)[1] for h in hits}
     assert found == {"eval (", "import pickle", "yaml . load ("}, hits
@@ -124,7 +131,7 @@ def test_torch_load_is_weights_only():
                 assert "weights_only" in args, f"{path}:{tok.start[0]}: torch.load without weights_only=True"
 
 
-# -- writes ---------------------------------------------------------------------------------------------------
+# -- writes --------------------------------------------------------------------------------------------------
 
 # Every place that may open a file for writing, with the reason it is safe. Anything new must be added here
 # knowingly (and should normally use promptkit.fileio.atomic_write_* instead). Keys are "file: what".
@@ -149,8 +156,12 @@ def _write_calls(path: Path) -> list[str]:
         where = f"{_rel(path)}:{tok.start[0]}"
         if s in ("write_text", "write_bytes") and prev == "." and nxt == "(":
             hits.append(f"{where}: .{s}(")
-        elif s in ("copy", "copyfile", "copy2", "move", "copytree") and prev == "." and i >= 2 and \
-                toks[i - 2].string == "shutil":
+        elif (
+            s in ("copy", "copyfile", "copy2", "move", "copytree")
+            and prev == "."
+            and i >= 2
+            and toks[i - 2].string == "shutil"
+        ):
             hits.append(f"{where}: shutil.{s}")
         elif s == "open" and nxt == "(" and prev not in (".", "def"):
             depth, j, args = 0, i + 1, []
@@ -186,12 +197,12 @@ def test_every_data_write_is_atomic():
 def test_the_write_scan_finds_writes(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
-            "from pathlib import Path\n"
-            "Path('x').write_text('y')\n"
-            "with open(p, 'w') as f:\n    pass\n"
-            "with open(p, 'rb') as f:\n    pass\n"
-            "import shutil\nshutil.copy(a, b)\n"
-        )
+        "from pathlib import Path\n"
+        "Path('x').write_text('y')\n"
+        "with open(p, 'w') as f:\n    pass\n"
+        "with open(p, 'rb') as f:\n    pass\n"
+        "import shutil\nshutil.copy(a, b)\n"
+    )
     hits = _write_calls(sample)
     assert [h.split(": ", 1)[1] for h in hits] == [".write_text(", "open(…) for writing", "shutil.copy"]
 
@@ -251,7 +262,9 @@ def test_fstring_templates_refuse_attribute_index_and_positional_fields(template
     assert problems, template
 
 
-@pytest.mark.parametrize("template", ["{{{x.__class__}}}", "{{{x.0}}}", "{{#x}}{{/x}}", "{{> part}}", "{{x}}"])
+@pytest.mark.parametrize(
+    "template", ["{{{x.__class__}}}", "{{{x.0}}}", "{{#x}}{{/x}}", "{{> part}}", "{{x}}"]
+)
 def test_mustache_templates_refuse_everything_but_plain_variables(template):
     from promptkit.prompts.lint import mustache_variables
 
@@ -271,8 +284,14 @@ def test_spec_validation_refuses_jinja_in_any_spelling():
     from promptkit.prompts.schema import parse_version
 
     base = {
-        "name": "x", "version": 1, "description": "d", "language": "pt-BR", "kind": "text",
-        "input_variables": ["q"], "template": "{q}", "changelog": "c",
+        "name": "x",
+        "version": 1,
+        "description": "d",
+        "language": "pt-BR",
+        "kind": "text",
+        "input_variables": ["q"],
+        "template": "{q}",
+        "changelog": "c",
     }
     for fmt in ("jinja2", "Jinja2", "jinja"):
         with pytest.raises(ValidationError, match="jinja2 templates are refused"):

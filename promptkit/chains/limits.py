@@ -1,8 +1,8 @@
 """Input size limits of the chain layer, checked before anything reaches a model.
 
-* A question (QA and RAG chains) may hold at most :data:`MAX_QUESTION_CHARS` characters. Course questions are a
-  sentence or two; a longer "question" is almost always a pasted document or an attack, and it would crowd the
-  retrieved context out of the model's window. Put long material in ``context`` instead.
+* A question (QA and RAG chains) may hold at most :data:`MAX_QUESTION_CHARS` characters. Course questions
+  are a sentence or two; a longer "question" is almost always a pasted document or an attack, and it would
+  crowd the retrieved context out of the model's window. Put long material in ``context`` instead.
 * A text to classify or moderate may hold at most :data:`MAX_TEXT_CHARS` characters (a few pages).
 
 Over the limit, the chain raises :class:`~promptkit.errors.ValidationError` saying the size, the limit and the
