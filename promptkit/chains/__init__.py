@@ -10,6 +10,10 @@ Kinds: ``zero_shot`` and ``few_shot`` (task ``qa`` over a given context, or ``cl
 documents delimited as data and fitted to the context window) and ``moderation`` (rules + LLM classifier).
 Every chain returns a dict with ``answer``, ``raw``, ``abstained``, ``prompt``, ``prompt_hash``, ``model``,
 ``sources``, ``contexts``, ``examples`` and ``moderation``.
+
+Inputs are size-checked before any model call: a question over :data:`MAX_QUESTION_CHARS` (2,000) characters and
+a text to classify or moderate over :data:`MAX_TEXT_CHARS` (8,000) are refused with a ``ValidationError``;
+contexts and documents are fitted to the model's window instead (see :mod:`promptkit.chains.limits`).
 """
 
 from __future__ import annotations
