@@ -103,16 +103,24 @@ def grounding_score(answer: str, context: str) -> float:
     if not c_words:
         return 0.0
     n = len(a_words)
-    best = 0.0
     matcher = difflib.SequenceMatcher(autojunk=False)
     matcher.set_seq2(a)
+    # The exact ratio is costly; its upper bound quick_ratio is cheap. Visit the windows from the highest bound
+    # down and stop once no bound can beat the best ratio found: the same maximum, a few ratio() calls instead
+    # of hundreds per context.
+    bounds: dict[str, float] = {}
     for size in {max(1, n - 1), n, n + 1}:
         for start in range(0, max(1, len(c_words) - size + 1)):
             window = " ".join(c_words[start : start + size])
-            matcher.set_seq1(window)
-            if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
-                continue
-            best = max(best, matcher.ratio())
-            if best == 1.0:
-                return best
+            if window not in bounds:
+                matcher.set_seq1(window)
+                bounds[window] = matcher.quick_ratio()
+    best = 0.0
+    for window, bound in sorted(bounds.items(), key=lambda item: -item[1]):
+        if bound <= best:
+            break
+        matcher.set_seq1(window)
+        best = max(best, matcher.ratio())
+        if best == 1.0:
+            return best
     return round(best, 4)

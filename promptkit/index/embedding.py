@@ -27,6 +27,19 @@ def minilm_path() -> Path:
 
 
 def default_embeddings() -> Any:
+    """The default embeddings, lazily: query vectors come from the on-disk query cache when present, and the
+    model itself (sentence-transformers, torch) loads only on a query it has not embedded before or when
+    documents are embedded. See :mod:`promptkit.index.query_cache`."""
+    from promptkit.index.query_cache import CachedQueryEmbeddings
+
+    try:
+        from promptkit.models import DEFAULT_EMBEDDINGS as model_id
+    except ImportError:
+        model_id = DEFAULT_EMBEDDINGS_ID
+    return CachedQueryEmbeddings(load_default_embeddings, str(model_id), variant="normalized")
+
+
+def load_default_embeddings() -> Any:
     """``promptkit.models.load_embeddings()``; a local HuggingFaceEmbeddings when that is not available."""
     try:
         from promptkit.models import load_embeddings

@@ -30,7 +30,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from promptkit import paths
@@ -42,6 +42,9 @@ MANIFEST = "promptkit-model.json"
 STAMP = ".promptkit-verified.json"
 FORMAT = 1
 _BLOCK = 1 << 22
+#: subfolder holding a bfloat16 copy of the weights (config + safetensors), listed in the manifest as ``bf16/…``.
+#: Loading it directly avoids materialising the float32 file (2.5 GB for the 0.5B model) just to downcast it.
+BF16_DIR = "bf16"
 
 
 # -- locating the packaged files ------------------------------------------------------------------------------
@@ -179,6 +182,31 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
         del model.config.quantization_config
     model.save_pretrained(str(out_dir), max_shard_size="20GB")
     tokenizer.save_pretrained(str(out_dir))
+    # The bf16 copy: the same rounding ``from_pretrained(dtype=bfloat16)`` applies to the float32 file, so both
+    # load paths give bit-identical weights (and replay-cache keys stay valid).
+    model.to(torch.bfloat16)
+    model.save_pretrained(str(out_dir / BF16_DIR), max_shard_size="20GB")
+    del model
+
+
+def write_bf16_copy(folder: Path, out_dir: Path) -> None:
+    """Save a bfloat16 copy of a converted float32 folder's weights into ``out_dir`` (config + safetensors)."""
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM
+    except ImportError as exc:  # pragma: no cover - hard dependencies
+        raise MissingDependencyError(f"converting weights needs {exc.name}; install with: pip install torch "
+                                     "transformers") from None
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.bfloat16, local_files_only=True)
+        model.save_pretrained(str(out_dir), max_shard_size="20GB")
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     del model
 
 
@@ -200,9 +228,28 @@ def _locked(target: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _weight_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name not in (MANIFEST, STAMP)
-                  and not p.name.endswith(".gguf"))
+def _safe_name(name: str) -> bool:
+    """A manifest file name: a plain file name, or ``bf16/<file name>``; nothing else (no ``..``, no absolute)."""
+    parts = PurePosixPath(name).parts
+    if not parts or any(p in ("", ".", "..") or "\\" in p for p in parts) or name.startswith("/"):
+        return False
+    return len(parts) == 1 or (len(parts) == 2 and parts[0] == BF16_DIR)
+
+
+def _weight_files(folder: Path) -> list[str]:
+    """Relative names of the files to record in a manifest (top level and the bf16 subfolder)."""
+    names = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.name in (MANIFEST, STAMP) or p.name.endswith(".gguf"):
+            continue
+        rel = p.relative_to(folder).as_posix()
+        if _safe_name(rel):
+            names.append(rel)
+    return names
+
+
+def _file_records(folder: Path, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    return {n: {"size": (folder / n).stat().st_size, "sha256": sha256_file(folder / n)} for n in names}
 
 
 def _file_state(path: Path) -> list[int]:
@@ -246,9 +293,7 @@ def pull(entry: ModelEntry, *, progress: bool = True, keep_gguf: bool = False,
             convert_gguf(gguf, work)
             if not keep_gguf:
                 gguf.unlink()
-            files = {}
-            for f in _weight_files(work):
-                files[f.name] = {"size": f.stat().st_size, "sha256": sha256_file(f)}
+            files = _file_records(work, _weight_files(work))
             import transformers
 
             manifest = {
@@ -260,6 +305,7 @@ def pull(entry: ModelEntry, *, progress: bool = True, keep_gguf: bool = False,
                            "quantisation": entry.quantisation},
                 "dtype": "float32",
                 "files": files,
+                **({"variants": {"bf16": BF16_DIR}} if f"{BF16_DIR}/model.safetensors" in files else {}),
                 "converted_with": {"transformers": transformers.__version__},
                 "convert_seconds": round(time.perf_counter() - started, 1),
             }
@@ -283,7 +329,7 @@ def _valid_manifest(data: Any) -> bool:
         return False
     return all(
         isinstance(info, dict) and isinstance(info.get("size"), int) and isinstance(info.get("sha256"), str)
-        and Path(name).name == name
+        and _safe_name(name)
         for name, info in files.items()
     )
 
@@ -336,6 +382,61 @@ def check_folder(entry: ModelEntry, folder: Path | None = None, *, full: bool = 
         with contextlib.suppress(OSError):
             _write_stamp(folder, list(manifest["files"]))
     return manifest
+
+
+def bf16_folder(folder: Path, manifest: dict[str, Any]) -> Path | None:
+    """The bf16 subfolder a manifest records, or ``None`` (a folder converted before the copy existed)."""
+    variants = manifest.get("variants")
+    if isinstance(variants, dict) and variants.get("bf16") == BF16_DIR \
+            and f"{BF16_DIR}/model.safetensors" in manifest["files"]:
+        return folder / BF16_DIR
+    return None
+
+
+def ensure_bf16(entry: ModelEntry, folder: Path | None = None, *, progress: bool = True) -> Path | None:
+    """The bf16 weights folder of a converted model, adding it once to a folder converted without it.
+
+    Returns ``None`` when the copy cannot be written (read-only or full disk): the caller then downcasts the
+    float32 file at load time, as before, which needs about 2.5 GB more memory while loading.
+    """
+    folder = folder or model_dir(entry)
+    found = bf16_folder(folder, read_manifest(folder))
+    if found is not None:
+        return found
+    try:
+        with _locked(folder):
+            manifest = check_folder(entry, folder)  # derive the copy from verified float32 weights only
+            found = bf16_folder(folder, manifest)
+            if found is not None:
+                return found
+            if progress:
+                print(f"upgrading {entry.name}: adding a bf16 copy of the weights (once, about 20 s); bf16 loads "
+                      "then read it directly and need about 2.5 GB less memory", file=sys.stderr, flush=True)
+            for stale in folder.glob(f".{BF16_DIR}.tmp-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            work = folder / f".{BF16_DIR}.tmp-{os.getpid()}"
+            work.mkdir()
+            target = folder / BF16_DIR
+            try:
+                write_bf16_copy(folder, work)
+                if target.exists():  # a leftover the manifest does not list
+                    shutil.rmtree(target)
+                os.replace(work, target)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+            names = [n for n in _weight_files(folder) if n.startswith(f"{BF16_DIR}/")]
+            files = {**manifest["files"], **_file_records(folder, names)}
+            variants = manifest.get("variants") if isinstance(manifest.get("variants"), dict) else {}
+            upgraded = {**manifest, "files": files, "variants": {**variants, "bf16": BF16_DIR}}
+            atomic_write_json(folder / MANIFEST, upgraded)
+            _write_stamp(folder, list(files))
+    except OSError as exc:
+        if progress:
+            print(f"warning: could not add a bf16 copy to {folder} ({exc}); loading the float32 weights instead",
+                  file=sys.stderr, flush=True)
+        return None
+    return target
 
 
 def verify(entry: ModelEntry, *, roots: Sequence[Path] | None = None) -> list[tuple[str, bool, str]]:
