@@ -10,7 +10,7 @@ def test_combined_chain_reports_per_category_verdicts():
     llm = FakeChatModel(
         rules=[("odeio", '{"categories": ["hate", "harassment"]}')], default='{"categories": ["safe"]}'
     )
-    chain = load_chain("moderation", llm=llm, policy="any")
+    chain = load_chain("moderation", llm=llm, prompt="moderation@1", policy="any")
     outs = chain.batch(["vou te pegar na saida", "odeio gente como você", "bom dia turma", "mata o processo"])
     assert len(llm.calls) == 1
     assert [o["categories"] for o in outs] == [["violence"], ["hate", "harassment"], [], []]
@@ -24,7 +24,7 @@ def test_combined_chain_reports_per_category_verdicts():
 
 def test_default_policy_needs_rules_to_confirm_the_llm():
     llm = FakeChatModel(default='{"categories": ["violence"]}')  # an over-eager classifier
-    outs = load_chain("moderation", llm=llm).batch(
+    outs = load_chain("moderation", llm=llm, prompt="moderation@1", policy="confirm").batch(
         ["bom dia turma", "esse filme tem muito tiro", "vou te pegar"]
     )
     assert [o["categories"] for o in outs] == [[], ["violence"], ["violence"]]
@@ -39,7 +39,7 @@ def test_rules_layer_needs_no_model():
 
 def test_llm_layer_alone_and_unreadable_answers():
     llm = FakeChatModel(rules=[("texto um", "não sei"), ("texto dois", '{"categories": ["illegal"]}')])
-    outs = load_chain("moderation", llm=llm, layers="llm").batch(["texto um", "texto dois"])
+    outs = load_chain("moderation", llm=llm, prompt="moderation@1", layers="llm").batch(["texto um", "texto dois"])
     assert outs[0]["llm_parsed"] is False and outs[0]["flagged"] is False
     assert outs[0]["verdicts"]["hate"]["llm"] is None  # no opinion, not "safe"
     assert outs[1]["categories"] == ["illegal"]

@@ -81,7 +81,7 @@ def test_spec_contract_fields(registry):
     assert spec.parser["type"] == "text" and spec.parser.type == "text"
     classify = get_prompt_spec("classify_zero_shot")
     assert classify.parser.labels == ["positivo", "negativo", "neutro"]
-    moderation = get_prompt_spec("moderation")
+    moderation = get_prompt_spec("moderation@1")
     assert moderation.parser.get("type") == "json" and moderation.parser.fields[0].name == "categories"
     assert get_prompt_spec("qa_few_shot").fewshot["k"] == 4
 

@@ -106,7 +106,7 @@ def test_missing_variable_text_prompt(tmp_path, monkeypatch):
 
 def test_mustache_renders_text_unescaped():
     text = 'He said "stop" <now> & {x} {{y}}'
-    out = render("moderation", {"text": text})
+    out = render("moderation@1", {"text": text})
     assert f"Texto: {text}\n" in out and '{"categories": ["safe"]}' in out
 
 

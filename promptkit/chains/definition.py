@@ -112,6 +112,11 @@ class ModerationSettings(_Strict):
         default="confirm",
         description="any: unsafe if rules are high-confidence or the LLM flags; confirm: the LLM needs a rule hit",
     )
+    threshold: float | None = Field(
+        default=None,
+        description="for a yes/no scoring prompt: the score at or above which the LLM flags the text "
+        "(default: promptkit.moderation.scoring.DEFAULT_THRESHOLD)",
+    )
 
 
 class ChainDefinition(_Strict):

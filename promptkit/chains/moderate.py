@@ -66,7 +66,8 @@ def build_moderation(parts: Parts) -> Runnable:
                 llm_unsafe=False if skipped else value >= threshold,
                 llm_score=value,
             )
-            raw = "" if value is None else f"{labels[0] if value >= threshold else labels[1]} ({value:+.2f})"
+            verdict = "unsafe" if value is not None and value >= threshold else "safe"
+            raw = "" if value is None else f"{verdict} ({value:+.2f})"
             parsed = True
         elif use_llm and not state.get("_skip"):
             llm_categories, parsed = parse_categories(raw)

@@ -11,24 +11,37 @@ Layers
    language) for self-harm, teaching, history, fiction or news for hate, violence and illegal activities, sex
    education for sexual content, law or obviously fictitious data for privacy. Technical idioms ("matar o
    processo", "kill -9", "kill two birds with one stone", "morrer de rir") are removed before matching.
-2. **LLM classifier**: the prompt ``moderation@production`` (falling back to the latest version) asks the
-   model for ``{"categories": [...]}`` over the taxonomy of ``prompts/moderation/TAXONOMY.md``
-   (hate, harassment, violence, self_harm, sexual, illegal, privacy); :func:`parse_categories` reads it and
-   tolerates prose around the JSON.
+2. **LLM layer**, in one of two forms chosen by the prompt version:
+
+   * *yes/no scoring* (``moderation@3``, the production label): one question per text, "Este texto é
+     seguro? Responda Sim ou Não.", read from the model's log-probabilities by
+     :mod:`promptkit.moderation.scoring` (``model.logprob``, batched and cached; nothing is generated or
+     parsed). The score is ``log P("Não")``; the text counts as unsafe for the LLM when the score is at or above
+     ``moderation.threshold`` of the chain definition (tuned on the dev split only). This form gives one
+     decision for the whole text, not a category.
+   * *JSON classifier* (``moderation@1``): the model answers ``{"categories": [...]}`` over the taxonomy of
+     ``prompts/moderation/TAXONOMY.md`` (hate, harassment, violence, self_harm, sexual, illegal, privacy);
+     :func:`parse_categories` reads it and tolerates prose around the JSON.
 
 Combination rule (per category)
 -------------------------------
-* a **high**-confidence rule hit makes the category unsafe on its own;
-* a **low**-confidence rule hit alone never does: it needs the LLM to flag the same category;
-* an **LLM flag** counts only when the rules also hit that category (at any confidence). This is policy
-  ``confirm``, the default of ``chains/moderation.yaml``;
-* policy ``any`` (``--set policy=any``) also accepts LLM flags in categories where the rules found nothing.
+* a **high**-confidence rule hit makes the category unsafe on its own, whatever the LLM says;
+* a **low**-confidence rule hit alone never does: it needs the LLM to flag the text (yes/no form) or the same
+  category (JSON form);
+* an **LLM flag** where the rules found nothing counts only under policy ``any``; the yes/no form then reports
+  the category ``unspecified``. Under policy ``confirm`` an LLM flag counts only where the rules also hit.
 
-Why ``confirm`` by default: measured on ``eval/datasets/moderation.jsonl`` (``benchmarks/bench_moderation.py``),
-the default 0.5B model answers ``{"categories": ["violence"]}`` for almost every text, safe ones included
-(flagged-vs-safe false-positive rate 1.00 on the test split), so under ``any`` a guard would refuse everything.
-Under ``confirm`` the LLM can only confirm a topic the rules saw (test split: micro precision 0.85, false-positive
-rate 0.01). With a stronger classifier, ``any`` is the rule to use.
+``chains/moderation.yaml`` runs ``layers: combined``, ``policy: any`` with the yes/no prompt and its tuned
+threshold, so a text is flagged when (a) a rule hits with high confidence, or (b) the score reaches the
+threshold (the categories are then the rule hits of any confidence, or ``unspecified``).
+
+Measured on ``eval/datasets/moderation.jsonl`` (``benchmarks/bench_moderation.py``, figures and command in
+``eval/moderation_results.md``): the default 0.5B model separates unsafe from safe texts only weakly (area
+under the ROC curve about 0.6-0.7 on dev for every question wording tried), so the threshold that keeps its
+false-positive rate near 0.1 on dev adds little recall; the rules still carry most of the decisions, and their
+lexicon fits the dev split far better than the held-out test split. The JSON classifier (``moderation@1``)
+answers ``{"categories": ["violence"]}`` for almost every text, safe ones included, so it is kept only under
+policy ``confirm``.
 
 A text is flagged when any category is unsafe. Every verdict records both layers' opinions, the matched
 phrases and the safe context that lowered a hit, so each decision can be audited.
@@ -41,12 +54,13 @@ from __future__ import annotations
 
 from promptkit.moderation.rules import RuleHit, check_rules
 from promptkit.moderation.taxonomy import CATEGORIES
-from promptkit.moderation.verdict import CategoriesParser, combine, parse_categories
+from promptkit.moderation.verdict import UNSPECIFIED, CategoriesParser, combine, parse_categories
 
 __all__ = [
     "CATEGORIES",
     "CategoriesParser",
     "RuleHit",
+    "UNSPECIFIED",
     "check_rules",
     "combine",
     "moderate_rules",

@@ -79,26 +79,42 @@ class CategoriesParser(BaseOutputParser[dict]):
         return "promptkit_moderation_categories"
 
 
+UNSPECIFIED = "unspecified"  # the category reported when only the yes/no LLM layer flags a text
+
+
 def combine(
     rules: dict[str, RuleHit] | None,
     llm: list[str] | None,
     *,
     policy: str = "confirm",
+    llm_unsafe: bool | None = None,
+    llm_score: float | None = None,
 ) -> dict[str, Any]:
     """Per-category verdicts from the two layers (either may be ``None`` when not run).
+
+    The LLM layer speaks either as a list of categories (``llm``, the JSON classifier) or as one calibrated
+    yes/no decision for the whole text (``llm_unsafe``, from :mod:`promptkit.moderation.scoring`).
 
     ``confirm`` (default): flagged when the rules hit it with high confidence, or when the LLM flags it and the
     rules hit it at any confidence. ``any``: flagged on a high rule hit or on any LLM flag.
     A low-confidence rule hit alone never flags.
+
+    With ``llm_unsafe`` the LLM flag applies to every category the rules hit; under ``any``, a text the LLM
+    calls unsafe while the rules saw nothing is flagged with the category ``unspecified``.
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown moderation policy {policy!r}; expected one of {POLICIES}")
+    if llm is not None and llm_unsafe is not None:
+        raise ValueError("give the LLM layer as categories or as a yes/no decision, not both")
     verdicts: dict[str, dict[str, Any]] = {}
     flagged: list[str] = []
     for category in CATEGORIES:
         hit = (rules or {}).get(category)
         rule_level = hit.confidence if hit else None
-        llm_flag = None if llm is None else category in llm
+        if llm_unsafe is not None:
+            llm_flag = bool(llm_unsafe) and rule_level is not None
+        else:
+            llm_flag = None if llm is None else category in llm
         if rule_level == "high":
             unsafe = True
         elif llm_flag:
@@ -116,4 +132,10 @@ def combine(
             "rule_names": hit.rules if hit else [],
             "safe_context": hit.safe_context if hit else None,
         }
-    return {"flagged": bool(flagged), "categories": flagged, "verdicts": verdicts}
+    if llm_unsafe and not flagged and (policy == "any" or rules is None):
+        flagged.append(UNSPECIFIED)
+    result: dict[str, Any] = {"flagged": bool(flagged), "categories": flagged, "verdicts": verdicts}
+    if llm_unsafe is not None:
+        result["llm_unsafe"] = bool(llm_unsafe)
+        result["llm_score"] = llm_score
+    return result
