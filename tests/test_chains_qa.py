@@ -89,7 +89,9 @@ def test_abstention_phrase_maps_to_empty_answer(raw):
 
 def test_answer_cleanup_keeps_the_first_line():
     out = load_chain(
-        "qa_zero_shot", llm=FakeChatModel(default="  «o Transformer».\nExplicação longa")
+        "qa_zero_shot",
+        llm=FakeChatModel(default="  «o Transformer».\nExplicação longa"),
+        trim_question=False,  # the cleanup alone, without the shipped edge trimming
     ).invoke({"question": "O que foi apresentado?", "context": CONTEXT})
     assert out["answer"] == "o Transformer"
 

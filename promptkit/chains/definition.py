@@ -58,6 +58,10 @@ class RetrieverSettings(_Strict):
     max_context_tokens: int = Field(
         default=1200, ge=32, description="token budget for the retrieved documents"
     )
+    order: Literal["rank", "best_last"] = Field(
+        default="rank",
+        description="rank: best document first; best_last: best document last, nearest the question",
+    )
 
 
 class PostprocessSettings(_Strict):
@@ -72,6 +76,22 @@ class PostprocessSettings(_Strict):
         ge=0.0,
         le=1.0,
         description="with a context: abstain unless the answer matches the context at least this well (0-1)",
+    )
+    trim_question: bool = Field(
+        default=False, description="drop words at the answer's edges that repeat the question"
+    )
+    snap: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="replace the answer by the context span matching it at least this well (0-1)",
+    )
+    na_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="score a no-answer probability (abstention phrase vs answer log-probabilities) and abstain "
+        "above this value; 1.0 only reports it as na_prob",
     )
 
 

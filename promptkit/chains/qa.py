@@ -26,6 +26,7 @@ from promptkit.chains.parts import Parts
 from promptkit.chains.postprocess import (
     DEFAULT_ABSTAIN,
     clean_answer,
+    complete_number,
     grounding_score,
     is_abstention,
     no_answer_probability,
@@ -207,7 +208,9 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         if not abstained and post.trim_question:
             answer = trim_question_words(answer, state["question"])
         if not abstained and post.snap is not None and state["contexts"]:
-            answer = snap_to_span(answer, "\n".join(state["contexts"]), min_ratio=post.snap)
+            context = "\n".join(state["contexts"])
+            completed = complete_number(answer, context)
+            answer = completed if completed != answer else snap_to_span(answer, context, min_ratio=post.snap)
         score = None
         if not abstained and post.grounding is not None and state["contexts"]:
             score = grounding_score(answer, "\n".join(state["contexts"]))
