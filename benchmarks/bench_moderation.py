@@ -104,9 +104,11 @@ def run_llm(rows: list[dict], model: str | None, cache_mode: str, prompt: str | 
 
 
 def sweep(rows: list[dict], scores_: list[float]) -> str:
-    """Unsafe-vs-safe recall and FPR of "score >= t" for candidate thresholds, per language."""
+    """Unsafe-vs-safe recall and FPR of "score >= t" for the observed score levels t, per language."""
     lines = ["| threshold | pt R | pt FPR | en R | en FPR | all R | all FPR |", "|---|---|---|---|---|---|---|"]
-    for t in [x / 4 for x in range(-8, 17)]:
+    values = sorted({round(v, 2) for v in scores_})  # the scores' own levels (bf16 scores come in steps)
+    step = max(1, len(values) // 24)
+    for t in values[::step]:
         cells = []
         for lang in ("pt", "en", "all"):
             idx = [i for i, r in enumerate(rows) if lang == "all" or r["lang"] == lang]
