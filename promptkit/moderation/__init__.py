@@ -37,9 +37,10 @@ threshold (the categories are then the rule hits of any confidence, or ``unspeci
 
 Measured on ``eval/datasets/moderation.jsonl`` (``benchmarks/bench_moderation.py``, figures and command in
 ``eval/moderation_results.md``): the default 0.5B model separates unsafe from safe texts only weakly (area
-under the ROC curve about 0.6-0.7 on dev for every question wording tried), so the threshold that keeps its
-false-positive rate near 0.1 on dev adds little recall; the rules still carry most of the decisions, and their
-lexicon fits the dev split far better than the held-out test split. The JSON classifier (``moderation@1``)
+under the ROC curve about 0.8 on dev with the best wording, close to chance on test), so the threshold that
+keeps its false-positive rate at most 0.1 on dev adds little recall (test, unsafe-vs-safe recall pt/en: rules
+0.45/0.32, combined 0.55/0.36); the rules still carry most of the decisions, and their lexicon fits the dev split
+far better than the held-out test split. The JSON classifier (``moderation@1``)
 answers ``{"categories": ["violence"]}`` for almost every text, safe ones included, so it is kept only under
 policy ``confirm``.
 
