@@ -20,6 +20,7 @@ phrases into ``""`` before scoring. A Portuguese-aware normaliser (:func:`normal
 from __future__ import annotations
 
 import collections
+import functools
 import random
 import re
 import string
@@ -438,10 +439,12 @@ def golds_from_squad(data: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
 # -- bootstrap confidence intervals --------------------------------------------------------------------------
 
 
-def _resample_indices(n: int, resamples: int, seed: int) -> list[list[int]]:
+@functools.lru_cache(maxsize=8)
+def _resample_indices(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
+    """The bootstrap resamples (memoised: a run scores several metrics over the same rows and seed)."""
     rng = random.Random(seed)
     population = range(n)
-    return [rng.choices(population, k=n) for _ in range(resamples)]
+    return tuple(tuple(rng.choices(population, k=n)) for _ in range(resamples))
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:

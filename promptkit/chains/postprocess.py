@@ -57,8 +57,21 @@ def clean_answer(text: str, *, first_line: bool = True, strip: bool = True) -> s
 def fold_text(text: str) -> str:
     """Lowercase, accents removed, punctuation turned into spaces, whitespace collapsed."""
     text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():
+        text = text.translate(_STRIP_COMBINING)
     return " ".join(_WORD.findall(text))
+
+
+class _CombiningTable(dict):
+    """``str.translate`` table deleting combining marks, filled as characters are met (C-speed folding)."""
+
+    def __missing__(self, codepoint: int) -> int | None:
+        value = None if unicodedata.combining(chr(codepoint)) else codepoint
+        self[codepoint] = value
+        return value
+
+
+_STRIP_COMBINING = _CombiningTable()
 
 
 def is_abstention(answer: str, phrases: tuple[str, ...] | list[str] = DEFAULT_ABSTAIN) -> bool:
@@ -79,6 +92,90 @@ def is_abstention(answer: str, phrases: tuple[str, ...] | list[str] = DEFAULT_AB
         if p and (folded == p or folded.startswith(p) or folded.endswith(p)):
             return True
     return False
+
+
+# ratios already computed: a chain scores one answer against all its documents together and then against each
+# one (for citations), which visits the same windows again
+_RATIOS: dict[tuple[str, str], float] = {}
+
+
+def _ratio(matcher: difflib.SequenceMatcher, a: str, window: str) -> float:
+    """``SequenceMatcher(None, window, a).ratio()`` (``matcher`` has ``a`` as its second sequence), memoised."""
+    ratio = _RATIOS.get((a, window))
+    if ratio is None:
+        matcher.set_seq1(window)
+        ratio = matcher.ratio()
+        if len(_RATIOS) >= 100_000:
+            _RATIOS.clear()
+        _RATIOS[(a, window)] = ratio
+    return ratio
+
+
+class _LcsBound:
+    """A tighter upper bound of ``SequenceMatcher(None, window, a).ratio()``: the matching blocks difflib finds
+    form a common subsequence, so their total size is at most the longest common subsequence of the two strings.
+    Computed bit-parallel (Hyyrö), a few integer operations per character of the window: much cheaper than the
+    ratio itself, and on course text it rules out about 95% of the windows the quick_ratio bound lets through."""
+
+    def __init__(self, a: str):
+        self.m = len(a)
+        self.full = (1 << self.m) - 1
+        self.masks: dict[str, int] = {}
+        for i, ch in enumerate(a):
+            self.masks[ch] = self.masks.get(ch, 0) | (1 << i)
+
+    def __call__(self, window: str) -> float:
+        v, full, masks = self.full, self.full, self.masks
+        for ch in window:
+            u = v & masks.get(ch, 0)
+            v = ((v + u) | (v - u)) & full
+        lcs = self.m - v.bit_count()
+        return 2.0 * lcs / (len(window) + self.m)
+
+
+def _window_bounds(a: str, words: list[str], sizes: list[int], ranks: bool = False) -> list[tuple]:
+    """``(quick_ratio, start, end)`` of every window of ``sizes`` words against ``a``, highest bound first
+    (``ranks=True`` appends each window's position in a scan by size, then start, and breaks ties by it).
+
+    The value equals ``SequenceMatcher(None, " ".join(words[start:end]), a).quick_ratio()`` (twice the size of
+    the characters' multiset intersection over the total length), computed from per-word character counts with
+    prefix sums instead of building and counting every window string.
+    """
+    import numpy as np
+
+    alphabet = {ch: i for i, ch in enumerate(sorted(set(a)))}
+    need = np.array([a.count(ch) for ch in alphabet], dtype=np.int64)
+    rows = [[0] * len(alphabet)]
+    lengths = [0]
+    for word in words:
+        row = [0] * len(alphabet)
+        for ch in word:
+            j = alphabet.get(ch)
+            if j is not None:
+                row[j] += 1
+        rows.append(row)
+        lengths.append(len(word))
+    counts = np.cumsum(np.array(rows, dtype=np.int64), axis=0)
+    total = np.cumsum(np.array(lengths, dtype=np.int64))
+    space = alphabet.get(" ")
+    bounds, starts_all, ends_all = [], [], []
+    for size in sizes:
+        starts = np.arange(0, max(1, len(words) - size + 1))
+        ends = np.minimum(starts + size, len(words))
+        gaps = ends - starts - 1  # the spaces " ".join puts between the words
+        window = counts[ends] - counts[starts]
+        if space is not None:
+            window[:, space] += gaps
+        matches = np.minimum(window, need).sum(axis=1)
+        bounds.append(2.0 * matches / (len(a) + total[ends] - total[starts] + gaps))
+        starts_all.append(starts)
+        ends_all.append(ends)
+    bound = np.concatenate(bounds)
+    order = np.argsort(-bound, kind="stable")  # stable: equal bounds keep the scan order
+    start, end = np.concatenate(starts_all)[order], np.concatenate(ends_all)[order]
+    if ranks:
+        return list(zip(bound[order].tolist(), start.tolist(), end.tolist(), order.tolist(), strict=True))
+    return list(zip(bound[order].tolist(), start.tolist(), end.tolist(), strict=True))
 
 
 def grounding_score(answer: str, context: str) -> float:
@@ -109,19 +206,15 @@ def grounding_score(answer: str, context: str) -> float:
     # The exact ratio is costly; its upper bound quick_ratio is cheap. Visit the windows from the highest bound
     # down and stop once no bound can beat the best ratio found: the same maximum, a few ratio() calls instead
     # of hundreds per context.
-    bounds: dict[str, float] = {}
-    for size in {max(1, n - 1), n, n + 1}:
-        for start in range(0, max(1, len(c_words) - size + 1)):
-            window = " ".join(c_words[start : start + size])
-            if window not in bounds:
-                matcher.set_seq1(window)
-                bounds[window] = matcher.quick_ratio()
     best = 0.0
-    for window, bound in sorted(bounds.items(), key=lambda item: -item[1]):
+    lcs_bound = _LcsBound(a)
+    for bound, start, end in _window_bounds(a, c_words, sorted({max(1, n - 1), n, n + 1})):
         if bound <= best:
             break
-        matcher.set_seq1(window)
-        best = max(best, matcher.ratio())
+        window = " ".join(c_words[start:end])
+        if lcs_bound(window) <= best:
+            continue
+        best = max(best, _ratio(matcher, a, window))
         if best == 1.0:
             return best
     return round(best, 4)
@@ -169,16 +262,23 @@ def snap_to_span(answer: str, context: str, *, min_ratio: float = 0.75) -> str:
     n = len(a.split())
     matcher = difflib.SequenceMatcher(autojunk=False)
     matcher.set_seq2(a)
-    best, where = 0.0, None
-    for size in sorted({max(1, n - 1), n, n + 1}):
-        for start in range(0, max(1, len(tokens) - size + 1)):
-            window = tokens[start : start + size]
-            matcher.set_seq1(" ".join(t[0] for t in window))
-            if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
-                continue
-            ratio = matcher.ratio()
-            if ratio > best:
-                best, where = ratio, (window[0][1], window[-1][2])
+    words = [t[0] for t in tokens]
+    # Highest quick_ratio bound first (see grounding_score); windows whose bound ties the best are still scored,
+    # and of equal ratios the earliest window (by size, then position) wins, as in a plain left-to-right scan.
+    best, first, where = 0.0, None, None
+    lcs_bound = _LcsBound(a)
+    for bound, start, end, rank in _window_bounds(a, words, sorted({max(1, n - 1), n, n + 1}), ranks=True):
+        if bound <= 0 or bound < best:
+            break
+        if bound == best and first is not None and rank > first:
+            continue  # at most a tie, and a later one
+        window = " ".join(words[start:end])
+        tight = lcs_bound(window)
+        if tight < best or (tight == best and (first is None or rank > first)):
+            continue
+        ratio = _ratio(matcher, a, window)
+        if ratio > best or (ratio == best and ratio > 0 and (first is None or rank < first)):
+            best, first, where = ratio, rank, (tokens[start][1], tokens[end - 1][2])
     if where is None or best < min_ratio:
         return answer
     span = context[where[0] : where[1]].strip(_EDGE_PUNCT + " ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class CourseIndex:
         self.context_header = bool(self.manifest.get("splitter", {}).get("context_header", context_header))
         self._embeddings = embeddings
         self._lexical: LexicalIndex | None = None
+        self._lexical_lock = threading.Lock()
         self._position = {c.id: i for i, c in enumerate(chunks)}
 
     # ---- construction -------------------------------------------------------------------------------------
@@ -117,8 +119,11 @@ class CourseIndex:
     @property
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
-            texts = [c.index_text(self.context_header) for c in self.chunks]
-            self._lexical = LexicalIndex.build(texts, PortugueseTokenizer(self.stem))
+            # chains search from a thread pool: without the lock every thread would build its own BM25 index
+            with self._lexical_lock:
+                if self._lexical is None:
+                    texts = [c.index_text(self.context_header) for c in self.chunks]
+                    self._lexical = LexicalIndex.build(texts, PortugueseTokenizer(self.stem))
         return self._lexical
 
     def vectors(self, positions: Sequence[int] | None = None) -> np.ndarray:

@@ -125,27 +125,105 @@ def stop_string_criterion(tokenizer: Any, stops: Sequence[str], prompt_length: i
 
 
 _TOKENIZERS: dict[str, Any] = {}
+_COUNTS: dict[tuple[str, str], int] = {}
+_COUNTS_MAX = 50_000
+
+
+class LightTokenizer:
+    """What a replay needs from a model's tokenizer (token counts, chat-template rendering), loaded lazily.
+
+    Counting uses ``tokenizers`` on the folder's ``tokenizer.json`` (the object the transformers tokenizer wraps:
+    same ids), parsed only on the first count that :mod:`promptkit.models.tokenizer_cache` does not hold.
+    Rendering is always done by transformers' ``apply_chat_template`` (``PreTrainedTokenizerFast``, no torch) and
+    remembered in the same cache, so a replayed run usually imports neither transformers nor the tokenizer file.
+    """
+
+    padding_side = "left"
+
+    def __init__(self, folder: Path):
+        self._folder = folder
+        self._rust: Any = None
+        self._full: Any = None
+        self._lock = threading.Lock()
+        template_path = folder / "chat_template.jinja"
+        if template_path.is_file():
+            self.chat_template: str | None = template_path.read_text("utf-8")
+        else:
+            import json
+
+            try:
+                config = json.loads((folder / "tokenizer_config.json").read_text("utf-8"))
+            except (OSError, ValueError):
+                config = {}
+            template = config.get("chat_template")
+            self.chat_template = template if isinstance(template, str) else None
+
+    @classmethod
+    def usable(cls, folder: Path) -> bool:
+        """Whether ``folder`` has a ``tokenizer.json`` (what counting reads)."""
+        return (folder / "tokenizer.json").is_file()
+
+    @property
+    def _tok(self) -> Any:
+        if self._rust is None:
+            with self._lock:
+                if self._rust is None:
+                    from tokenizers import Tokenizer
+
+                    self._rust = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+        return self._rust
+
+    @property
+    def full(self) -> Any:
+        """The transformers tokenizer (``PreTrainedTokenizerFast``), loaded on first need."""
+        if self._full is None:
+            with self._lock:
+                if self._full is None:
+                    from transformers import PreTrainedTokenizerFast
+
+                    tok = PreTrainedTokenizerFast.from_pretrained(str(self._folder), local_files_only=True)
+                    tok.padding_side = "left"
+                    if tok.pad_token_id is None:
+                        tok.pad_token = tok.eos_token
+                    self._full = tok
+        return self._full
+
+    def __call__(self, text: str, add_special_tokens: bool = False, **_: Any) -> dict[str, list[int]]:
+        return {"input_ids": self._tok.encode(text, add_special_tokens=add_special_tokens).ids}
+
+    def apply_chat_template(self, chat: list[dict[str, Any]], tokenize: bool = False,
+                            add_generation_prompt: bool = False) -> str:
+        if tokenize:
+            raise ValueError("LightTokenizer renders text only (tokenize=False)")
+        from promptkit.models.tokenizer_cache import render_key, store_for
+
+        store = store_for(str(self._folder)) if self.chat_template else None
+        key = render_key(self.chat_template or "", chat, add_generation_prompt) if store is not None else ""
+        text = store.get_render(key) if store is not None else None
+        if text is None:
+            text = self.full.apply_chat_template(chat, tokenize=False, add_generation_prompt=add_generation_prompt)
+            if store is not None:
+                store.put_render(key, text)
+        return text
 
 
 def load_tokenizer(source: str, *, local_only: bool = True) -> Any:
     """The tokenizer alone (no weights), prepared like a backend's: enough to render and count prompts.
 
-    A folder with a ``tokenizer.json`` is read with ``PreTrainedTokenizerFast``, which does not import torch
-    (``AutoTokenizer`` does, through the model configuration classes: about 1.5 s of a replayed run). For the
-    Qwen folders it gives the same token ids and the same chat-template rendering as ``AutoTokenizer``.
+    A folder with a ``tokenizer.json`` gets a :class:`LightTokenizer` (no torch; transformers only to render a
+    conversation the tokenizer cache has not seen); anything else ``AutoTokenizer``, which imports torch.
     """
     with _BACKENDS_LOCK:
         tok = _TOKENIZERS.get(source)
         if tok is None:
-            if (Path(source) / "tokenizer.json").is_file():
-                from transformers import PreTrainedTokenizerFast
+            if LightTokenizer.usable(Path(source)):
+                tok = LightTokenizer(Path(source))
+                _TOKENIZERS[source] = tok
+                return tok
+            _torch()
+            from transformers import AutoTokenizer
 
-                tok = PreTrainedTokenizerFast.from_pretrained(source, local_files_only=local_only)
-            else:
-                _torch()
-                from transformers import AutoTokenizer
-
-                tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+            tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
             tok.padding_side = "left"
             if tok.pad_token_id is None:
                 tok.pad_token = tok.eos_token
@@ -200,6 +278,7 @@ class LocalChatModel(BatchedChatModel):
     threads: int | None = None
     _backend: Backend | None = PrivateAttr(default=None)
     _loader: Callable[[], Backend] | None = PrivateAttr(default=None)
+    _light_tokenizer: Any = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -231,7 +310,9 @@ class LocalChatModel(BatchedChatModel):
     def tokenizer(self) -> Any:
         if self._backend is None and self._loader is not None:
             # Rendering and counting need only the tokenizer: keep the weights unloaded until a cache miss.
-            return load_tokenizer(self.path)
+            if self._light_tokenizer is None:
+                self._light_tokenizer = load_tokenizer(self.path)
+            return self._light_tokenizer
         return self.backend.tokenizer
 
     def numerics(self) -> dict[str, Any]:
@@ -255,7 +336,24 @@ class LocalChatModel(BatchedChatModel):
         return "\n\n".join(f"{c['role']}: {c['content']}" for c in chat) + "\n\nassistant:"
 
     def get_num_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Tokens of ``text``, memoised per model folder in memory and on disk
+        (:mod:`promptkit.models.tokenizer_cache`): fitting retrieved documents into the context window counts the
+        same blocks several times per question, across questions and on every re-run."""
+        key = (self.path, text)
+        count = _COUNTS.get(key)
+        if count is None:
+            from promptkit.models.tokenizer_cache import store_for
+
+            store = store_for(self.path)
+            count = store.get_count(text) if store is not None else None
+            if count is None:
+                count = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+                if store is not None:
+                    store.put_count(text, count)
+            if len(_COUNTS) >= _COUNTS_MAX:
+                _COUNTS.clear()
+            _COUNTS[key] = count
+        return count
 
     def _encode(self, prompts: list[str], max_new_tokens: int) -> Any:
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
