@@ -1,0 +1,250 @@
+"""Evaluation throughput: promptkit's rag_course chain against the plain LangChain way, on the same prompts.
+
+    python benchmarks/bench_eval_throughput.py                  # 24 course QA questions, RAG mode (~6 min)
+    python benchmarks/bench_eval_throughput.py --levers         # also generation levers, one at a time
+
+Both sides answer the first ``--limit`` questions of ``eval/datasets/course_qa.json`` in RAG mode with the default
+model (Qwen2.5-Coder 0.5B Instruct, converted from its GGUF package):
+
+* **promptkit**: ``evaluate(chain="rag_course", mode="rag", cache="off")`` with the chain's default settings
+  (bf16, padded batches of 8, stop at the first newline). The timing covers the whole pipeline: retrieval,
+  prompt fitting, generation and post-processing. The weights are loaded before the clock starts.
+* **plain LangChain**: ``langchain_huggingface.HuggingFacePipeline`` over a transformers
+  ``pipeline("text-generation", max_new_tokens=<same>, do_sample=False, return_full_text=False)`` on the same
+  converted folder in float32, invoked once per example on exactly the prompts the chain sends (retrieved
+  documents, chat template and all). Only generation is timed.
+
+Both outputs are scored through the same chain post-processing (the baseline's raw texts are replayed through
+the chain), so EM/F1 differences come from generation alone. ``--levers`` times ``model.complete`` on the same
+prompts with one setting changed at a time (batching, dtype, stop strings, threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _recorder_classes():
+    """LocalChatModel subclasses that record what the chain sends, or replay given answers (no weights)."""
+    from promptkit.models.local import LocalChatModel
+
+    class Recorder(LocalChatModel):
+        seen: list = []
+
+        def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
+            self.seen.extend((p, dict(params)) for p in prompts)
+            return ["" for _ in prompts]
+
+    class Replayer(LocalChatModel):
+        answers: dict = {}
+
+        def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
+            return [self.answers[p] for p in prompts]
+
+    return Recorder, Replayer
+
+
+def _light_model(cls, llm, **fields):
+    """A weightless model with the real model's tokenizer, id and numerics (same prompts, same cache keys)."""
+    return cls(model_id=llm.model_id, revision=llm.revision, path=llm.path, dtype=llm.dtype,
+               context_window=llm.context_window, batch_size=llm.batch_size, **fields).defer(lambda: None)
+
+
+def chain_prompts(llm, dataset: str, limit: int) -> tuple[list[str], dict[str, Any]]:
+    """The rendered prompts (chat template included) and generation params the rag_course chain would send."""
+    from promptkit.evaluation import evaluate
+
+    Recorder, _ = _recorder_classes()
+    recorder = _light_model(Recorder, llm, seen=[])
+    evaluate(chain="rag_course", dataset=dataset, mode="rag", limit=limit, llm=recorder, cache="off",
+             show_progress=False)
+    prompts = [p for p, _ in recorder.seen]  # in the model's (length-sorted) order; answers are matched by text
+    return prompts, recorder.seen[0][1]
+
+
+def score_texts(llm, dataset: str, limit: int, answers: dict[str, str]):
+    """EM/F1 of given raw model texts, put through the chain's own post-processing."""
+    from promptkit.evaluation import evaluate
+
+    _, Replayer = _recorder_classes()
+    replayer = _light_model(Replayer, llm, answers=answers)
+    return evaluate(chain="rag_course", dataset=dataset, mode="rag", limit=limit, llm=replayer, cache="off",
+                    show_progress=False)
+
+
+def run_promptkit(dataset: str, limit: int):
+    from promptkit.evaluation import evaluate
+    from promptkit.models import load_llm
+
+    t = time.perf_counter()
+    llm = load_llm()
+    llm.backend  # noqa: B018 - load the weights before timing
+    load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    result = evaluate(chain="rag_course", dataset=dataset, mode="rag", limit=limit, cache="off",
+                      show_progress=False)
+    return llm, result, time.perf_counter() - t, load_s
+
+
+def run_baseline(folder: str, prompts: list[str], max_new_tokens: int) -> tuple[list[str], float, float]:
+    """HuggingFacePipeline over a float32 text-generation pipeline, one invoke per prompt."""
+    import torch
+    from langchain_huggingface import HuggingFacePipeline
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    t = time.perf_counter()
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    pipe = pipeline("text-generation", model=model, tokenizer=tok, max_new_tokens=max_new_tokens,
+                    do_sample=False, return_full_text=False)
+    llm = HuggingFacePipeline(pipeline=pipe)
+    load_s = time.perf_counter() - t
+    outs = []
+    t = time.perf_counter()
+    for i, prompt in enumerate(prompts, start=1):
+        outs.append(llm.invoke(prompt))
+        print(f"  baseline {i}/{len(prompts)} ({(time.perf_counter() - t) / i:.1f} s/example)", file=sys.stderr,
+              flush=True)
+    return outs, time.perf_counter() - t, load_s
+
+
+def levers(llm, prompts: list[str], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """``model.complete`` on the same prompts, one setting changed at a time from promptkit's defaults."""
+    import torch
+
+    from promptkit.models import load_llm
+    from promptkit.models.local import LocalChatModel
+
+    rows = []
+    base_kwargs = {"max_new_tokens": params["max_new_tokens"], "temperature": params["temperature"]}
+
+    def timed(name: str, model, stop, note: str = "") -> list[str]:
+        t = time.perf_counter()
+        texts = model.complete(prompts, stop=stop, **base_kwargs)
+        s = time.perf_counter() - t
+        first = [x.split("\n")[0].strip() for x in texts]
+        rows.append({"setting": name, "s_per_example": s / len(prompts), "first_lines": first, "note": note})
+        print(f"  lever {name}: {s / len(prompts):.2f} s/example", file=sys.stderr, flush=True)
+        return texts
+
+    default = llm.model_copy(update={"cache": None}).attach(llm.backend)
+    timed("default (bf16, batch 8, stop criterion)", default, params["stop"])
+    timed("no stop strings (EOS or max_new_tokens only)", default, [])
+    original = LocalChatModel._stopping
+
+    def hf_stop_strings(self, p, width, *extra):
+        from transformers import StoppingCriteriaList
+
+        out = {"stop_strings": list(p["stop"]), "tokenizer": self.tokenizer} if any(p["stop"]) else {}
+        if extra:
+            out["stopping_criteria"] = StoppingCriteriaList(list(extra))
+        return out
+
+    LocalChatModel._stopping = hf_stop_strings
+    try:
+        timed("generate(stop_strings=...) instead", default, params["stop"])
+    finally:
+        LocalChatModel._stopping = original
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        timed("1 torch thread (default %d)" % threads, default, params["stop"])
+    finally:
+        torch.set_num_threads(threads)
+    timed("batch 1", default.model_copy(update={"batch_size": 1}).attach(llm.backend), params["stop"])
+    fp32 = load_llm(dtype="fp32")
+    timed("fp32 weights, batch 8", fp32.model_copy(update={"cache": None}).attach(fp32.backend), params["stop"])
+    return rows
+
+
+def prefix_tokens(llm, prompts: list[str]) -> tuple[int, float]:
+    """Tokens of the prefix all prompts share (system prompt + template) and the mean prompt length."""
+    ids = [llm.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    shared = 0
+    for column in zip(*ids, strict=False):
+        if len(set(column)) != 1:
+            break
+        shared += 1
+    return shared, statistics.mean(len(i) for i in ids)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default="course_qa")
+    ap.add_argument("--limit", type=int, default=24, help="questions (the same ones on both sides)")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--levers", action="store_true", help="also time generation settings one at a time")
+    ap.add_argument("--lever-limit", type=int, default=16, help="prompts used for each lever (the first N)")
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    args = ap.parse_args()
+
+    import torch
+
+    out: dict[str, Any] = {"limit": args.limit, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                           "load_average_start": os.getloadavg()}
+    print("promptkit rag_course (defaults, cache off) …", file=sys.stderr, flush=True)
+    llm, result, pk_s, pk_load = run_promptkit(args.dataset, args.limit)
+    prompts, params = chain_prompts(llm, args.dataset, args.limit)
+    shared, mean_tokens = prefix_tokens(llm, prompts)
+    pk_raw = {r.id: r.raw for r in result.rows}
+    out["promptkit"] = {"seconds": pk_s, "load_s": pk_load, "examples_per_s": args.limit / pk_s,
+                        "em": result.metrics["exact"], "f1": result.metrics["f1"],
+                        "settings": {"dtype": llm.dtype, "batch_size": llm.batch_size, **params}}
+    out["prompts"] = {"count": len(prompts), "mean_tokens": mean_tokens, "shared_prefix_tokens": shared}
+    if args.levers:
+        out["levers"] = levers(llm, prompts[: args.lever_limit], params)
+    if not args.skip_baseline:
+        print("plain LangChain HuggingFacePipeline (fp32, one invoke per example) …", file=sys.stderr, flush=True)
+        texts, base_s, base_load = run_baseline(llm.path, prompts, params["max_new_tokens"])
+        scored = score_texts(llm, args.dataset, args.limit, dict(zip(prompts, texts, strict=True)))
+        base_raw = {r.id: r.raw for r in scored.rows}
+        same = sum(pk_raw[i].strip() == base_raw[i].split("\n")[0].strip() for i in pk_raw)
+        out["baseline"] = {"seconds": base_s, "load_s": base_load, "examples_per_s": args.limit / base_s,
+                           "em": scored.metrics["exact"], "f1": scored.metrics["f1"],
+                           "same_first_line": same}
+        out["speedup"] = out["promptkit"]["examples_per_s"] / out["baseline"]["examples_per_s"]
+    out["load_average_end"] = os.getloadavg()
+
+    p = out["promptkit"]
+    print(f"\n{args.limit} course QA questions, RAG mode; prompts {mean_tokens:.0f} tokens on average "
+          f"({shared} shared prefix tokens), max_new_tokens {params['max_new_tokens']}, stop {params['stop']!r}")
+    print(f"{'pipeline':44} {'ex/s':>7} {'s/ex':>6} {'EM':>6} {'F1':>6}")
+    print(f"{'promptkit rag_course (bf16, batch 8)':44} {p['examples_per_s']:7.3f} {pk_s / args.limit:6.2f} "
+          f"{p['em']:6.1f} {p['f1']:6.1f}")
+    if "baseline" in out:
+        b = out["baseline"]
+        print(f"{'LangChain HuggingFacePipeline (fp32, loop)':44} {b['examples_per_s']:7.3f} "
+              f"{b['seconds'] / args.limit:6.2f} {b['em']:6.1f} {b['f1']:6.1f}")
+        print(f"speed-up: {out['speedup']:.1f}x; F1 difference {p['f1'] - b['f1']:+.1f} points; identical first "
+              f"answer lines {b['same_first_line']}/{args.limit}")
+    lever_rows = out.get("levers", [])
+    if lever_rows:
+        ref = lever_rows[0]
+        print(f"generation levers on the first {len(ref['first_lines'])} prompts (model.complete only):")
+    for row in lever_rows:
+        same = sum(a == b for a, b in zip(row["first_lines"], lever_rows[0]["first_lines"], strict=True))
+        print(f"  {row['setting']:46} {row['s_per_example']:6.2f} s/example  "
+              f"{lever_rows[0]['s_per_example'] / row['s_per_example']:5.2f}x of default  "
+              f"same first lines {same}/{len(row['first_lines'])}")
+    la = out["load_average_start"][0], out["load_average_end"][0]
+    print(f"load average start/end {la[0]:.1f}/{la[1]:.1f} on {out['cpu_count']} cores "
+          f"({'contended' if max(la) >= 2.5 else 'quiet'})")
+    if args.json:
+        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
+
+
+if __name__ == "__main__":
+    main()
