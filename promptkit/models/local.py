@@ -310,10 +310,16 @@ class LocalChatModel(BatchedChatModel):
     def tokenizer(self) -> Any:
         if self._backend is None and self._loader is not None:
             # Rendering and counting need only the tokenizer: keep the weights unloaded until a cache miss.
-            if self._light_tokenizer is None:
-                self._light_tokenizer = load_tokenizer(self.path)
-            return self._light_tokenizer
+            return self._light() or load_tokenizer(self.path)
         return self.backend.tokenizer
+
+    def _light(self) -> LightTokenizer | None:
+        """The cached tokenizer front of a local folder (``None`` for a hub id): rendering goes through it even
+        once the weights are loaded, so every rendered prompt is remembered for later replays."""
+        if self._light_tokenizer is None:
+            usable = LightTokenizer.usable(Path(self.path))
+            self._light_tokenizer = load_tokenizer(self.path) if usable else False
+        return self._light_tokenizer or None
 
     def numerics(self) -> dict[str, Any]:
         return {"dtype": self.dtype, "int8": self.int8}
@@ -326,7 +332,7 @@ class LocalChatModel(BatchedChatModel):
 
     # -- prompts and tokens -----------------------------------------------------------------------------------
     def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
-        tok = self.tokenizer
+        tok = self._light() or self.tokenizer
         chat = []
         for m in messages:
             role = getattr(m, "role", None) if m.type == "chat" else _ROLES.get(m.type, "user")
