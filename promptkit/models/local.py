@@ -362,7 +362,7 @@ class LocalChatModel(BatchedChatModel):
         return count
 
     def _encode(self, prompts: list[str], max_new_tokens: int) -> Any:
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = self.backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         length = int(enc["input_ids"].shape[1])
         if length + max_new_tokens > self.context_window:
             raise ValidationError(
@@ -375,7 +375,7 @@ class LocalChatModel(BatchedChatModel):
     def _generate_kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "max_new_tokens": params["max_new_tokens"],
-            "pad_token_id": self.tokenizer.pad_token_id,
+            "pad_token_id": self.backend.tokenizer.pad_token_id,
             "eos_token_id": self.backend.eos_ids,
         }
         if params["temperature"] > 0:
@@ -391,7 +391,7 @@ class LocalChatModel(BatchedChatModel):
 
         criteria = list(extra)
         if any(params["stop"]):
-            criteria.append(stop_string_criterion(self.tokenizer, params["stop"], prompt_length))
+            criteria.append(stop_string_criterion(self.backend.tokenizer, params["stop"], prompt_length))
         return {"stopping_criteria": StoppingCriteriaList(criteria)} if criteria else {}
 
     # -- generation -------------------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ class LocalChatModel(BatchedChatModel):
             out = self.backend.model.generate(**enc, **self._generate_kwargs(params),
                                               **self._stopping(params, width))
         new = out[:, width:]
-        return self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        return self.backend.tokenizer.batch_decode(new, skip_special_tokens=True)
 
     def _stream_text(self, prompt: str, params: dict[str, Any]) -> Iterator[str]:
         torch = _torch()
@@ -412,7 +412,7 @@ class LocalChatModel(BatchedChatModel):
 
         self._set_threads()
         enc = self._encode([prompt], params["max_new_tokens"])
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        streamer = TextIteratorStreamer(self.backend.tokenizer, skip_prompt=True, skip_special_tokens=True)
         cancelled = threading.Event()
         errors: list[BaseException] = []
 
@@ -448,7 +448,7 @@ class LocalChatModel(BatchedChatModel):
         """Sum of log P(token) over each continuation, one forward pass per batch (left-padded)."""
         torch = _torch()
         self._set_threads()
-        tok = self.tokenizer
+        tok = self.backend.tokenizer
         p_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         c_ids = [tok(c, add_special_tokens=False)["input_ids"] for c in continuations]
         results = [0.0] * len(prompts)
