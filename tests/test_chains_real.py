@@ -54,3 +54,25 @@ def test_moderation_verdict(llm):
     assert out["verdicts"]["violence"]["rules"] == "high"
     assert out["llm_parsed"] in (True, False)  # the classifier ran; its opinion is recorded either way
     assert out["model"] == llm.model_id
+
+
+def test_zero_shot_qa_reads_the_given_context(llm):
+    from promptkit.chains import load_chain
+
+    out = load_chain("qa_zero_shot", llm=llm).invoke(
+        {
+            "question": "Quantas tarefas compõem o MMLU?",
+            "context": "O MMLU é um benchmark de múltipla escolha composto por 57 tarefas de áreas variadas.",
+        }
+    )
+    assert "57" in out["answer"]
+    assert out["prompt"].startswith("qa_zero_shot@")
+
+
+def test_few_shot_classification_returns_a_valid_label_and_its_examples(llm, fake_embeddings):
+    from promptkit.chains import load_chain
+
+    chain = load_chain("classify_few_shot", llm=llm, embeddings=fake_embeddings)
+    out = chain.invoke({"text": "Adorei a aula de hoje, os exemplos foram muito claros e úteis!"})
+    assert out["label"] == "positivo", out
+    assert out["examples"], out  # the selected demonstration ids are reported
