@@ -22,6 +22,7 @@ from typing import Any
 
 from promptkit.errors import CacheMissError, IntegrityError, ValidationError
 from promptkit.fileio import canonical_json, sha256_bytes
+from promptkit.sqlitedb import open_wal
 
 MODES = ("use", "refresh", "off", "strict")
 
@@ -63,25 +64,21 @@ class ReplayCache:
     # -- connection -------------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
+            if not self.path.parent.is_dir():
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise ValidationError(
+                        f"cannot create the folder of replay cache {self.path} ({exc.strerror or exc})",
+                        hint="set PROMPTKIT_HOME (or PROMPTKIT_CACHE) to a writable folder",
+                    ) from None
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ValidationError(
-                    f"cannot create the folder of replay cache {self.path} ({exc.strerror or exc})",
-                    hint="set PROMPTKIT_HOME (or PROMPTKIT_CACHE) to a writable folder",
-                ) from None
-            try:
-                conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(_SCHEMA)
-                conn.commit()
+                self._conn = open_wal(self.path, [_SCHEMA], timeout=60)
             except sqlite3.DatabaseError as exc:
                 raise IntegrityError(
                     f"replay cache {self.path} is not a readable SQLite database ({exc})",
                     hint="move it aside or delete it; it will be re-recorded",
                 ) from None
-            self._conn = conn
         return self._conn
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from langchain_core.embeddings import Embeddings
 
 from promptkit.errors import IntegrityError
 from promptkit.fileio import sha256_bytes
+from promptkit.sqlitedb import open_wal
 
 FILENAME = "query-embeddings.sqlite"
 
@@ -53,19 +54,13 @@ class QueryEmbeddingCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(_SCHEMA)
-                conn.commit()
+                self._conn = open_wal(self.path, [_SCHEMA], timeout=60)
             except sqlite3.DatabaseError as exc:
                 raise IntegrityError(
                     f"query-embedding cache {self.path} is not a readable SQLite database ({exc})",
                     hint="delete it; query embeddings are recomputed and stored again",
                 ) from None
-            self._conn = conn
         return self._conn
 
     def get(self, model: str, text: str) -> np.ndarray | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.fileio import canonical_json, sha256_bytes
+from promptkit.sqlitedb import open_wal
 
 FILENAME = "tokenizer-cache.sqlite"
 _SCHEMA = (
@@ -55,14 +56,7 @@ class TokenizerCache:
     def _connect(self) -> sqlite3.Connection | None:
         if self._conn is None and not self._broken:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.commit()
-                self._conn = conn
+                self._conn = open_wal(self.path, _SCHEMA, timeout=30)
             except (sqlite3.Error, OSError):
                 self._broken = True
         return self._conn
