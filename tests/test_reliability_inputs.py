@@ -943,3 +943,28 @@ def test_intact_fake_model_loads_its_window(guarded, fake_model):
 
     llm = load_llm("fake-rel")
     assert llm.context_window == 512
+
+
+def test_huge_question_inside_a_dataset_names_its_id(tmp_path, guarded, fake_default_llm, capsys):
+    from promptkit.chains import MAX_QUESTION_CHARS
+    from promptkit.evaluation import evaluate
+
+    data = json.loads(json.dumps(GOOD_SQUAD))
+    qas = data["data"][0]["paragraphs"][0]["qas"]
+    qas[1]["question"] = "Por que " + "muito " * 600 + "?"
+    long_id = qas[1]["id"]
+    path = tmp_path / "conjunto.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    out = guarded / "results.json"
+    cli_error(
+        ["eval", "run", "--chain", "qa_zero_shot", "--dataset", str(path), "--out", str(out), "--quiet"],
+        capsys,
+        repr(long_id),
+        "conjunto.json",
+        f"{MAX_QUESTION_CHARS:,}",
+        "shorten that question",
+    )
+    with pytest.raises(ValidationError, match=f"question {long_id!r} in .*conjunto.json"):
+        evaluate(chain="qa_zero_shot", dataset=path, show_progress=False)
+    # the existing results file is left as it was (checked byte for byte by the `guarded` fixture)
+    assert all(not m.calls for m in fake_default_llm), "no model call before the bad question is named"

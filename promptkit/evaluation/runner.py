@@ -295,6 +295,7 @@ def evaluate(
     examples = ds.examples(split)
     if limit is not None:
         examples = examples[:limit]
+    _check_questions(examples, ds)
 
     replay, owned = _open_cache(cache)
     hits0, misses0 = replay.hits, replay.misses
@@ -354,6 +355,20 @@ def evaluate(
     if out is not None:
         result.save(out)
     return result
+
+
+def _check_questions(examples: Sequence[SquadExample], ds: SquadDataset) -> None:
+    """Refuse the run before any model call when a question is over the chains' size limit, naming it."""
+    from promptkit.chains.limits import MAX_QUESTION_CHARS
+
+    for ex in examples:
+        if len(ex.question) > MAX_QUESTION_CHARS:
+            where = ds.path or ds.name
+            raise ValidationError(
+                f"question {ex.id!r} in {where} has {len(ex.question):,} characters, over the limit of "
+                f"{MAX_QUESTION_CHARS:,}",
+                hint="shorten that question in the dataset (long material belongs in its context)",
+            )
 
 
 def _abstain_phrases(prompt: str | None) -> list[str]:
