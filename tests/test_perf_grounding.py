@@ -1,15 +1,16 @@
-"""The faster grounding score and span snapping give exactly the results of the straightforward window scans."""
+"""The pruned grounding score and span snapping give exactly the results of the straightforward window scans."""
 
 from __future__ import annotations
 
-import difflib
 import random
+
+from rapidfuzz.distance import Indel
 
 from promptkit.chains.postprocess import _EDGE_PUNCT, _folded_tokens, fold_text, grounding_score, snap_to_span
 
 
 def reference_score(answer: str, context: str) -> float:
-    """Every window of n-1, n and n+1 words, pruned only by the ratio's upper bounds (the previous code)."""
+    """Every window of n-1, n and n+1 words scored, no pruning."""
     a, c = fold_text(answer), fold_text(context)
     if not a:
         return 0.0
@@ -20,16 +21,9 @@ def reference_score(answer: str, context: str) -> float:
         return 0.0
     n = len(a_words)
     best = 0.0
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(a)
     for size in {max(1, n - 1), n, n + 1}:
         for start in range(0, max(1, len(c_words) - size + 1)):
-            matcher.set_seq1(" ".join(c_words[start : start + size]))
-            if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
-                continue
-            best = max(best, matcher.ratio())
-            if best == 1.0:
-                return best
+            best = max(best, Indel.normalized_similarity(a, " ".join(c_words[start : start + size])))
     return round(best, 4)
 
 
@@ -70,7 +64,7 @@ def test_same_scores_on_course_text(repo):
 
 
 def reference_snap(answer: str, context: str, *, min_ratio: float = 0.75) -> str:
-    """Left-to-right scan of every window (the previous code)."""
+    """Left-to-right scan of every window; the first of equal best windows wins."""
     a = fold_text(answer)
     if not a:
         return answer
@@ -78,16 +72,11 @@ def reference_snap(answer: str, context: str, *, min_ratio: float = 0.75) -> str
     if not tokens:
         return answer
     n = len(a.split())
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(a)
     best, where = 0.0, None
     for size in sorted({max(1, n - 1), n, n + 1}):
         for start in range(0, max(1, len(tokens) - size + 1)):
             window = tokens[start : start + size]
-            matcher.set_seq1(" ".join(t[0] for t in window))
-            if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
-                continue
-            ratio = matcher.ratio()
+            ratio = Indel.normalized_similarity(a, " ".join(t[0] for t in window))
             if ratio > best:
                 best, where = ratio, (window[0][1], window[-1][2])
     if where is None or best < min_ratio:

@@ -8,7 +8,6 @@ normalisation), so a chain can abstain below a threshold.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import unicodedata
@@ -96,41 +95,16 @@ def is_abstention(answer: str, phrases: tuple[str, ...] | list[str] = DEFAULT_AB
 
 # ratios already computed: a chain scores one answer against all its documents together and then against each
 # one (for citations), which visits the same windows again
-_RATIOS: dict[tuple[str, str], float] = {}
+def _similarity(a: str, window: str, cutoff: float = 0.0) -> float:
+    """``2 * LCS(a, window) / (len(a) + len(window))``: the normalised Indel similarity of rapidfuzz (C++).
 
+    Used instead of :class:`difflib.SequenceMatcher` ``ratio()``, whose matching blocks are a greedy common
+    subsequence (at most the longest one): the same scale and the same 1.0 for equal strings, a re-inflected or
+    misspelt answer scored by its real overlap, and C++ speed. Below ``cutoff`` it returns 0.0.
+    """
+    from rapidfuzz.distance import Indel
 
-def _ratio(matcher: difflib.SequenceMatcher, a: str, window: str) -> float:
-    """``SequenceMatcher(None, window, a).ratio()`` (``matcher`` has ``a`` as its second sequence), memoised."""
-    ratio = _RATIOS.get((a, window))
-    if ratio is None:
-        matcher.set_seq1(window)
-        ratio = matcher.ratio()
-        if len(_RATIOS) >= 100_000:
-            _RATIOS.clear()
-        _RATIOS[(a, window)] = ratio
-    return ratio
-
-
-class _LcsBound:
-    """A tighter upper bound of ``SequenceMatcher(None, window, a).ratio()``: the matching blocks difflib finds
-    form a common subsequence, so their total size is at most the longest common subsequence of the two strings.
-    Computed bit-parallel (Hyyrö), a few integer operations per character of the window: much cheaper than the
-    ratio itself, and on course text it rules out about 95% of the windows the quick_ratio bound lets through."""
-
-    def __init__(self, a: str):
-        self.m = len(a)
-        self.full = (1 << self.m) - 1
-        self.masks: dict[str, int] = {}
-        for i, ch in enumerate(a):
-            self.masks[ch] = self.masks.get(ch, 0) | (1 << i)
-
-    def __call__(self, window: str) -> float:
-        v, full, masks = self.full, self.full, self.masks
-        for ch in window:
-            u = v & masks.get(ch, 0)
-            v = ((v + u) | (v - u)) & full
-        lcs = self.m - v.bit_count()
-        return 2.0 * lcs / (len(window) + self.m)
+    return Indel.normalized_similarity(a, window, score_cutoff=cutoff or None)
 
 
 def _window_bounds(a: str, words: list[str], sizes: list[int], ranks: bool = False) -> list[tuple]:
@@ -182,7 +156,7 @@ def grounding_score(answer: str, context: str) -> float:
     """How well ``answer`` occurs in ``context``, from 0 to 1.
 
     1.0 when the normalised answer is a substring of the normalised context; otherwise the best
-    :class:`difflib.SequenceMatcher` ratio between the answer and any window of the context with about as many
+    similarity (:func:`_similarity`) between the answer and any window of the context with about as many
     words (so "introduzido em 2017" still matches "introduzida em 2017", but an invented year does not).
 
     >>> grounding_score("Vaswani", "o artigo de Vaswani e colegas")
@@ -201,20 +175,13 @@ def grounding_score(answer: str, context: str) -> float:
     if not c_words:
         return 0.0
     n = len(a_words)
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(a)
-    # The exact ratio is costly; its upper bound quick_ratio is cheap. Visit the windows from the highest bound
-    # down and stop once no bound can beat the best ratio found: the same maximum, a few ratio() calls instead
-    # of hundreds per context.
+    # Visit the windows from the highest upper bound (quick_ratio, computed for all windows at once) down and
+    # stop once no bound can beat the best similarity found: the same maximum as scoring every window.
     best = 0.0
-    lcs_bound = _LcsBound(a)
     for bound, start, end in _window_bounds(a, c_words, sorted({max(1, n - 1), n, n + 1})):
         if bound <= best:
             break
-        window = " ".join(c_words[start:end])
-        if lcs_bound(window) <= best:
-            continue
-        best = max(best, _ratio(matcher, a, window))
+        best = max(best, _similarity(a, " ".join(c_words[start:end]), best))
         if best == 1.0:
             return best
     return round(best, 4)
@@ -243,7 +210,7 @@ def _folded_tokens(text: str) -> list[tuple[str, int, int]]:
 
 def snap_to_span(answer: str, context: str, *, min_ratio: float = 0.75) -> str:
     """The span of ``context`` that best matches ``answer``, copied verbatim; ``answer`` unchanged when no span
-    matches at least ``min_ratio`` (``difflib`` ratio over folded text).
+    matches at least ``min_ratio`` (normalised Indel similarity over folded text).
 
     Turns a paraphrased or re-inflected answer back into the document's own words, trimmed of edge punctuation,
     so exact-match scoring sees the gold span.
@@ -260,23 +227,16 @@ def snap_to_span(answer: str, context: str, *, min_ratio: float = 0.75) -> str:
     if not tokens:
         return answer
     n = len(a.split())
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(a)
     words = [t[0] for t in tokens]
     # Highest quick_ratio bound first (see grounding_score); windows whose bound ties the best are still scored,
-    # and of equal ratios the earliest window (by size, then position) wins, as in a plain left-to-right scan.
+    # and of equal similarities the earliest window (by size, then position) wins, as in a plain scan.
     best, first, where = 0.0, None, None
-    lcs_bound = _LcsBound(a)
     for bound, start, end, rank in _window_bounds(a, words, sorted({max(1, n - 1), n, n + 1}), ranks=True):
         if bound <= 0 or bound < best:
             break
         if bound == best and first is not None and rank > first:
             continue  # at most a tie, and a later one
-        window = " ".join(words[start:end])
-        tight = lcs_bound(window)
-        if tight < best or (tight == best and (first is None or rank > first)):
-            continue
-        ratio = _ratio(matcher, a, window)
+        ratio = _similarity(a, " ".join(words[start:end]))
         if ratio > best or (ratio == best and ratio > 0 and (first is None or rank < first)):
             best, first, where = ratio, rank, (tokens[start][1], tokens[end - 1][2])
     if where is None or best < min_ratio:
