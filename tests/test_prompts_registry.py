@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from test_prompts_support import copy_registry, write_version
 
 from promptkit.errors import IntegrityError, NotFoundError, ValidationError
@@ -12,6 +14,13 @@ from promptkit.prompts import get_prompt_spec, list_prompts, resolve_ref
 from promptkit.prompts.checks import check_all
 from promptkit.prompts.lock import read_lock
 from promptkit.prompts.manage import diff_versions, lock_all, new_version, set_label
+
+
+REPO_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+# the shipped rag_qa versions and its production label, read from the files so new versions need no edit here
+RAG_VERSIONS = sorted(int(p.stem[1:]) for p in (REPO_PROMPTS / "rag_qa").glob("v*.yaml"))
+RAG_LATEST = RAG_VERSIONS[-1]
+RAG_PROD = yaml.safe_load((REPO_PROMPTS / "rag_qa" / "labels.yaml").read_text("utf-8"))["production"]
 
 
 @pytest.fixture
@@ -25,11 +34,11 @@ def _errors(root, **kw) -> list[str]:
 
 # ---- references -----------------------------------------------------------------------------------
 def test_resolve_forms(registry):
-    assert resolve_ref("rag_qa") == ("rag_qa", 2)  # production label
+    assert resolve_ref("rag_qa") == ("rag_qa", RAG_PROD)  # production label
     assert resolve_ref("rag_qa@1") == ("rag_qa", 1)
     assert resolve_ref("rag_qa@v1") == ("rag_qa", 1)
-    assert resolve_ref("rag_qa@production") == ("rag_qa", 2)
-    assert resolve_ref("rag_qa@latest") == ("rag_qa", 2)
+    assert resolve_ref("rag_qa@production") == ("rag_qa", RAG_PROD)
+    assert resolve_ref("rag_qa@latest") == ("rag_qa", RAG_LATEST)
     assert resolve_ref("qa_zero_shot") == ("qa_zero_shot", 1)  # no production label: latest
 
 
@@ -52,7 +61,8 @@ def test_unknown_name_suggests(registry):
 
 
 def test_unknown_version_lists_available(registry):
-    with pytest.raises(NotFoundError, match=r"'rag_qa' version '9'; available: 1, 2"):
+    available = ", ".join(map(str, RAG_VERSIONS))
+    with pytest.raises(NotFoundError, match=rf"'rag_qa' version '9'; available: {available}"):
         resolve_ref("rag_qa@9")
 
 
@@ -68,14 +78,14 @@ def test_invalid_ref(registry):
 
 def test_list_prompts(registry):
     infos = {i.name: i for i in list_prompts()}
-    assert infos["rag_qa"].versions == [1, 2] and infos["rag_qa"].labels == {"production": 2}
+    assert infos["rag_qa"].versions == RAG_VERSIONS and infos["rag_qa"].labels == {"production": RAG_PROD}
     assert infos["qa_en"].language == "en"
     assert infos["qa_few_shot"].kind == "chat + few-shot"
 
 
 def test_spec_contract_fields(registry):
     spec = get_prompt_spec("rag_qa")
-    assert spec.ref == "rag_qa@2" and spec.abstain_phrase == "sem resposta"
+    assert spec.ref == f"rag_qa@{RAG_PROD}" and spec.abstain_phrase == "sem resposta"
     assert spec.input_variables == ["context", "question"]
     assert dict(spec.generation)["temperature"] == 0.0 and spec.generation["max_new_tokens"] == 32
     assert spec.parser["type"] == "text" and spec.parser.type == "text"
@@ -144,11 +154,12 @@ def test_lock_refuses_changed_release(registry):
 # ---- new versions, duplicates, labels, lock -------------------------------------------------------
 def test_new_version_copy_is_a_duplicate_until_edited(registry):
     path = new_version("rag_qa", "rag_qa@2")
-    assert path.name == "v3.yaml"
-    spec = get_prompt_spec("rag_qa@3")
-    assert spec.version == 3 and spec.changelog.startswith("TODO")
+    n = RAG_LATEST + 1
+    assert path.name == f"v{n}.yaml"
+    spec = get_prompt_spec(f"rag_qa@{n}")
+    assert spec.version == n and spec.changelog.startswith("TODO")
     errors = _errors(registry)
-    assert any("rag_qa@3 duplicates rag_qa@2" in e for e in errors)
+    assert any(f"rag_qa@{n} duplicates rag_qa@2" in e for e in errors)
     with pytest.raises(ValidationError, match="duplicates rag_qa@2"):
         lock_all(registry)
     with pytest.raises(ValidationError, match="unedited copy of rag_qa@2"):
@@ -159,8 +170,8 @@ def test_new_version_copy_is_a_duplicate_until_edited(registry):
         lock_all(registry)
     text = path.read_text()
     path.write_text(text.replace(text.split("changelog: ")[1].splitlines()[0], "Pede resposta curta."))
-    assert lock_all(registry) == ["rag_qa@3"]
-    assert "3" in read_lock(registry)["rag_qa"]
+    assert lock_all(registry) == [f"rag_qa@{n}"]
+    assert str(n) in read_lock(registry)["rag_qa"]
     assert lock_all(registry) == []
 
 

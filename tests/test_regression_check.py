@@ -109,12 +109,17 @@ def _record(project, capsys, *extra):
     return capsys.readouterr().out
 
 
+# the next free rag_qa version number
+WORSE_V = 1 + max(int(p.stem[1:]) for p in (Path(__file__).resolve().parent.parent / "prompts" / "rag_qa").glob("v*.yaml"))
+WORSE = f"rag_qa@{WORSE_V}"
+
+
 def _worse_prompt(project) -> None:
-    """rag_qa v3: the same prompt without the documents (the context instruction dropped)."""
+    """A new rag_qa version: the same prompt without the documents (the context instruction dropped)."""
     v2 = (project / "prompts" / "rag_qa" / "v2.yaml").read_text("utf-8")
     head, _, _ = v2.partition("messages:")
     _, _, tail = v2.partition("generation:")
-    head = head.replace("version: 2", "version: 3").replace("input_variables: [context, question]",
+    head = head.replace("version: 2", f"version: {WORSE_V}").replace("input_variables: [context, question]",
                                                             "input_variables: [question]")
     messages = (
         "messages:\n"
@@ -126,7 +131,7 @@ def _worse_prompt(project) -> None:
         "      Resposta:\n"
     )
     tail = tail.split("changelog:")[0] + "changelog: Sem os documentos, só a pergunta.\n"
-    (project / "prompts" / "rag_qa" / "v3.yaml").write_text(head + messages + "generation:" + tail, "utf-8")
+    (project / "prompts" / "rag_qa" / f"v{WORSE_V}.yaml").write_text(head + messages + "generation:" + tail, "utf-8")
 
 
 def test_baseline_records_results_fingerprint_and_only_the_calls_used(project, capsys):
@@ -171,11 +176,11 @@ def test_unchanged_prompt_passes_in_strict_replay_without_touching_the_baseline(
 def test_worse_prompt_is_caught_with_exit_1_and_flipped_items(project, capsys):
     _record(project, capsys)
     _worse_prompt(project)
-    assert main(["prompts", "label", "rag_qa@3", "production", "--no-check"]) == 0
+    assert main(["prompts", "label", WORSE, "production", "--no-check"]) == 0
     capsys.readouterr()
     assert main(["eval", "check", "demo", "--quiet"]) == 1
     out = capsys.readouterr().out
-    assert "what changed: prompt rag_qa@production: rag_qa@2" in out and "→ rag_qa@3" in out
+    assert "what changed: prompt rag_qa@production: rag_qa@2" in out and f"→ {WORSE}" in out
     assert "REGRESSION" in out and "exact fell 75.0 points (100.0 → 25.0)" in out
     assert "6 item(s) flipped from correct to wrong (allowed 0): m01, m02, m03, m04, m05, m06" in out
     assert "m02: Quantas tarefas compõem o MMLU?" in out
@@ -189,7 +194,7 @@ def test_worse_prompt_is_caught_with_exit_1_and_flipped_items(project, capsys):
 def test_strict_replay_fails_on_a_cache_miss_with_the_re_record_command(project, capsys):
     _record(project, capsys)
     _worse_prompt(project)
-    assert main(["prompts", "label", "rag_qa@3", "production", "--no-check"]) == 0
+    assert main(["prompts", "label", WORSE, "production", "--no-check"]) == 0
     capsys.readouterr()
     assert main(["eval", "check", "demo", "--entry", "rag", "--cache", "strict", "--quiet"]) == 2
     err = capsys.readouterr().err
@@ -229,9 +234,9 @@ def test_missing_baseline_says_how_to_record_it(project, capsys):
 def test_moving_the_production_label_runs_the_check(project, capsys):
     _record(project, capsys)
     _worse_prompt(project)
-    assert main(["prompts", "label", "rag_qa@3", "production"]) == 1
+    assert main(["prompts", "label", WORSE, "production"]) == 1
     out = capsys.readouterr().out
-    assert "rag_qa@production -> v3 (was v2)" in out
+    assert f"rag_qa@production -> v{WORSE_V} (was v2)" in out
     assert "checking demo/rag against their baselines" in out and "demo/zero" not in out
     assert "REGRESSION" in out and "m01" in out
     assert "to roll back: promptkit prompts label rag_qa@2 production --no-check" in out
@@ -244,7 +249,7 @@ def test_moving_the_production_label_runs_the_check(project, capsys):
 def test_label_hook_can_be_skipped_and_ignores_unused_labels(project, capsys):
     _record(project, capsys)
     _worse_prompt(project)
-    assert main(["prompts", "label", "rag_qa@3", "production", "--no-check"]) == 0
+    assert main(["prompts", "label", WORSE, "production", "--no-check"]) == 0
     out = capsys.readouterr().out
     assert "checking" not in out and "run `promptkit eval check`" in out
     assert main(["prompts", "label", "rag_qa@2", "staging"]) == 0
