@@ -28,11 +28,20 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REQUIREMENT = "llama-cpp-python==0.3.36"
+# ggml's AMX kernels (compiled in by a -march=native build on an AMX CPU) die with SIGILL on some virtual machines
+# (`tilezero` in ggml_backend_amx_mul_mat) even where the kernel grants the AMX tile state; this build keeps every
+# AVX-512 extension (bf16, VNNI, VBMI) and leaves AMX out. --native builds with -march=native instead.
+PORTABLE_CMAKE_ARGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=ON "
+    "-DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON "
+    "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--install", action="store_true", help=f"pip install {REQUIREMENT} first (compiles)")
+    ap.add_argument("--native", action="store_true", help="with --install: -march=native (AMX included)")
     ap.add_argument("--dataset", default="course_qa")
     ap.add_argument("--limit", type=int, default=24)
     ap.add_argument("--gguf", type=Path, help="an already assembled GGUF of the default model")
@@ -41,7 +50,11 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.install:
-        subprocess.run([sys.executable, "-m", "pip", "install", REQUIREMENT], check=True)
+        env = dict(os.environ)
+        if not args.native:
+            env["CMAKE_ARGS"] = PORTABLE_CMAKE_ARGS
+        subprocess.run([sys.executable, "-m", "pip", "install", "--no-binary", "llama-cpp-python", "--no-cache-dir",
+                        "--force-reinstall", "--no-deps", REQUIREMENT], check=True, env=env)
     try:
         from llama_cpp import Llama
     except ImportError:

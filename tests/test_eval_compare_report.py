@@ -148,3 +148,25 @@ def test_report_is_self_contained_and_escaped(runs):
 def test_report_needs_results(tmp_path):
     with pytest.raises(ValidationError, match="no results"):
         report([], tmp_path / "r.html")
+
+
+def test_markdown_table_has_one_row_per_run_with_the_scores(runs, capsys):
+    from promptkit.cli import main
+
+    a, b, folder = runs
+    out = folder / "table.md"
+    assert report([a, folder / "b.json"], markdown_out=out) == out
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("| prompt | model | mode |") and set(lines[1]) <= {"|", "-"}
+    assert len(lines) == 4 and lines[2].startswith("| qa@1 | fake | reading |")
+    for run, line in zip((a, b), lines[2:], strict=True):
+        assert f"{run.metrics['exact']:.1f} [" in line and f"{run.metrics['f1']:.1f} [" in line
+        assert f"| {run.metrics_pt['f1']:.1f} |" in line
+        assert f"{run.cache.hits}/{run.cache.misses}" in line
+    assert main(["eval", "report", str(folder / "a.json"), "--markdown", "-"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[2] == lines[2]
+    assert main(["eval", "report", str(folder / "a.json")]) == 2
+    assert "nothing to write" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="nothing to write"):
+        report([a])

@@ -101,21 +101,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _add_report(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "report",
-        help="write a self-contained HTML report of results files",
+        help="write a self-contained HTML report (and/or a Markdown table) of results files",
         description="A table per run, an EM/F1 chart per prompt version, and each later run "
         "compared with the first (flipped items side by side).",
     )
     p.add_argument("results", nargs="+", metavar="RESULTS.json", help="results files written by `eval run`")
-    p.add_argument("--html", required=True, metavar="OUT", help="the HTML file to write")
+    p.add_argument("--html", metavar="OUT", help="the HTML file to write")
+    p.add_argument("--markdown", metavar="OUT", help="also (or only) a Markdown summary table; '-' prints it")
     p.add_argument("--title", default="promptkit evaluation report", help="page title")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from promptkit.errors import ValidationError
     from promptkit.evaluation import report
+    from promptkit.evaluation.report import markdown_table
+    from promptkit.evaluation.runner import load_result
 
-    path = report(args.results, args.html, title=args.title)
-    print(f"report written to {path}")
+    if not args.html and not args.markdown:
+        raise ValidationError("nothing to write", hint="add --html OUT and/or --markdown OUT ('-' prints the table)")
+    if args.markdown == "-":
+        print(markdown_table([load_result(r) for r in args.results]), end="")
+        if not args.html:
+            return 0
+    path = report(args.results, args.html, title=args.title,
+                  markdown_out=args.markdown if args.markdown not in (None, "-") else None)
+    if args.html:
+        print(f"report written to {path}")
+    if args.markdown not in (None, "-"):
+        print(f"table written to {args.markdown}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""A self-contained HTML report of one or more evaluation runs (inline CSS and SVG, no external assets)."""
+"""Reports of one or more evaluation runs: a self-contained HTML page (inline CSS and SVG, no external assets)
+and a Markdown summary table (one row per run) for READMEs and pull requests."""
 
 from __future__ import annotations
 
@@ -192,16 +193,60 @@ def render_report(results: Sequence[EvalResult], *, title: str = "promptkit eval
     return "".join(sections)
 
 
+def markdown_table(results: Sequence[EvalResult]) -> str:
+    """One Markdown row per run: prompt, model, mode, split, official and Portuguese-normalised EM/F1 with 95%
+    intervals, HasAns F1, NoAns EM, retrieval hit@1/hit@k, and the run's wall time with its cache use
+    (examples/s only means generation speed when the run had no cache hits)."""
+    head = (
+        "| prompt | model | mode | split | n | EM | F1 | EM pt | F1 pt | HasAns F1 | NoAns EM | hit@1 / hit@k "
+        "| s | ex/s | cache hits/misses |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for r in results:
+        m, p = r.metrics, r.metrics_pt
+        hits = (
+            f"{r.retrieval.hit_at_1:.1f} / {r.retrieval.hit_at_k:.1f} (k={r.retrieval.k})" if r.retrieval else "—"
+        )
+        rate = r.dataset.total / r.duration_s if r.duration_s > 0 else None
+        cells = [
+            r.prompt.ref or r.chain,
+            r.model.id or "—",
+            r.mode,
+            r.dataset.split or "all",
+            str(r.dataset.total),
+            f"{_num(m.get('exact'))} {_ci(r, 'exact')}",
+            f"{_num(m.get('f1'))} {_ci(r, 'f1')}",
+            _num(p.get("exact")),
+            _num(p.get("f1")),
+            _num(m.get("HasAns_f1")),
+            _num(m.get("NoAns_exact")),
+            hits,
+            _num(r.duration_s),
+            _num(rate, 2),
+            f"{r.cache.hits}/{r.cache.misses}",
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
 def report(
     results: Sequence[EvalResult | str | os.PathLike[str]],
-    html_out: str | os.PathLike[str],
+    html_out: str | os.PathLike[str] | None = None,
     *,
     title: str = "promptkit evaluation report",
-) -> Path:
-    """Write a self-contained HTML report of ``results`` (objects or results files) to ``html_out``."""
+    markdown_out: str | os.PathLike[str] | None = None,
+) -> Path | None:
+    """Write a self-contained HTML report of ``results`` (objects or results files) to ``html_out`` and/or their
+    Markdown summary table to ``markdown_out``; returns the HTML path (else the Markdown path)."""
+    if html_out is None and markdown_out is None:
+        raise ValidationError("nothing to write", hint="give an HTML output, a Markdown output, or both")
     loaded = [load_result(r) for r in results]
     if not loaded:
         raise ValidationError("no results to report", hint="pass at least one results file")
-    target = Path(html_out)
-    atomic_write_text(target, render_report(loaded, title=title))
-    return target
+    if markdown_out is not None:
+        atomic_write_text(Path(markdown_out), markdown_table(loaded))
+    if html_out is not None:
+        atomic_write_text(Path(html_out), render_report(loaded, title=title))
+        return Path(html_out)
+    return Path(markdown_out) if markdown_out is not None else None
