@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_prompts_support import copy_registry
+from test_prompts_support import copy_registry, keep_only_first_version
 
 from promptkit.cli import main
 
@@ -45,7 +45,7 @@ def test_render_fewshot_with_fake_embeddings(capsys):
 def test_render_missing_variable_exits_2(capsys):
     assert main(["prompts", "render", "qa_en", "--var", "context=c"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: qa_en@1 is missing variable(s) question") and err.count("\n") == 1
+    assert err.startswith("error: qa_en@") and "is missing variable(s) question" in err and err.count("\n") == 1
 
 
 def test_render_bad_var_syntax(capsys):
@@ -81,6 +81,7 @@ def test_check_dataset(repo, capsys):
 
 
 def test_new_edit_lock_label_cycle(registry, capsys):
+    keep_only_first_version(registry, "qa_en")
     assert main(["prompts", "new", "qa_en", "--from", "qa_en@1"]) == 0
     assert "unreleased" in capsys.readouterr().out
     assert main(["prompts", "lock"]) == 2  # an unedited copy duplicates v1
@@ -104,3 +105,12 @@ def test_label_staging_has_no_reminder(registry, capsys):
 
 def test_bare_group_prints_help(capsys):
     assert main(["prompts"]) == 2
+
+
+def test_check_takes_dataset_names(capsys):
+    for name in ("english_qa", "course_qa", "moderation"):
+        assert main(["prompts", "check", "--dataset", name]) == 0, name
+    assert "0 error(s)" in capsys.readouterr().out
+    assert main(["prompts", "check", "--dataset", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown dataset 'nope'") and "course_qa" in err

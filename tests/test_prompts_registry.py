@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_prompts_support import copy_registry, write_version
+from test_prompts_support import copy_registry, keep_only_first_version, write_version
 
 from promptkit.errors import IntegrityError, NotFoundError, ValidationError
 from promptkit.prompts import get_prompt_spec, list_prompts, resolve_ref
@@ -176,6 +176,7 @@ def test_new_version_copy_is_a_duplicate_until_edited(registry):
 
 
 def test_duplicate_of_older_version_detected(registry):
+    keep_only_first_version(registry, "qa_en")
     write_version(
         registry,
         "qa_en",
@@ -198,6 +199,7 @@ def test_new_prompt_from_another(registry):
 
 
 def test_label_moves_and_releases(registry):
+    keep_only_first_version(registry, "qa_en")
     write_version(
         registry,
         "qa_en",

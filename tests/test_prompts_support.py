@@ -28,6 +28,20 @@ def copy_registry(tmp_path: Path, monkeypatch) -> Path:
     return tmp_path / "prompts"
 
 
+def keep_only_first_version(root: Path, name: str) -> None:
+    """Drop every released version of ``name`` after v1 (files, labels, lock entries) from a copied registry, so a
+    test can walk through creating v2 whatever versions the project ships."""
+    from promptkit.prompts.lock import read_lock, write_lock
+
+    for path in (root / name).glob("v*.yaml"):
+        if path.stem != "v1":
+            path.unlink()
+    (root / name / "labels.yaml").unlink(missing_ok=True)
+    lock = read_lock(root)
+    lock[name] = {v: entry for v, entry in lock.get(name, {}).items() if v == "1"}
+    write_lock(root, lock)
+
+
 def write_version(root: Path, name: str, version: int, body: str) -> Path:
     """Write ``root/name/v<version>.yaml`` from a dedented YAML body (name/version added when absent)."""
     text = textwrap.dedent(body).lstrip("\n")

@@ -196,11 +196,26 @@ def dataset_items(path: Path) -> list[dict[str, Any]]:
     raise ValidationError(f"{path}: expected a SQuAD-style JSON file or JSON lines with id and question/text")
 
 
+def _dataset_path(ref: Path | str) -> Path:
+    path = Path(ref)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    from promptkit.paths import eval_dir
+
+    jsonl = eval_dir() / "datasets" / f"{ref}.jsonl"
+    if jsonl.is_file():
+        return jsonl
+    from promptkit.datasets import resolve_dataset_path
+
+    return resolve_dataset_path(ref)
+
+
 def leakage(
     dataset: Path | str, root: Path, specs: dict[str, dict[int, PromptVersion]] | None = None
 ) -> list[str]:
-    """Pool examples whose id or question/text also appears in ``dataset``."""
-    path = Path(dataset)
+    """Pool examples whose id or question/text also appears in ``dataset`` (a path, or a name under
+    ``eval/datasets/``: ``course_qa``, ``moderation``)."""
+    path = _dataset_path(dataset)
     items = dataset_items(path)
     ids = {str(i["id"]): i for i in items if i.get("id") is not None}
     texts = {normalize(i["text"]): i for i in items if i.get("text")}
