@@ -359,7 +359,7 @@ def evaluate(
 
 def _check_questions(examples: Sequence[SquadExample], ds: SquadDataset) -> None:
     """Refuse the run before any model call when a question is over the chains' size limit, naming it."""
-    from promptkit.chains.limits import MAX_QUESTION_CHARS
+    from promptkit.limits import MAX_QUESTION_CHARS
 
     for ex in examples:
         if len(ex.question) > MAX_QUESTION_CHARS:
