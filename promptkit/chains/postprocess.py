@@ -8,6 +8,7 @@ normalisation), so a chain can abstain below a threshold.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -119,18 +120,18 @@ def _window_bounds(a: str, words: list[str], sizes: list[int], ranks: bool = Fal
 
     alphabet = {ch: i for i, ch in enumerate(sorted(set(a)))}
     need = np.array([a.count(ch) for ch in alphabet], dtype=np.int64)
-    rows = [[0] * len(alphabet)]
-    lengths = [0]
-    for word in words:
-        row = [0] * len(alphabet)
-        for ch in word:
-            j = alphabet.get(ch)
-            if j is not None:
-                row[j] += 1
-        rows.append(row)
-        lengths.append(len(word))
-    counts = np.cumsum(np.array(rows, dtype=np.int64), axis=0)
-    total = np.cumsum(np.array(lengths, dtype=np.int64))
+    # per-word counts of a's characters, vectorised: every character of the words as a code point, looked up in
+    # a's sorted alphabet, then added to its word's row
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
+    keys = np.fromiter((ord(ch) for ch in alphabet), dtype=np.uint32, count=len(alphabet))
+    pos = np.minimum(np.searchsorted(keys, codes), len(keys) - 1)
+    hit = keys[pos] == codes
+    owner = np.repeat(np.arange(1, len(words) + 1), lengths)
+    rows = np.zeros((len(words) + 1, len(alphabet)), dtype=np.int64)
+    np.add.at(rows, (owner[hit], pos[hit]), 1)
+    counts = np.cumsum(rows, axis=0)
+    total = np.concatenate(([0], np.cumsum(lengths)))
     space = alphabet.get(" ")
     bounds, starts_all, ends_all = [], [], []
     for size in sizes:
@@ -198,11 +199,15 @@ EDGE_STOPWORDS = frozenset(
 )
 
 
+# retrieved chunks repeat across questions, so their words do too: fold each distinct word once
+_fold_word = functools.lru_cache(maxsize=1 << 16)(fold_text)
+
+
 def _folded_tokens(text: str) -> list[tuple[str, int, int]]:
     """``(folded word, start, end)`` for each whitespace-separated token of ``text`` with a word in it."""
     out = []
     for m in _SPAN_TOKEN.finditer(text):
-        folded = fold_text(m.group(0))
+        folded = _fold_word(m.group(0))
         if folded:
             out.append((folded, m.start(), m.end()))
     return out
