@@ -128,8 +128,8 @@ def index(tmp_path_factory):
 def test_best_last_puts_the_top_document_nearest_the_question(index):
     llm = FakeChatModel(default="Patrick Lewis")
     question = "Quem popularizou o termo RAG?"
-    ranked = load_chain("rag_course", llm=llm, index=index, k=2).invoke({"question": question})
-    flipped = load_chain("rag_course", llm=llm, index=index, k=2, order="best_last").invoke({"question": question})
+    ranked = load_chain("rag_course", llm=llm, index=index, k=2, mode="hybrid").invoke({"question": question})
+    flipped = load_chain("rag_course", llm=llm, index=index, k=2, mode="hybrid", order="best_last").invoke({"question": question})
     assert len(ranked["contexts"]) == 2
     assert flipped["contexts"] == ranked["contexts"][::-1]
     prompt = llm.calls[-1][0]

@@ -31,7 +31,7 @@ def test_rag_course_settings():
     d = get_definition("rag_course")
     assert d.kind == "rag"
     assert d.prompt == "rag_qa@production"
-    assert (d.retriever.mode, d.retriever.k) == ("hybrid", 4)
+    assert (d.retriever.mode, d.retriever.k) == ("bm25", 1)  # chosen on course_qa dev, RAG mode
     assert d.postprocess.grounding == 0.7  # tuned on course_qa dev (eval/experiments.md)
     assert d.postprocess.trim_question and d.postprocess.snap == 0.75
 

@@ -120,7 +120,7 @@ def test_chain_respects_the_token_budget(index):
 def test_context_window_limits_the_budget(index):
     # a model with a small window: prompt + answer must still fit
     llm = FakeChatModel(default="sem resposta", context_window=250, max_new_tokens=16)
-    out = load_chain("rag_course", llm=llm, index=index, k=3, max_context_tokens=5000).invoke(
+    out = load_chain("rag_course", llm=llm, index=index, k=3, mode="hybrid", max_context_tokens=5000).invoke(
         {"question": "O que é RAG?"}
     )
     assert llm.get_num_tokens(llm.calls[0][0]) <= 250

@@ -313,3 +313,21 @@ def test_lcel_chain_model_and_bound_settings_are_found(dataset):
     assert result.model.settings["max_new_tokens"] == 7
     assert result.cache.misses == 5  # the model found inside the chain used the run's replay cache
     assert result.row_map()["q1"].exact == 1 and result.row_map()["q4"].abstained
+
+
+def test_hit_rank_counts_by_retrieval_rank_when_the_prompt_shows_the_best_document_last(dataset):
+    llm = make_llm()
+    ranked = evaluate(chain=FakeQAChain(llm), dataset=dataset, mode="rag", llm=llm, show_progress=False)
+
+    class BestLast(FakeQAChain):
+        def batch(self, inputs, config=None, **kwargs):
+            outs = super().batch(inputs, config, **kwargs)
+            for out in outs:
+                out["contexts"] = out["contexts"][::-1]
+                out["context_order"] = "best_last"
+            return outs
+
+    shown = evaluate(chain=BestLast(llm), dataset=dataset, mode="rag", llm=llm, show_progress=False)
+    assert [r.hit_rank for r in shown.rows] == [r.hit_rank for r in ranked.rows]
+    assert shown.retrieval == ranked.retrieval
+    assert ranked.retrieval.k == 2 and any(r.hit_rank == 1 for r in ranked.rows)  # reversed, these would be 2

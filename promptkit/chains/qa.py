@@ -129,6 +129,7 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             docs = [(given, meta)]
         elif retrieval:
             state["mode"] = "retrieval"
+            state["context_order"] = settings.order
             found = holder.get().search(question, k=settings.k, mode=settings.mode)
             docs = [(d.page_content, dict(d.metadata)) for d in found]
             if settings.order == "best_last":
@@ -238,6 +239,7 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             "sources": state["sources"],
             "citations": citations,
             "contexts": state["contexts"],
+            "context_order": state.get("context_order", "rank"),
             "examples": state["examples"],
             "dropped": state["dropped"],
             "truncated": state["truncated"],

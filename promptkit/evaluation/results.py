@@ -213,5 +213,6 @@ def format_summary(result: EvalResult) -> str:
     )
     if result.retrieval:
         r = result.retrieval
-        lines.append(f"retrieval: hit@1 {r.hit_at_1:.1f} · hit@{r.k} {r.hit_at_k:.1f} ({r.total} answerable)")
+        at_k = f" · hit@{r.k} {r.hit_at_k:.1f}" if r.k > 1 else " (k=1)"
+        lines.append(f"retrieval: hit@1 {r.hit_at_1:.1f}{at_k} ({r.total} answerable)")
     return "\n".join(lines)

@@ -146,6 +146,8 @@ def _make_row(
     exact_pt, f1_pt = M.score_answer(example.answers, prediction, M.normalize_answer_pt)
     na_prob = out.get("na_prob", out.get("no_answer_prob"))
     contexts = [str(c) for c in (out.get("contexts") or [])]
+    if out.get("context_order") == "best_last":
+        contexts = contexts[::-1]  # hit@k counts by retrieval rank, not by the order the prompt shows them
     hit = None
     if mode == "rag" and not example.is_impossible and contexts:
         hit = _hit_rank(example.answers, contexts)
