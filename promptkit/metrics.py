@@ -442,9 +442,13 @@ def golds_from_squad(data: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
 @functools.lru_cache(maxsize=8)
 def _resample_indices(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
     """The bootstrap resamples (memoised: a run scores several metrics over the same rows and seed)."""
+    if n == 0:
+        return tuple(() for _ in range(resamples))
     rng = random.Random(seed)
-    population = range(n)
-    return tuple(tuple(rng.choices(population, k=n)) for _ in range(resamples))
+    # one draw of n * resamples indices: the same random() sequence, and so the same resamples, as one
+    # rng.choices(range(n), k=n) call per resample, without a Python call per resample
+    flat = rng.choices(range(n), k=n * resamples)
+    return tuple(tuple(flat[i : i + n]) for i in range(0, n * resamples, n))
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:

@@ -11,6 +11,7 @@ English) stopwords and applies a light stemmer. Stemming modes, measured in ``be
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -113,18 +114,21 @@ class PortugueseTokenizer:
         self.stem = stem
         self._light, self._prefix = _parse_stem(stem)
         self.stopwords = stopwords
+        # a corpus repeats its words many times: stem each distinct word once
+        self._term = functools.lru_cache(maxsize=1 << 17)(self._make_term)
+
+    def _make_term(self, word: str) -> str | None:
+        if word in self.stopwords or (len(word) == 1 and not word.isdigit()):
+            return None
+        if self._light:
+            word = light_stem(word)
+        if self._prefix and not word.isdigit():
+            word = word[: self._prefix]
+        return word
 
     def __call__(self, text: str) -> list[str]:
-        terms: list[str] = []
-        for word in _WORD.findall(fold(text)):
-            if word in self.stopwords or (len(word) == 1 and not word.isdigit()):
-                continue
-            if self._light:
-                word = light_stem(word)
-            if self._prefix and not word.isdigit():
-                word = word[: self._prefix]
-            terms.append(word)
-        return terms
+        term = self._term
+        return [t for t in map(term, _WORD.findall(fold(text))) if t is not None]
 
 
 @dataclass
