@@ -94,8 +94,6 @@ def is_abstention(answer: str, phrases: tuple[str, ...] | list[str] = DEFAULT_AB
     return False
 
 
-# ratios already computed: a chain scores one answer against all its documents together and then against each
-# one (for citations), which visits the same windows again
 def _similarity(a: str, window: str, cutoff: float = 0.0) -> float:
     """``2 * LCS(a, window) / (len(a) + len(window))``: the normalised Indel similarity of rapidfuzz (C++).
 
