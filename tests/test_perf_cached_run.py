@@ -99,6 +99,7 @@ def tiny_tokenizer_folder(folder: Path) -> Path:
 def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, monkeypatch):
     pytest.importorskip("transformers")
     from promptkit.cache import ReplayCache
+    from promptkit.chains import load_chain
     from promptkit.evaluation import evaluate
     from promptkit.index import build_index, load_index
     from promptkit.models.local import LocalChatModel
@@ -128,9 +129,10 @@ def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, 
         emb = CachedQueryEmbeddings(factory, "fake-hashing-64", cache=queries)
         llm = Answering(model_id="tiny", path=str(folder), context_window=4096).defer(
             lambda: weight_loads.append(1) or object())
+        # hybrid retrieval, so that the questions need embedding (the shipped rag_course retrieves with BM25 only)
+        chain = load_chain("rag_course", llm=llm, index=load_index(tmp_path / "idx", embeddings=emb), mode="hybrid")
         with ReplayCache(tmp_path / "replay.sqlite", mode="use") as cache:
-            result = evaluate(chain="rag_course", dataset=dataset, mode="rag", llm=llm, cache=cache,
-                              index=load_index(tmp_path / "idx", embeddings=emb), show_progress=False)
+            result = evaluate(chain=chain, dataset=dataset, mode="rag", llm=llm, cache=cache, show_progress=False)
         return result, emb, factory
 
     first, emb1, factory1 = run()
@@ -141,3 +143,13 @@ def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, 
     assert weight_loads == [1], "the replay must not load the LLM weights"
     assert second.cache.hits == len(QUESTIONS) and second.cache.misses == 0
     assert [r.prediction for r in second.rows] == [r.prediction for r in first.rows]
+
+    # the shipped rag_course ranks with BM25 alone: even a first run never embeds a question
+    factory = Counter(FakeEmbeddings(64))
+    emb = CachedQueryEmbeddings(factory, "fake-hashing-64", cache=QueryEmbeddingCache(tmp_path / "q2.sqlite"))
+    llm = Answering(model_id="tiny", path=str(folder), context_window=4096).defer(lambda: object())
+    with ReplayCache(tmp_path / "replay2.sqlite", mode="use") as cache:
+        shipped = evaluate(chain="rag_course", dataset=dataset, mode="rag", llm=llm, cache=cache,
+                           index=load_index(tmp_path / "idx", embeddings=emb), show_progress=False)
+    assert shipped.cache.misses == len(QUESTIONS) and factory.loads == 0 and emb.hits == 0
+    assert shipped.metrics["exact"] == 100.0
