@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from loadavg import load_summary
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -96,9 +98,7 @@ def main() -> None:
     loaded = ", ".join(m for m, v in mods.items() if v) or "none of torch, sentence_transformers, transformers"
     print(f"modules loaded by the re-run: {loaded}")
     print(f"same scores on the re-run: {out['same_scores']}")
-    la = out["load_average_start"][0], out["load_average_end"][0]
-    print(f"load average start/end {la[0]:.1f}/{la[1]:.1f} on {os.cpu_count()} cores "
-          f"({'contended' if max(la) >= 2.5 else 'quiet'})")
+    print(load_summary(out["load_average_start"], out["load_average_end"]))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n", "utf-8")
 

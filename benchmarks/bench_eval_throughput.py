@@ -28,6 +28,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+from loadavg import load_summary
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
@@ -239,9 +241,7 @@ def main() -> None:
         print(f"  {row['setting']:46} {row['s_per_example']:6.2f} s/example  "
               f"{lever_rows[0]['s_per_example'] / row['s_per_example']:5.2f}x of default  "
               f"same first lines {same}/{len(row['first_lines'])}")
-    la = out["load_average_start"][0], out["load_average_end"][0]
-    print(f"load average start/end {la[0]:.1f}/{la[1]:.1f} on {out['cpu_count']} cores "
-          f"({'contended' if max(la) >= 2.5 else 'quiet'})")
+    print(load_summary(out["load_average_start"], out["load_average_end"], out["cpu_count"]))
     if args.json:
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
 

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from loadavg import load_summary
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
@@ -112,9 +114,7 @@ def main() -> None:
         r = out[key]
         print(f"{name:48} {r['examples_per_s']:7.3f} {r['seconds'] / args.limit:6.2f} {r['em']:6.1f} {r['f1']:6.1f}")
     print(f"promptkit / llama.cpp throughput: {out['ratio']:.2f}x")
-    la = out["load_average_start"][0], out["load_average_end"][0]
-    print(f"load average start/end {la[0]:.1f}/{la[1]:.1f} on {os.cpu_count()} cores "
-          f"({'contended' if max(la) >= 2.5 else 'quiet'})")
+    print(load_summary(out["load_average_start"], out["load_average_end"]))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n", "utf-8")
 

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from loadavg import load_summary
+
 REPO = Path(__file__).resolve().parent.parent
 CHILD = """
 import json, resource, runpy, sys
@@ -67,9 +69,7 @@ def main() -> None:
              "fp32-file": "bf16 weights downcast from the fp32 file (old)"}
     for v in variants:
         print(f"{names[v]:50} peak RSS {out[v]['peak_rss_mb']:7.0f} MB   wall {out[v]['wall_s']:6.1f} s")
-    la = out["load_average_start"][0], out["load_average_end"][0]
-    print(f"load average start/end {la[0]:.1f}/{la[1]:.1f} on {os.cpu_count()} cores "
-          f"({'contended' if max(la) >= 2.5 else 'quiet'})")
+    print(load_summary(out["load_average_start"], out["load_average_end"]))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n", "utf-8")
 

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from loadavg import load_summary
+
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "sentence_transformers", "faiss", "langchain_huggingface")
 CHECK = ("import sys, runpy; sys.argv = ['promptkit'] + {argv!r}\n"
@@ -55,9 +57,7 @@ def main() -> None:
     print(f"{'command':40} {'median s':>9} {'max s':>7}  heavy imports")
     for name, row in out["cases"].items():
         print(f"{name:40} {row['median_s']:9.3f} {row['max_s']:7.3f}  {' '.join(row['heavy']) or '-'}")
-    la = out["load_average_start"][0], out["load_average_end"][0]
-    print(f"load average start/end {la[0]:.1f}/{la[1]:.1f} on {os.cpu_count()} cores "
-          f"({'contended' if max(la) >= 2.5 else 'quiet'})")
+    print(load_summary(out["load_average_start"], out["load_average_end"]))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n", "utf-8")
 
