@@ -13,14 +13,14 @@ Every chain returns a dict with ``answer``, ``raw``, ``abstained``, ``prompt``, 
 
 Inputs are size-checked before any model call: a question over :data:`MAX_QUESTION_CHARS` (2,000) characters and
 a text to classify or moderate over :data:`MAX_TEXT_CHARS` (8,000) are refused with a ``ValidationError``;
-contexts and documents are fitted to the model's window instead (see :mod:`promptkit.chains.limits`).
+contexts and documents are fitted to the model's window instead (see :mod:`promptkit.limits`).
 """
 
 from __future__ import annotations
 
 from promptkit.chains.definition import ChainDefinition, get_definition, list_chains, parse_definition
 from promptkit.chains.guard import with_guard
-from promptkit.chains.limits import MAX_QUESTION_CHARS, MAX_TEXT_CHARS
+from promptkit.limits import MAX_QUESTION_CHARS, MAX_TEXT_CHARS
 from promptkit.chains.loader import build_chain, load_chain
 
 __all__ = [

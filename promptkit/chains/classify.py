@@ -13,7 +13,7 @@ from typing import Any
 from langchain_core.output_parsers import BaseOutputParser, StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from promptkit.chains.limits import check_text
+from promptkit.limits import check_text
 from promptkit.chains.parts import Parts
 from promptkit.chains.postprocess import clean_answer, fold_text
 from promptkit.chains.runnables import BatchAssign, finisher

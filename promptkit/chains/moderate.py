@@ -15,7 +15,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from promptkit.chains.classify import as_text_input
-from promptkit.chains.limits import check_text
+from promptkit.limits import check_text
 from promptkit.chains.parts import Parts
 from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
 from promptkit.errors import ValidationError

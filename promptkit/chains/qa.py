@@ -3,7 +3,7 @@
 Shape: ``prepare | BatchAssign("raw", prompt | model | StrOutputParser()) | finish``.
 
 * ``prepare`` reads ``{"question", "context"?}`` (a question over
-  :data:`~promptkit.chains.limits.MAX_QUESTION_CHARS` characters is refused); with a context it answers from it (reading mode), otherwise a
+  :data:`~promptkit.limits.MAX_QUESTION_CHARS` characters is refused); with a context it answers from it (reading mode), otherwise a
   RAG chain retrieves from the course index. Retrieved text is delimited as ``<documento …>`` data and fitted
   into the model's context window by token count (what is dropped or cut is recorded). Few-shot chains record
   the ids of the demonstrations the prompt's selector picks.
@@ -21,7 +21,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from promptkit.chains.context import fit_documents, truncate_to_tokens
-from promptkit.chains.limits import check_question
+from promptkit.limits import check_question
 from promptkit.chains.parts import Parts
 from promptkit.chains.postprocess import (
     DEFAULT_ABSTAIN,

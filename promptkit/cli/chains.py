@@ -176,7 +176,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from promptkit.index import ensure_index
     from promptkit.index.build import read_manifest
 
-    from promptkit.chains.limits import check_question
+    from promptkit.limits import check_question
 
     if not args.question.strip():
         raise ValidationError("the question is empty; pass a question in quotes")
