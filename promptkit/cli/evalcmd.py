@@ -120,16 +120,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if not args.html and not args.markdown:
         raise ValidationError("nothing to write", hint="add --html OUT and/or --markdown OUT ('-' prints the table)")
+    results = [load_result(r) for r in args.results]  # read once, for the printed table and the files
+    markdown_file = None if args.markdown == "-" else args.markdown
     if args.markdown == "-":
-        print(markdown_table([load_result(r) for r in args.results]), end="")
-        if not args.html:
-            return 0
-    path = report(args.results, args.html, title=args.title,
-                  markdown_out=args.markdown if args.markdown not in (None, "-") else None)
+        print(markdown_table(results), end="")
+    if args.html or markdown_file:
+        report(results, args.html, title=args.title, markdown_out=markdown_file)
     if args.html:
-        print(f"report written to {path}")
-    if args.markdown not in (None, "-"):
-        print(f"table written to {args.markdown}")
+        print(f"report written to {args.html}")
+    if markdown_file:
+        print(f"table written to {markdown_file}")
     return 0
 
 
