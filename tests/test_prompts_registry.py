@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
-from test_prompts_support import copy_registry, keep_only_first_version, write_version
+from test_prompts_support import REPO, copy_registry, keep_only_first_version, shipped_versions, write_version
 
 from promptkit.errors import IntegrityError, NotFoundError, ValidationError
 from promptkit.prompts import get_prompt_spec, list_prompts, resolve_ref
@@ -16,11 +15,10 @@ from promptkit.prompts.lock import read_lock
 from promptkit.prompts.manage import diff_versions, lock_all, new_version, set_label
 
 
-REPO_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 # the shipped rag_qa versions and its production label, read from the files so new versions need no edit here
-RAG_VERSIONS = sorted(int(p.stem[1:]) for p in (REPO_PROMPTS / "rag_qa").glob("v*.yaml"))
+RAG_VERSIONS = shipped_versions("rag_qa")
 RAG_LATEST = RAG_VERSIONS[-1]
-RAG_PROD = yaml.safe_load((REPO_PROMPTS / "rag_qa" / "labels.yaml").read_text("utf-8"))["production"]
+RAG_PROD = yaml.safe_load((REPO / "prompts" / "rag_qa" / "labels.yaml").read_text("utf-8"))["production"]
 
 
 @pytest.fixture

@@ -20,6 +20,11 @@ FIXED_INPUTS = {
 }
 
 
+def shipped_versions(name: str) -> list[int]:
+    """The version numbers of ``prompts/<name>/v*.yaml`` in the repository, ascending."""
+    return sorted(int(p.stem[1:]) for p in (REPO / "prompts" / name).glob("v*.yaml"))
+
+
 def copy_registry(tmp_path: Path, monkeypatch) -> Path:
     """Copy the shipped prompts/ into ``tmp_path`` and make it the project; returns the new prompts/."""
     shutil.copytree(REPO / "prompts", tmp_path / "prompts")

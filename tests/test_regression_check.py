@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from test_prompts_support import shipped_versions
 
 from promptkit.cli import main
 from promptkit.testing import FakeChatModel
@@ -110,7 +111,7 @@ def _record(project, capsys, *extra):
 
 
 # the next free rag_qa version number
-WORSE_V = 1 + max(int(p.stem[1:]) for p in (Path(__file__).resolve().parent.parent / "prompts" / "rag_qa").glob("v*.yaml"))
+WORSE_V = 1 + shipped_versions("rag_qa")[-1]
 WORSE = f"rag_qa@{WORSE_V}"
 
 
