@@ -4,10 +4,11 @@ snapping to the context's own span, the no-answer probability and the best-docum
 from __future__ import annotations
 
 import pytest
+from corpus_support import fake_index
 
 from promptkit.chains import load_chain
 from promptkit.chains.postprocess import no_answer_probability, snap_to_span, trim_question_words
-from promptkit.testing import FakeChatModel, FakeEmbeddings
+from promptkit.testing import FakeChatModel
 
 CONTEXT = "O Transformer foi introduzido em 2017 por Vaswani e colegas, no artigo «Attention Is All You Need»."
 
@@ -113,16 +114,7 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from promptkit.index import build_index, load_index
-
-    root = tmp_path_factory.mktemp("order")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    emb = FakeEmbeddings()
-    build_index(corpus, root / "idx", embeddings=emb, show_progress=False)
-    return load_index(root / "idx", embeddings=emb)
+    return fake_index(tmp_path_factory.mktemp("order"), DOCS)
 
 
 def test_best_last_puts_the_top_document_nearest_the_question(index):

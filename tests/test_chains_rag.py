@@ -4,10 +4,11 @@ fitting retrieved text into the context window by token count."""
 from __future__ import annotations
 
 import pytest
+from corpus_support import fake_index
 
 from promptkit.chains import load_chain
 from promptkit.chains.context import escape_document_text, fit_documents, format_document
-from promptkit.testing import FakeChatModel, FakeEmbeddings
+from promptkit.testing import FakeChatModel
 
 DOCS = {
     "transformers.md": "---\ntitle: Transformers\n---\n\n## Origem\n\nO Transformer foi apresentado em 2017 no "
@@ -21,16 +22,7 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from promptkit.index import build_index, load_index
-
-    root = tmp_path_factory.mktemp("rag")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    emb = FakeEmbeddings()
-    build_index(corpus, root / "idx", embeddings=emb, show_progress=False)
-    return load_index(root / "idx", embeddings=emb)
+    return fake_index(tmp_path_factory.mktemp("rag"), DOCS)
 
 
 def test_retrieves_and_cites_sources(index):

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from corpus_support import write_corpus
 
 from promptkit.errors import IntegrityError, NotFoundError
 from promptkit.index import build_index, ensure_index, load_index
@@ -23,11 +24,7 @@ DOCS = {
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "corpus"
-    root.mkdir()
-    for name, text in DOCS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
+    return write_corpus(tmp_path / "corpus", DOCS)
 
 
 def build(corpus: Path, out: Path, emb=None):

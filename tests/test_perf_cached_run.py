@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from corpus_support import write_corpus
 
 from promptkit.index.query_cache import CachedQueryEmbeddings, QueryEmbeddingCache
 from promptkit.testing import FakeEmbeddings
@@ -104,10 +105,7 @@ def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, 
     from promptkit.index import build_index, load_index
     from promptkit.models.local import LocalChatModel
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
+    corpus = write_corpus(tmp_path / "corpus", DOCS)
     context = DOCS["transformers.md"] + DOCS["rag.md"]
     qas = [{"id": i, "question": q, "is_impossible": False, "answers": [{"text": a, "answer_start": context.find(a)}]}
            for i, q, a in QUESTIONS]

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from corpus_support import write_corpus
 
 from promptkit.testing import FakeChatModel, FakeEmbeddings
 
@@ -110,11 +111,7 @@ build_index(corpus, out, embeddings=SlowEmbeddings(), show_progress=False)
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "corpus"
-    root.mkdir()
-    for name, text in DOCS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
+    return write_corpus(tmp_path / "corpus", DOCS)
 
 
 @pytest.mark.parametrize("stage", ["embedding", "commit"])
