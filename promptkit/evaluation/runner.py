@@ -361,16 +361,16 @@ def evaluate(
 
 def _check_questions(examples: Sequence[SquadExample], ds: SquadDataset) -> None:
     """Refuse the run before any model call when a question is over the chains' size limit, naming it."""
-    from promptkit.limits import MAX_QUESTION_CHARS
+    from promptkit.limits import check_question
 
     for ex in examples:
-        if len(ex.question) > MAX_QUESTION_CHARS:
-            where = ds.path or ds.name
+        try:
+            check_question(ex.question)
+        except ValidationError as exc:
             raise ValidationError(
-                f"question {ex.id!r} in {where} has {len(ex.question):,} characters, over the limit of "
-                f"{MAX_QUESTION_CHARS:,}",
-                hint="shorten that question in the dataset (long material belongs in its context)",
-            )
+                f"question {ex.id!r} in {ds.path or ds.name}: {exc.message}",
+                hint="shorten that question in the dataset; long material belongs in its context",
+            ) from None
 
 
 def _abstain_phrases(prompt: str | None) -> list[str]:
