@@ -39,9 +39,14 @@ class ModelSettings(_Strict):
     dtype: Literal["bf16", "fp32"] | None = None
     int8: bool | None = None
     threads: int | None = Field(default=None, ge=1)
+    draft_tokens: int | None = Field(
+        default=None, ge=0, le=32,
+        description="greedy decoding: tokens drafted per step from the prompt and verified at once (0: off)",
+    )
+    prefix_cache: bool | None = Field(default=None, description="reuse the shared prompt prefix's key/value states")
 
     GENERATION: ClassVar[tuple[str, ...]] = ("max_new_tokens", "temperature", "top_p", "seed", "stop")
-    LOADING: ClassVar[tuple[str, ...]] = ("batch_size", "dtype", "int8", "threads")
+    LOADING: ClassVar[tuple[str, ...]] = ("batch_size", "dtype", "int8", "threads", "draft_tokens", "prefix_cache")
 
     def generation(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.GENERATION if getattr(self, k) is not None}

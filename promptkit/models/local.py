@@ -2,23 +2,26 @@
 
 Weights are loaded once per process for each (model, dtype, int8) combination (:func:`get_backend`); every
 :class:`LocalChatModel` built on them is a light wrapper with its own generation settings, so several chains share
-one copy of the weights. Generation runs ``model.generate`` on left-padded batches, which on a CPU is several times
-faster per example than one call per prompt.
+one copy of the weights. Greedy generation runs batches through :mod:`promptkit.models.greedy` (the prompts' shared
+prefix computed once, prompt-lookup drafts verified several tokens per step); sampling, streaming and models whose
+generation config adds logits processors use ``model.generate`` on left-padded batches. Either way a batch is
+several times faster per example on a CPU than one call per prompt.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import BaseMessage
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from promptkit.errors import MissingDependencyError, ValidationError
 from promptkit.llm.base import BatchedChatModel
+from promptkit.models.greedy import PrefixStore, greedy_batch, plain_greedy
 
 DTYPES = ("bf16", "fp32")
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
@@ -34,6 +37,7 @@ class Backend:
     int8: bool
     context_window: int
     eos_ids: list[int]
+    prefixes: PrefixStore = field(default_factory=PrefixStore)
 
 
 _BACKENDS: dict[tuple[str, str, bool], Backend] = {}
@@ -276,6 +280,11 @@ class LocalChatModel(BatchedChatModel):
     dtype: str = "bf16"
     int8: bool = False
     threads: int | None = None
+    # Greedy decoding (promptkit.models.greedy): draft this many tokens per row and step from the row's own prompt
+    # and verify them in the same forward pass, and compute the prompts' shared prefix once. Both measured in
+    # benchmarks/README.md; draft_tokens=0 with prefix_cache off decodes with transformers' generate.
+    draft_tokens: int = Field(default=8, ge=0, le=32)
+    prefix_cache: bool = True
     _backend: Backend | None = PrivateAttr(default=None)
     _loader: Callable[[], Backend] | None = PrivateAttr(default=None)
     _light_tokenizer: Any = PrivateAttr(default=None)
@@ -363,14 +372,16 @@ class LocalChatModel(BatchedChatModel):
 
     def _encode(self, prompts: list[str], max_new_tokens: int) -> Any:
         enc = self.backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        length = int(enc["input_ids"].shape[1])
+        self._check_window(int(enc["input_ids"].shape[1]), max_new_tokens)
+        return enc
+
+    def _check_window(self, length: int, max_new_tokens: int) -> None:
         if length + max_new_tokens > self.context_window:
             raise ValidationError(
                 f"prompt of {length} tokens plus {max_new_tokens} new tokens exceeds the model's context window "
                 f"of {self.context_window} tokens",
                 hint="shorten the context (fewer or smaller retrieved chunks) or lower max_new_tokens",
             )
-        return enc
 
     def _generate_kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -398,6 +409,9 @@ class LocalChatModel(BatchedChatModel):
     def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
         torch = _torch()
         self._set_threads()
+        backend = self.backend
+        if params["temperature"] == 0 and (self.draft_tokens or self.prefix_cache) and plain_greedy(backend.model):
+            return self._complete_greedy(prompts, params)
         enc = self._encode(prompts, params["max_new_tokens"])
         width = int(enc["input_ids"].shape[1])
         with torch.inference_mode():
@@ -405,6 +419,28 @@ class LocalChatModel(BatchedChatModel):
                                               **self._stopping(params, width))
         new = out[:, width:]
         return self.backend.tokenizer.batch_decode(new, skip_special_tokens=True)
+
+    def _complete_greedy(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
+        """Greedy batches through :func:`promptkit.models.greedy.greedy_batch` (drafts and/or prefix reuse)."""
+        torch = _torch()
+        backend = self.backend
+        tok = backend.tokenizer
+        rows = tok(prompts, add_special_tokens=False)["input_ids"]
+        self._check_window(max(len(r) for r in rows), params["max_new_tokens"])
+        stops = [s for s in params["stop"] if s]
+        window = 2 * max((len(s) for s in stops), default=1) + 4  # tokens: one may decode to less than a char
+
+        def stopped(generated: list[int]) -> bool:
+            text = tok.decode(generated[-window:], skip_special_tokens=True)
+            return any(s in text for s in stops)
+
+        with torch.inference_mode():
+            out = greedy_batch(backend.model, rows, max_new_tokens=params["max_new_tokens"],
+                               pad_id=tok.pad_token_id, eos_ids=backend.eos_ids,
+                               stopped=stopped if stops else None,
+                               prefixes=backend.prefixes if self.prefix_cache else None,
+                               draft=self.draft_tokens)
+        return tok.batch_decode(out, skip_special_tokens=True)
 
     def _stream_text(self, prompt: str, params: dict[str, Any]) -> Iterator[str]:
         torch = _torch()

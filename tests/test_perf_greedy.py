@@ -1,0 +1,123 @@
+"""Batched greedy decoding with prompt-lookup drafts and a shared-prefix cache gives exactly the tokens of
+``generate``'s one-token greedy decoding, row by row (a small random Qwen2 in float32, built offline)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from promptkit.models.greedy import (  # noqa: E402
+    PrefixStore,
+    common_prefix,
+    greedy_batch,
+    lookup_draft,
+    plain_greedy,
+)
+
+PAD, EOS = 0, 1
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    config = transformers.Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                                      pad_token_id=PAD, eos_token_id=EOS, bos_token_id=EOS)
+    m = transformers.Qwen2ForCausalLM(config).eval()
+    m.generation_config.pad_token_id = PAD
+    return m
+
+
+def rows_with_shared_prefix(seed: int, count: int) -> list[list[int]]:
+    rng = random.Random(seed)
+    prefix = [rng.randrange(2, 64) for _ in range(24)]
+    rows = []
+    for _ in range(count):
+        own = [rng.randrange(2, 64) for _ in range(rng.randrange(3, 30))]
+        # repeat a piece of the row so that prompt-lookup drafts have something to propose
+        rows.append(prefix + own + own[: rng.randrange(0, len(own))])
+    return rows
+
+
+def reference(model, row: list[int], max_new: int) -> list[int]:
+    with torch.inference_mode():
+        out = model.generate(input_ids=torch.tensor([row]), attention_mask=torch.ones(1, len(row), dtype=torch.long),
+                             max_new_tokens=max_new, do_sample=False, eos_token_id=EOS, pad_token_id=PAD)
+    new = out[0, len(row):].tolist()
+    return new[: new.index(EOS)] if EOS in new else new
+
+
+@pytest.mark.parametrize("draft", [0, 1, 4, 8])
+@pytest.mark.parametrize("prefix", [False, True])
+def test_same_tokens_as_one_token_greedy_decoding(model, draft, prefix):
+    rows = rows_with_shared_prefix(seed=draft + 10 * prefix, count=5)
+    expected = [reference(model, r, 20) for r in rows]
+    with torch.inference_mode():
+        got = greedy_batch(model, rows, max_new_tokens=20, pad_id=PAD, eos_ids=[EOS],
+                           prefixes=PrefixStore() if prefix else None, draft=draft)
+    assert got == expected
+
+
+def test_drafts_accepted_shorten_the_decoding(model):
+    rows = rows_with_shared_prefix(seed=3, count=4)
+    plain: dict[str, int] = {}
+    drafted: dict[str, int] = {}
+    with torch.inference_mode():
+        a = greedy_batch(model, rows, max_new_tokens=24, pad_id=PAD, eos_ids=[EOS], draft=0, stats=plain)
+        b = greedy_batch(model, rows, max_new_tokens=24, pad_id=PAD, eos_ids=[EOS], draft=6, stats=drafted)
+    assert a == b
+    assert plain["accepted"] == 0
+    # every step yields one token of its own plus the drafts accepted, so steps fall by what was accepted
+    assert drafted["accepted"] > 0
+    assert drafted["steps"] < plain["steps"]
+
+
+def test_the_prefix_store_reuses_a_prefix_across_batches(model):
+    store = PrefixStore()
+    rows = rows_with_shared_prefix(seed=5, count=6)
+    with torch.inference_mode():
+        first = greedy_batch(model, rows[:3], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store)
+        assert len(store._items) == 1
+        second = greedy_batch(model, rows[3:], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store)
+    assert len(store._items) == 1  # the second batch found the first one's prefix
+    assert first + second == [reference(model, r, 8) for r in rows]
+
+
+def test_stop_callback_and_max_new_tokens_end_each_row(model):
+    rows = rows_with_shared_prefix(seed=7, count=3)
+    full = [reference(model, r, 12) for r in rows]
+    with torch.inference_mode():
+        short = greedy_batch(model, rows, max_new_tokens=5, pad_id=PAD, eos_ids=[EOS], draft=4)
+        stopped = greedy_batch(model, rows, max_new_tokens=12, pad_id=PAD, eos_ids=[EOS], draft=4,
+                               stopped=lambda generated: len(generated) >= 2)
+    assert short == [f[:5] for f in full]
+    assert stopped == [f[:2] for f in full]
+
+
+def test_lookup_draft_follows_the_latest_longest_match():
+    seq = [5, 6, 7, 8, 9, 5, 6, 7, 2, 3, 6, 7]
+    # last 2-gram (6, 7) most recently appeared before "2, 3"; the 3-gram (3, 6, 7) never did
+    assert lookup_draft(seq, 3) == [2, 3, 6]
+    assert lookup_draft(seq, 1) == [2]
+    assert lookup_draft([1, 2, 3], 4) == []
+    assert lookup_draft([4], 2) == []
+
+
+def test_common_prefix_leaves_every_row_a_token():
+    assert common_prefix([[1, 2, 3], [1, 2, 4]]) == 2
+    assert common_prefix([[1, 2], [1, 2, 3]]) == 1
+    assert common_prefix([[9, 2], [1, 2]]) == 0
+
+
+def test_generation_configs_with_logits_processors_are_not_plain(model):
+    assert plain_greedy(model)
+    config = model.generation_config
+    config.repetition_penalty = 1.1
+    try:
+        assert not plain_greedy(model)
+    finally:
+        config.repetition_penalty = 1.0
