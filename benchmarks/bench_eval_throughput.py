@@ -7,7 +7,8 @@ Both sides answer the first ``--limit`` questions of ``eval/datasets/course_qa.j
 model (Qwen2.5-Coder 0.5B Instruct, converted from its GGUF package):
 
 * **promptkit**: ``evaluate(chain="rag_course", mode="rag", cache="off")`` with the chain's default settings
-  (bf16, padded batches of 8, stop at the first newline). The timing covers the whole pipeline: retrieval,
+  (bf16, batches of 8, stop at the first newline, greedy decoding with 8 prompt-lookup draft tokens per step and
+  the shared prompt prefix computed once). The timing covers the whole pipeline: retrieval,
   prompt fitting, generation and post-processing. The weights are loaded before the clock starts.
 * **plain LangChain**: ``langchain_huggingface.HuggingFacePipeline`` over a transformers
   ``pipeline("text-generation", max_new_tokens=<same>, do_sample=False, return_full_text=False)`` on the same
@@ -16,7 +17,8 @@ model (Qwen2.5-Coder 0.5B Instruct, converted from its GGUF package):
 
 Both outputs are scored through the same chain post-processing (the baseline's raw texts are replayed through
 the chain), so EM/F1 differences come from generation alone. ``--levers`` times ``model.complete`` on the same
-prompts with one setting changed at a time (batching, dtype, stop strings, threads).
+prompts with one setting changed at a time (drafts, prefix cache, transformers' generate, batching, dtype, stop
+strings, threads), in ``--rounds`` interleaved rounds, and reports each lever's median.
 """
 
 from __future__ import annotations
@@ -123,29 +125,22 @@ def run_baseline(folder: str, prompts: list[str], max_new_tokens: int) -> tuple[
     return outs, time.perf_counter() - t, load_s
 
 
-def levers(llm, prompts: list[str], params: dict[str, Any]) -> list[dict[str, Any]]:
-    """``model.complete`` on the same prompts, one setting changed at a time from promptkit's defaults."""
+def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int) -> list[dict[str, Any]]:
+    """``model.complete`` on the same prompts, one setting changed at a time from promptkit's defaults.
+
+    Every lever runs once per round, rounds interleaved, and the median is reported: on this shared virtual machine
+    the same forward pass varies by up to 1.7x from one call to the next, so single timings mislead.
+    """
     import torch
 
     from promptkit.models import load_llm
     from promptkit.models.local import LocalChatModel
 
-    rows = []
     base_kwargs = {"max_new_tokens": params["max_new_tokens"], "temperature": params["temperature"]}
-
-    def timed(name: str, model, stop, note: str = "") -> list[str]:
-        t = time.perf_counter()
-        texts = model.complete(prompts, stop=stop, **base_kwargs)
-        s = time.perf_counter() - t
-        first = [x.split("\n")[0].strip() for x in texts]
-        rows.append({"setting": name, "s_per_example": s / len(prompts), "first_lines": first, "note": note})
-        print(f"  lever {name}: {s / len(prompts):.2f} s/example", file=sys.stderr, flush=True)
-        return texts
-
     default = llm.model_copy(update={"cache": None}).attach(llm.backend)
-    timed("default (bf16, batch 8, stop criterion)", default, params["stop"])
-    timed("no stop strings (EOS or max_new_tokens only)", default, [])
-    original = LocalChatModel._stopping
+
+    def variant(**update: Any) -> LocalChatModel:
+        return default.model_copy(update=update).attach(llm.backend)
 
     def hf_stop_strings(self, p, width, *extra):
         from transformers import StoppingCriteriaList
@@ -155,21 +150,59 @@ def levers(llm, prompts: list[str], params: dict[str, Any]) -> list[dict[str, An
             out["stopping_criteria"] = StoppingCriteriaList(list(extra))
         return out
 
-    LocalChatModel._stopping = hf_stop_strings
-    try:
-        timed("generate(stop_strings=...) instead", default, params["stop"])
-    finally:
-        LocalChatModel._stopping = original
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        timed("1 torch thread (default %d)" % threads, default, params["stop"])
-    finally:
-        torch.set_num_threads(threads)
-    timed("batch 1", default.model_copy(update={"batch_size": 1}).attach(llm.backend), params["stop"])
+    class OneThread:
+        def __enter__(self):
+            self.threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+
+        def __exit__(self, *exc):
+            torch.set_num_threads(self.threads)
+
+    class HFStopStrings:
+        def __enter__(self):
+            self.original = LocalChatModel._stopping
+            LocalChatModel._stopping = hf_stop_strings
+
+        def __exit__(self, *exc):
+            LocalChatModel._stopping = self.original
+
+    class Nothing:
+        def __enter__(self):
+            return None
+
+        def __exit__(self, *exc):
+            return None
+
     fp32 = load_llm(dtype="fp32")
-    timed("fp32 weights, batch 8", fp32.model_copy(update={"cache": None}).attach(fp32.backend), params["stop"])
-    return rows
+    fp32 = fp32.model_copy(update={"cache": None}).attach(fp32.backend)
+    generate = {"draft_tokens": 0, "prefix_cache": False}
+    cases = [  # (name, model, stop strings, context)
+        ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache", default, params["stop"], Nothing),
+        ("no prefix cache (drafts only)", variant(prefix_cache=False), params["stop"], Nothing),
+        ("no drafts (prefix cache only)", variant(draft_tokens=0), params["stop"], Nothing),
+        ("4 drafted tokens", variant(draft_tokens=4), params["stop"], Nothing),
+        ("transformers generate (no drafts, no prefix cache)", variant(**generate), params["stop"], Nothing),
+        ("generate with stop_strings=... instead of the criterion", variant(**generate), params["stop"],
+         HFStopStrings),
+        ("no stop strings (EOS or max_new_tokens only)", default, [], Nothing),
+        (f"1 torch thread (default {torch.get_num_threads()})", default, params["stop"], OneThread),
+        ("batch 1", variant(batch_size=1), params["stop"], Nothing),
+        ("fp32 weights", fp32, params["stop"], Nothing),
+    ]
+    times: dict[str, list[float]] = {name: [] for name, *_ in cases}
+    firsts: dict[str, list[str]] = {}
+    for r in range(rounds):
+        for name, model, stop, context in cases:
+            with context():
+                t = time.perf_counter()
+                texts = model.complete(prompts, stop=stop, **base_kwargs)
+                s = time.perf_counter() - t
+            times[name].append(s / len(prompts))
+            firsts.setdefault(name, [x.split("\n")[0].strip() for x in texts])
+            print(f"  round {r + 1}/{rounds} lever {name}: {s / len(prompts):.2f} s/example", file=sys.stderr,
+                  flush=True)
+    return [{"setting": name, "s_per_example": statistics.median(times[name]), "runs": times[name],
+             "first_lines": firsts[name], "note": ""} for name, *_ in cases]
 
 
 def prefix_tokens(llm, prompts: list[str]) -> tuple[int, float]:
@@ -190,6 +223,7 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--levers", action="store_true", help="also time generation settings one at a time")
     ap.add_argument("--lever-limit", type=int, default=16, help="prompts used for each lever (the first N)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per lever (median reported)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
 
@@ -207,7 +241,7 @@ def main() -> None:
                         "settings": {"dtype": llm.dtype, "batch_size": llm.batch_size, **params}}
     out["prompts"] = {"count": len(prompts), "mean_tokens": mean_tokens, "shared_prefix_tokens": shared}
     if args.levers:
-        out["levers"] = levers(llm, prompts[: args.lever_limit], params)
+        out["levers"] = levers(llm, prompts[: args.lever_limit], params, args.rounds)
     if not args.skip_baseline:
         print("plain LangChain HuggingFacePipeline (fp32, one invoke per example) …", file=sys.stderr, flush=True)
         texts, base_s, base_load = run_baseline(llm.path, prompts, params["max_new_tokens"])
@@ -224,7 +258,7 @@ def main() -> None:
     print(f"\n{args.limit} course QA questions, RAG mode; prompts {mean_tokens:.0f} tokens on average "
           f"({shared} shared prefix tokens), max_new_tokens {params['max_new_tokens']}, stop {params['stop']!r}")
     print(f"{'pipeline':44} {'ex/s':>7} {'s/ex':>6} {'EM':>6} {'F1':>6}")
-    print(f"{'promptkit rag_course (bf16, batch 8)':44} {p['examples_per_s']:7.3f} {pk_s / args.limit:6.2f} "
+    print(f"{'promptkit rag_course (defaults)':44} {p['examples_per_s']:7.3f} {pk_s / args.limit:6.2f} "
           f"{p['em']:6.1f} {p['f1']:6.1f}")
     if "baseline" in out:
         b = out["baseline"]
@@ -238,7 +272,7 @@ def main() -> None:
         print(f"generation levers on the first {len(ref['first_lines'])} prompts (model.complete only):")
     for row in lever_rows:
         same = sum(a == b for a, b in zip(row["first_lines"], lever_rows[0]["first_lines"], strict=True))
-        print(f"  {row['setting']:46} {row['s_per_example']:6.2f} s/example  "
+        print(f"  {row['setting']:58} {row['s_per_example']:6.2f} s/example  "
               f"{lever_rows[0]['s_per_example'] / row['s_per_example']:5.2f}x of default  "
               f"same first lines {same}/{len(row['first_lines'])}")
     print(load_summary(out["load_average_start"], out["load_average_end"], out["cpu_count"]))
