@@ -121,3 +121,59 @@ def test_generation_configs_with_logits_processors_are_not_plain(model):
         assert not plain_greedy(model)
     finally:
         config.repetition_penalty = 1.0
+
+
+@pytest.fixture(scope="module")
+def chat_model(model):
+    """A LocalChatModel on the tiny Qwen2 with a word-level tokenizer built in memory."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from promptkit.models.local import Backend, LocalChatModel
+
+    words = ["<pad>", "</s>"] + [f"w{i}" for i in range(2, 64)]
+    inner = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="w2"))
+    inner.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=inner, pad_token="<pad>", eos_token="</s>")
+    tok.padding_side = "left"
+    backend = Backend(model=model, tokenizer=tok, dtype="fp32", int8=False, context_window=512, eos_ids=[EOS])
+    return LocalChatModel(model_id="tiny", path="/nonexistent/tiny", dtype="fp32", batch_size=4,
+                          context_window=512).attach(backend)
+
+
+def test_the_chat_model_generates_greedy_answers_through_the_loop(chat_model, monkeypatch):
+    import promptkit.models.local as local
+
+    prompts = [" ".join(f"w{t}" for t in row) for row in rows_with_shared_prefix(seed=11, count=6)]
+    calls = []
+    real = local.greedy_batch
+    monkeypatch.setattr(local, "greedy_batch", lambda *a, **k: calls.append(k) or real(*a, **k))
+    drafted = chat_model.complete(prompts, max_new_tokens=10)
+    assert calls and calls[0]["draft"] == 8 and calls[0]["prefixes"] is not None
+    calls.clear()
+    plain = chat_model.model_copy(update={"draft_tokens": 0, "prefix_cache": False}).attach(chat_model.backend)
+    assert plain.complete(prompts, max_new_tokens=10) == drafted
+    assert calls == []  # transformers' generate did that one
+
+
+def test_sampling_and_logits_processors_fall_back_to_generate(chat_model, monkeypatch):
+    import promptkit.models.local as local
+
+    def refuse(*a, **k):
+        raise AssertionError("the greedy loop must not run here")
+
+    prompts = ["w3 w4 w5 w6", "w7 w8 w9"]
+    expected = chat_model.complete(prompts, max_new_tokens=6)
+    monkeypatch.setattr(local, "greedy_batch", refuse)
+    assert len(chat_model.complete(prompts, max_new_tokens=6, temperature=0.7)) == 2
+    config = chat_model.backend.model.generation_config
+    config.no_repeat_ngram_size = 2
+    try:
+        answers = chat_model.complete(prompts, max_new_tokens=6)
+    finally:
+        config.no_repeat_ngram_size = 0
+    assert expected  # the greedy loop answered these before the patch
+    for prompt, answer in zip(prompts, answers, strict=True):
+        words = (prompt + " " + answer).split()
+        pairs = list(zip(words, words[1:]))
+        assert len(pairs) == len(set(pairs))  # generate applied no_repeat_ngram_size=2
