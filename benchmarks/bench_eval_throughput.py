@@ -17,8 +17,8 @@ model (Qwen2.5-Coder 0.5B Instruct, converted from its GGUF package):
 
 Both outputs are scored through the same chain post-processing (the baseline's raw texts are replayed through
 the chain), so EM/F1 differences come from generation alone. ``--levers`` times ``model.complete`` on the same
-prompts with one setting changed at a time (drafts, prefix cache, transformers' generate, batching, dtype, stop
-strings, threads), in ``--rounds`` interleaved rounds, and reports each lever's median.
+prompts with one setting changed at a time (drafts, prefix cache, transformers' generate, batching, dtype, int8,
+stop strings, threads), in ``--rounds`` interleaved rounds, and reports each lever's median.
 """
 
 from __future__ import annotations
@@ -175,6 +175,8 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int) -> list
 
     fp32 = load_llm(dtype="fp32")
     fp32 = fp32.model_copy(update={"cache": None}).attach(fp32.backend)
+    int8 = load_llm(int8=True)
+    int8 = int8.model_copy(update={"cache": None}).attach(int8.backend)
     generate = {"draft_tokens": 0, "prefix_cache": False}
     cases = [  # (name, model, stop strings, context)
         ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache", default, params["stop"], Nothing),
@@ -188,6 +190,7 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int) -> list
         (f"1 torch thread (default {torch.get_num_threads()})", default, params["stop"], OneThread),
         ("batch 1", variant(batch_size=1), params["stop"], Nothing),
         ("fp32 weights", fp32, params["stop"], Nothing),
+        ("int8 dynamic quantisation of every Linear (fp32 activations)", int8, params["stop"], Nothing),
     ]
     times: dict[str, list[float]] = {name: [] for name, *_ in cases}
     firsts: dict[str, list[str]] = {}
