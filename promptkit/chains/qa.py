@@ -21,6 +21,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from promptkit.chains.context import fit_documents, truncate_to_tokens
+from promptkit.chains.hints import answer_hint
 from promptkit.limits import check_question
 from promptkit.chains.parts import Parts
 from promptkit.chains.postprocess import (
@@ -101,6 +102,8 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         given = inp.get("context")
         values = {k: v for k, v in inp.items() if isinstance(v, str)}
         values["question"] = question
+        if "answer_hint" in parts.prompt.input_variables and not values.get("answer_hint"):
+            values["answer_hint"] = answer_hint(question)
         state: dict[str, Any] = {
             "question": question,
             "dropped": [],
