@@ -26,7 +26,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
      "o motivo, em poucas palavras copiadas do texto", "the reason, in a few words copied from the text"),
     (r"\bcomo (se chama|e chamad|sao chamad|ficou conhecid)|\bwhat is .* called\b",
      "um termo ou expressão curta copiada do texto", "a short term or phrase copied from the text"),
-    (r"\bcomo\b|\bhow\b",
+    (r"^\W*como\b|^\W*how\b",
      "o modo ou meio, em poucas palavras copiadas do texto", "the way or means, in a few words copied from the text"),
 )
 _DEFAULT = ("um termo ou expressão curta copiada do texto", "a short term or phrase copied from the text")
