@@ -29,6 +29,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from loadavg import load_summary
@@ -125,7 +126,8 @@ def run_baseline(folder: str, prompts: list[str], max_new_tokens: int) -> tuple[
     return outs, time.perf_counter() - t, load_s
 
 
-def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int) -> list[dict[str, Any]]:
+def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
+           only: list[str] | None = None) -> list[dict[str, Any]]:
     """``model.complete`` on the same prompts, one setting changed at a time from promptkit's defaults.
 
     Every lever runs once per round, rounds interleaved, and the median is reported: on this shared virtual machine
@@ -173,10 +175,13 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int) -> list
         def __exit__(self, *exc):
             return None
 
-    fp32 = load_llm(dtype="fp32")
-    fp32 = fp32.model_copy(update={"cache": None}).attach(fp32.backend)
-    int8 = load_llm(int8=True)
-    int8 = int8.model_copy(update={"cache": None}).attach(int8.backend)
+    def other_weights(**settings: Any) -> Callable[[], LocalChatModel]:
+        def load() -> LocalChatModel:
+            model = load_llm(**settings)
+            return model.model_copy(update={"cache": None}).attach(model.backend)
+
+        return load
+
     generate = {"draft_tokens": 0, "prefix_cache": False}
     cases = [  # (name, model, stop strings, context)
         ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache", default, params["stop"], Nothing),
@@ -189,9 +194,12 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int) -> list
         ("no stop strings (EOS or max_new_tokens only)", default, [], Nothing),
         (f"1 torch thread (default {torch.get_num_threads()})", default, params["stop"], OneThread),
         ("batch 1", variant(batch_size=1), params["stop"], Nothing),
-        ("fp32 weights", fp32, params["stop"], Nothing),
-        ("int8 dynamic quantisation of every Linear (fp32 activations)", int8, params["stop"], Nothing),
+        ("fp32 weights", other_weights(dtype="fp32"), params["stop"], Nothing),
+        ("int8 dynamic quantisation of every Linear (fp32 activations)", other_weights(int8=True), params["stop"],
+         Nothing),
     ]
+    cases = [c for i, c in enumerate(cases) if i == 0 or not only or any(o in c[0] for o in only)]
+    cases = [(name, model() if callable(model) else model, stop, context) for name, model, stop, context in cases]
     times: dict[str, list[float]] = {name: [] for name, *_ in cases}
     firsts: dict[str, list[str]] = {}
     for r in range(rounds):
@@ -227,6 +235,8 @@ def main() -> None:
     ap.add_argument("--levers", action="store_true", help="also time generation settings one at a time")
     ap.add_argument("--lever-limit", type=int, default=16, help="prompts used for each lever (the first N)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per lever (median reported)")
+    ap.add_argument("--only", action="append", metavar="TEXT",
+                    help="only the levers whose name contains TEXT (repeatable; the default always runs)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
 
@@ -244,7 +254,7 @@ def main() -> None:
                         "settings": {"dtype": llm.dtype, "batch_size": llm.batch_size, **params}}
     out["prompts"] = {"count": len(prompts), "mean_tokens": mean_tokens, "shared_prefix_tokens": shared}
     if args.levers:
-        out["levers"] = levers(llm, prompts[: args.lever_limit], params, args.rounds)
+        out["levers"] = levers(llm, prompts[: args.lever_limit], params, args.rounds, args.only)
     if not args.skip_baseline:
         print("plain LangChain HuggingFacePipeline (fp32, one invoke per example) …", file=sys.stderr, flush=True)
         texts, base_s, base_load = run_baseline(llm.path, prompts, params["max_new_tokens"])
