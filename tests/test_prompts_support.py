@@ -17,6 +17,7 @@ FIXED_INPUTS = {
     "text": "A aula sobre embeddings foi clara, mas o material chegou atrasado.",
     "max_words": "50",
     "language": "português",
+    "answer_hint": "uma data, um ano ou um período",
 }
 
 
