@@ -177,3 +177,37 @@ def test_sampling_and_logits_processors_fall_back_to_generate(chat_model, monkey
         words = (prompt + " " + answer).split()
         pairs = list(zip(words, words[1:]))
         assert len(pairs) == len(set(pairs))  # generate applied no_repeat_ngram_size=2
+
+
+def test_a_lone_prompt_reuses_a_stored_prefix_but_stores_none(model):
+    store = PrefixStore()
+    rows = rows_with_shared_prefix(seed=13, count=3)
+    with torch.inference_mode():
+        alone = greedy_batch(model, rows[:1], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store)
+        assert len(store._items) == 0
+        greedy_batch(model, rows[1:], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store)
+        (key,) = store._items
+        stats: dict[str, int] = {}
+        again = greedy_batch(model, rows[:1], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store,
+                             stats=stats)
+    assert len(store._items) == 1 and len(key) >= 24
+    assert tuple(rows[0][: len(key)]) == key  # so the second lone call could start from it
+    assert alone == again == [reference(model, rows[0], 8)]
+
+
+def test_the_cache_only_keeps_slots_some_row_accepted(model, monkeypatch):
+    from transformers import DynamicCache
+
+    lengths = []
+    real = DynamicCache.crop
+
+    def spy(self, n):
+        lengths.append(n)
+        return real(self, n)
+
+    monkeypatch.setattr(DynamicCache, "crop", spy)
+    rows = rows_with_shared_prefix(seed=17, count=4)
+    with torch.inference_mode():
+        got = greedy_batch(model, rows, max_new_tokens=24, pad_id=PAD, eos_ids=[EOS], draft=8)
+    assert got == [reference(model, r, 24) for r in rows]
+    assert lengths and all(n < 0 for n in lengths)  # unused trailing draft slots were dropped

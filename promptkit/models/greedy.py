@@ -104,15 +104,15 @@ class PrefixStore:
         self._items: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def find(self, rows: Sequence[Sequence[int]], wanted: int) -> tuple[int, Any] | None:
-        """The longest stored prefix shared by every row, if it covers at least all but 32 of ``wanted`` tokens."""
+    def find(self, rows: Sequence[Sequence[int]], wanted: int, at_least: int) -> tuple[int, Any] | None:
+        """The longest stored prefix (at most ``wanted`` tokens) shared by every row, if ``at_least`` long."""
         best: tuple[int, Any] | None = None
         with self._lock:
             for key, cache in self._items.items():
                 n = len(key)
                 if n <= wanted and (best is None or n > best[0]) and all(tuple(r[:n]) == key for r in rows):
                     best = (n, cache)
-            if best is not None and best[0] >= max(MIN_PREFIX, wanted - 32):
+            if best is not None and best[0] >= at_least:
                 self._items.move_to_end(tuple(rows[0][: best[0]]))
                 return best
         return None
@@ -160,14 +160,17 @@ def greedy_batch(
     start = 0
     base = None
     if shared >= MIN_PREFIX and prefixes is not None:
-        found = prefixes.find(rows, shared)
-        if found is None:
+        # a batch computes its own prefix unless a stored one is nearly as long; a lone prompt's common prefix is
+        # the prompt itself, so it only reuses stored prefixes and stores none
+        at_least = max(MIN_PREFIX, shared - 32) if batch > 1 else MIN_PREFIX
+        found = prefixes.find(rows, shared, at_least)
+        if found is None and batch > 1:
             key = tuple(rows[0][:shared])
             base = _new_cache(model)
             model(input_ids=torch.tensor([list(key)]), use_cache=True, logits_to_keep=1, **{slot: base})
             prefixes.put(key, base)
             start = shared
-        else:
+        elif found is not None:
             start, base = found
     cache = copy.deepcopy(base) if base is not None else _new_cache(model)
     if base is not None and batch > 1:
@@ -224,6 +227,7 @@ def greedy_batch(
         mask = torch.cat([mask, block_mask], dim=1)
         logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **{slot: cache}).logits
         preds = logits.argmax(-1).tolist()
+        longest = 0
         for i, (r, d) in enumerate(zip(live, drafts, strict=True)):
             n = 0
             while n < len(d) and d[n] == preds[i][n]:
@@ -231,9 +235,14 @@ def greedy_batch(
             # the fed token and the n accepted drafts are now real context; rejected draft slots stay masked
             mask[i, mask.shape[1] - block + 1 + n :] = 0
             lengths[r] += 1 + n
+            longest = max(longest, n)
             if stats is not None:
                 stats["accepted"] += n
             accept(r, d[:n] + [preds[i][n]])
+        unused = block - 1 - longest  # trailing slots no row accepted: drop them so the cache grows only as needed
+        if unused:
+            cache.crop(-unused)
+            mask = mask[:, :-unused]
         keep = [i for i, r in enumerate(live) if not done[r]]
         if not keep:
             break
