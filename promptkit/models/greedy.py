@@ -138,7 +138,7 @@ def greedy_batch(
     eos_ids: Sequence[int],
     stopped: Callable[[list[int]], bool] | None = None,
     prefixes: PrefixStore | None = None,
-    draft: int = 4,
+    draft: int = 8,
     stats: dict[str, int] | None = None,
 ) -> list[list[int]]:
     """Greedy continuations (token ids, EOS excluded) of ``rows``, each at most ``max_new_tokens`` long.
