@@ -92,6 +92,19 @@ def load_backend(source: str, *, dtype: str, int8: bool, local_only: bool, weigh
                    context_window=int(window), eos_ids=eos_ids)
 
 
+def stop_matcher(tokenizer: Any, stops: Sequence[str]) -> tuple[int, Callable[[Sequence[int]], bool]]:
+    """``(window, matches)``: ``matches(ids)`` tells whether the text of the last ``window`` generated tokens holds
+    one of ``stops`` (the window holds the longest stop string, since a token may decode to less than a char)."""
+    wanted = [s for s in stops if s]
+    window = 2 * max((len(s) for s in wanted), default=1) + 4
+
+    def matches(ids: Sequence[int]) -> bool:
+        text = tokenizer.decode(list(ids[-window:]), skip_special_tokens=True)
+        return any(s in text for s in wanted)
+
+    return window, matches
+
+
 def stop_string_criterion(tokenizer: Any, stops: Sequence[str], prompt_length: int) -> Any:
     """A ``transformers`` stopping criterion: a row is done once its generated text contains a stop string.
 
@@ -104,8 +117,7 @@ def stop_string_criterion(tokenizer: Any, stops: Sequence[str], prompt_length: i
     import torch
     from transformers import StoppingCriteria
 
-    wanted = [s for s in stops if s]
-    window = 2 * max((len(s) for s in wanted), default=1) + 4  # tokens: a token may decode to less than a char
+    window, matches = stop_matcher(tokenizer, stops)
 
     class StopOnStrings(StoppingCriteria):
         def __init__(self) -> None:
@@ -119,10 +131,8 @@ def stop_string_criterion(tokenizer: Any, stops: Sequence[str], prompt_length: i
             if start < length:
                 tails = input_ids[:, start:].tolist()
                 for r in range(rows):
-                    if not self.done[r]:
-                        text = tokenizer.decode(tails[r], skip_special_tokens=True)
-                        if any(s in text for s in wanted):
-                            self.done[r] = True
+                    if not self.done[r] and matches(tails[r]):
+                        self.done[r] = True
             return self.done.clone()
 
     return StopOnStrings()
@@ -427,17 +437,10 @@ class LocalChatModel(BatchedChatModel):
         tok = backend.tokenizer
         rows = tok(prompts, add_special_tokens=False)["input_ids"]
         self._check_window(max(len(r) for r in rows), params["max_new_tokens"])
-        stops = [s for s in params["stop"] if s]
-        window = 2 * max((len(s) for s in stops), default=1) + 4  # tokens: one may decode to less than a char
-
-        def stopped(generated: list[int]) -> bool:
-            text = tok.decode(generated[-window:], skip_special_tokens=True)
-            return any(s in text for s in stops)
-
+        stopped = stop_matcher(tok, params["stop"])[1] if any(params["stop"]) else None
         with torch.inference_mode():
             out = greedy_batch(backend.model, rows, max_new_tokens=params["max_new_tokens"],
-                               pad_id=tok.pad_token_id, eos_ids=backend.eos_ids,
-                               stopped=stopped if stops else None,
+                               pad_id=tok.pad_token_id, eos_ids=backend.eos_ids, stopped=stopped,
                                prefixes=backend.prefixes if self.prefix_cache else None,
                                draft=self.draft_tokens)
         return tok.batch_decode(out, skip_special_tokens=True)
