@@ -9,8 +9,8 @@ type in both languages of the course, and the rules cost nothing at run time.
 from __future__ import annotations
 
 import re
-import unicodedata
 
+_DEFAULT = ("um termo ou expressão curta copiada do texto", "a short term or phrase copied from the text")
 # (pattern over the folded question, Portuguese hint, English hint); the first match wins
 _RULES: tuple[tuple[str, str, str], ...] = (
     (r"\bquant[oa]s?\b|\bhow (many|much)\b|\bwhat (number|percentage)\b",
@@ -24,23 +24,19 @@ _RULES: tuple[tuple[str, str, str], ...] = (
      "um lugar", "a place"),
     (r"\bpor que\b|\bqual (o|e o) motivo\b|\bwhy\b",
      "o motivo, em poucas palavras copiadas do texto", "the reason, in a few words copied from the text"),
-    (r"\bcomo (se chama|e chamad|sao chamad|ficou conhecid)|\bwhat is .* called\b",
-     "um termo ou expressão curta copiada do texto", "a short term or phrase copied from the text"),
+    (r"\bcomo (se chama|e chamad|sao chamad|ficou conhecid)|\bwhat is .* called\b", *_DEFAULT),
     (r"^\W*como\b|^\W*how\b",
      "o modo ou meio, em poucas palavras copiadas do texto", "the way or means, in a few words copied from the text"),
 )
-_DEFAULT = ("um termo ou expressão curta copiada do texto", "a short term or phrase copied from the text")
 _ENGLISH = re.compile(r"\b(what|which|who|whom|when|where|why|how|is|are|does|do|did|the)\b")
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def answer_hint(question: str) -> str:
     """The expected answer type of ``question``, in the question's language (Portuguese unless English)."""
-    folded = _fold(question)
+    # imported here: only prompts that declare answer_hint pay for the index package
+    from promptkit.index.lexical import fold
+
+    folded = fold(question)
     english = len(_ENGLISH.findall(folded)) >= 2 or folded.startswith(("what", "which", "who", "when", "where",
                                                                          "why", "how"))
     for pattern, pt, en in _RULES:
