@@ -43,6 +43,12 @@ def rows_with_shared_prefix(seed: int, count: int) -> list[list[int]]:
     return rows
 
 
+def decode(model, rows: list[list[int]], max_new: int, **options) -> list[list[int]]:
+    """``greedy_batch`` with the small model's padding and EOS ids."""
+    with torch.inference_mode():
+        return greedy_batch(model, rows, max_new_tokens=max_new, pad_id=PAD, eos_ids=[EOS], **options)
+
+
 def reference(model, row: list[int], max_new: int) -> list[int]:
     with torch.inference_mode():
         out = model.generate(input_ids=torch.tensor([row]), attention_mask=torch.ones(1, len(row), dtype=torch.long),
@@ -56,9 +62,7 @@ def reference(model, row: list[int], max_new: int) -> list[int]:
 def test_same_tokens_as_one_token_greedy_decoding(model, draft, prefix):
     rows = rows_with_shared_prefix(seed=draft + 10 * prefix, count=5)
     expected = [reference(model, r, 20) for r in rows]
-    with torch.inference_mode():
-        got = greedy_batch(model, rows, max_new_tokens=20, pad_id=PAD, eos_ids=[EOS],
-                           prefixes=PrefixStore() if prefix else None, draft=draft)
+    got = decode(model, rows, 20, prefixes=PrefixStore() if prefix else None, draft=draft)
     assert got == expected
 
 
@@ -66,9 +70,8 @@ def test_drafts_accepted_shorten_the_decoding(model):
     rows = rows_with_shared_prefix(seed=3, count=4)
     plain: dict[str, int] = {}
     drafted: dict[str, int] = {}
-    with torch.inference_mode():
-        a = greedy_batch(model, rows, max_new_tokens=24, pad_id=PAD, eos_ids=[EOS], draft=0, stats=plain)
-        b = greedy_batch(model, rows, max_new_tokens=24, pad_id=PAD, eos_ids=[EOS], draft=6, stats=drafted)
+    a = decode(model, rows, 24, draft=0, stats=plain)
+    b = decode(model, rows, 24, draft=6, stats=drafted)
     assert a == b
     assert plain["accepted"] == 0
     # every step yields one token of its own plus the drafts accepted, so steps fall by what was accepted
@@ -79,10 +82,9 @@ def test_drafts_accepted_shorten_the_decoding(model):
 def test_the_prefix_store_reuses_a_prefix_across_batches(model):
     store = PrefixStore()
     rows = rows_with_shared_prefix(seed=5, count=6)
-    with torch.inference_mode():
-        first = greedy_batch(model, rows[:3], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store)
-        assert len(store._items) == 1
-        second = greedy_batch(model, rows[3:], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store)
+    first = decode(model, rows[:3], 8, prefixes=store)
+    assert len(store._items) == 1
+    second = decode(model, rows[3:], 8, prefixes=store)
     assert len(store._items) == 1  # the second batch found the first one's prefix
     assert first + second == [reference(model, r, 8) for r in rows]
 
@@ -90,10 +92,8 @@ def test_the_prefix_store_reuses_a_prefix_across_batches(model):
 def test_stop_callback_and_max_new_tokens_end_each_row(model):
     rows = rows_with_shared_prefix(seed=7, count=3)
     full = [reference(model, r, 12) for r in rows]
-    with torch.inference_mode():
-        short = greedy_batch(model, rows, max_new_tokens=5, pad_id=PAD, eos_ids=[EOS], draft=4)
-        stopped = greedy_batch(model, rows, max_new_tokens=12, pad_id=PAD, eos_ids=[EOS], draft=4,
-                               stopped=lambda generated: len(generated) >= 2)
+    short = decode(model, rows, 5, draft=4)
+    stopped = decode(model, rows, 12, draft=4, stopped=lambda generated: len(generated) >= 2)
     assert short == [f[:5] for f in full]
     assert stopped == [f[:2] for f in full]
 
@@ -182,14 +182,11 @@ def test_sampling_and_logits_processors_fall_back_to_generate(chat_model, monkey
 def test_a_lone_prompt_reuses_a_stored_prefix_but_stores_none(model):
     store = PrefixStore()
     rows = rows_with_shared_prefix(seed=13, count=3)
-    with torch.inference_mode():
-        alone = greedy_batch(model, rows[:1], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store)
-        assert len(store._items) == 0
-        greedy_batch(model, rows[1:], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store)
-        (key,) = store._items
-        stats: dict[str, int] = {}
-        again = greedy_batch(model, rows[:1], max_new_tokens=8, pad_id=PAD, eos_ids=[EOS], prefixes=store,
-                             stats=stats)
+    alone = decode(model, rows[:1], 8, prefixes=store)
+    assert len(store._items) == 0
+    decode(model, rows[1:], 8, prefixes=store)
+    (key,) = store._items
+    again = decode(model, rows[:1], 8, prefixes=store)
     assert len(store._items) == 1 and len(key) >= 24
     assert tuple(rows[0][: len(key)]) == key  # so the second lone call could start from it
     assert alone == again == [reference(model, rows[0], 8)]
@@ -207,7 +204,6 @@ def test_the_cache_only_keeps_slots_some_row_accepted(model, monkeypatch):
 
     monkeypatch.setattr(DynamicCache, "crop", spy)
     rows = rows_with_shared_prefix(seed=17, count=4)
-    with torch.inference_mode():
-        got = greedy_batch(model, rows, max_new_tokens=24, pad_id=PAD, eos_ids=[EOS], draft=8)
+    got = decode(model, rows, 24, draft=8)
     assert got == [reference(model, r, 24) for r in rows]
     assert lengths and all(n < 0 for n in lengths)  # unused trailing draft slots were dropped
