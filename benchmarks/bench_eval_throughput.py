@@ -178,6 +178,20 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
         def __exit__(self, *exc):
             LocalChatModel._stopping = self.original
 
+    class NoPassageGroups:
+        def __enter__(self):
+            from promptkit.llm.base import BatchedChatModel
+            from promptkit.models import greedy
+
+            self.saved = greedy.MIN_GROUP, LocalChatModel._batch_order
+            greedy.MIN_GROUP = 10**9
+            LocalChatModel._batch_order = BatchedChatModel._batch_order
+
+        def __exit__(self, *exc):
+            from promptkit.models import greedy
+
+            greedy.MIN_GROUP, LocalChatModel._batch_order = self.saved
+
     class Nothing:
         def __enter__(self):
             return None
@@ -194,7 +208,10 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
 
     generate = {"draft_tokens": 0, "prefix_cache": False}
     cases = [  # (name, model, stop strings, context)
-        ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache", default, params["stop"], Nothing),
+        ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache, passage groups", default,
+         params["stop"], Nothing),
+        ("no passage groups (common prefix only, longest-first batches)", default, params["stop"],
+         NoPassageGroups),
         ("no prefix cache (drafts only)", variant(prefix_cache=False), params["stop"], Nothing),
         ("no drafts (prefix cache only)", variant(draft_tokens=0), params["stop"], Nothing),
         ("4 drafted tokens", variant(draft_tokens=4), params["stop"], Nothing),

@@ -16,6 +16,7 @@ from promptkit.models.greedy import (  # noqa: E402
     greedy_batch,
     lookup_draft,
     plain_greedy,
+    prefix_groups,
 )
 
 PAD, EOS = 0, 1
@@ -40,6 +41,20 @@ def rows_with_shared_prefix(seed: int, count: int) -> list[list[int]]:
         own = [rng.randrange(2, 64) for _ in range(rng.randrange(3, 30))]
         # repeat a piece of the row so that prompt-lookup drafts have something to propose
         rows.append(prefix + own + own[: rng.randrange(0, len(own))])
+    return rows
+
+
+def rows_sharing_passages(seed: int, sizes: list[int]) -> list[list[int]]:
+    """Rows of RAG-like prompts: one shared prefix, then a passage shared by ``sizes[g]`` rows, then a question."""
+    rng = random.Random(seed)
+    prefix = [rng.randrange(2, 64) for _ in range(20)]
+    rows = []
+    for size in sizes:
+        passage = [rng.randrange(2, 64) for _ in range(rng.randrange(34, 60))]
+        for _ in range(size):
+            question = [rng.randrange(2, 64) for _ in range(rng.randrange(1, 12))]
+            rows.append(prefix + passage + question + passage[:4])
+    rng.shuffle(rows)
     return rows
 
 
@@ -207,3 +222,61 @@ def test_the_cache_only_keeps_slots_some_row_accepted(model, monkeypatch):
     got = decode(model, rows, 24, draft=8)
     assert got == [reference(model, r, 24) for r in rows]
     assert lengths and all(n < 0 for n in lengths)  # unused trailing draft slots were dropped
+
+
+def test_prefix_groups_gathers_rows_sharing_a_passage():
+    head = list(range(2, 40))
+    rows = [head + [50, 51], [9] * 5, head + [52], head + [50, 53, 54]]
+    groups = prefix_groups(rows, 32)
+    assert sorted((sorted(run), n) for run, n in groups) == [([0, 2, 3], 38), ([1], 4)]
+    assert prefix_groups([[1] * 40 + [2], [3] * 40 + [4]], 32) == []  # nothing shared: no groups
+    # two identical rows still keep a token each for the second pass
+    assert prefix_groups([head, head], 32) == [([0, 1], len(head) - 1)]
+
+
+@pytest.mark.parametrize("draft", [0, 8])
+@pytest.mark.parametrize("sizes", [[3, 1, 2], [4], [1, 2, 1, 1]])
+def test_rows_sharing_a_passage_decode_like_generate(model, draft, sizes):
+    rows = rows_sharing_passages(seed=len(sizes) + draft, sizes=sizes)
+    stats: dict[str, int] = {}
+    got = decode(model, rows, 16, prefixes=PrefixStore(), draft=draft, stats=stats)
+    assert got == [reference(model, r, 16) for r in rows]
+    if len(sizes) == 1:  # one passage for all rows: it is part of the batch's common prefix already
+        assert stats["group_tokens_saved"] == 0
+    else:  # each shared passage was prefilled once for its rows
+        assert stats["group_tokens_saved"] >= 34 * sum(size - 1 for size in sizes)
+
+
+def test_grouped_prefill_builds_on_a_stored_prefix(model):
+    store = PrefixStore()
+    rows = rows_sharing_passages(seed=21, sizes=[2, 2, 1])
+    first = decode(model, rows[:3], 10, prefixes=store, draft=4)
+    second = decode(model, rows[3:], 10, prefixes=store, draft=4)
+    assert len(store._items) == 1
+    assert first + second == [reference(model, r, 10) for r in rows]
+
+
+def test_prompts_sharing_a_passage_are_batched_together(chat_model, monkeypatch):
+    import promptkit.models.local as local
+
+    rows = rows_sharing_passages(seed=22, sizes=[4, 4])  # longest-first would mix the passages
+    prompts = [" ".join(f"w{t}" for t in row) for row in rows]
+    batches = []
+    real = local.greedy_batch
+    monkeypatch.setattr(local, "greedy_batch", lambda m, r, **k: batches.append(r) or real(m, r, **k))
+    answers = chat_model.complete(prompts, max_new_tokens=4)
+    assert len(batches) == 2
+    # each batch is one passage's four prompts: their common prefix reaches past the passage (34+ tokens)
+    assert all(common_prefix(b) >= 20 + 34 for b in batches)
+    plain = chat_model.model_copy(update={"draft_tokens": 0, "prefix_cache": False}).attach(chat_model.backend)
+    assert plain.complete(prompts, max_new_tokens=4) == answers
+
+
+def test_grouped_order_keeps_shared_passages_together_longest_first():
+    from promptkit.models.greedy import grouped_order
+
+    template, a, b = "T" * 50, "a" * 120, "b" * 300
+    texts = [template + a + "q1", template + b + "q22", template + "short", template + a + "q333", template + b + "q4"]
+    order = grouped_order(texts, min_extra=100)
+    assert order == [1, 4, 3, 0, 2]  # passage b (longest), passage a, then the rest, each longest first
+    assert grouped_order(["x", "yy"]) == [1, 0]

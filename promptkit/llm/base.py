@@ -3,7 +3,7 @@
 LangChain's default ``BaseChatModel.batch`` runs ``invoke`` once per input (in threads), which on a CPU model means
 one forward pass per example. :class:`BatchedChatModel` overrides ``batch`` so a whole list of conversations is
 rendered to prompts, looked up in the replay cache, and only the misses are sent to :meth:`_complete` in
-length-sorted batches of ``batch_size``. Subclasses implement :meth:`render_prompt` and :meth:`_complete`
+batches of ``batch_size`` (length-sorted by default). Subclasses implement :meth:`render_prompt` and :meth:`_complete`
 (and optionally :meth:`_logprob` and :meth:`_stream_text`).
 """
 
@@ -62,6 +62,10 @@ class BatchedChatModel(BaseChatModel):
         """Generate one continuation per prompt (``len(prompts) <= batch_size``)."""
         raise NotImplementedError
 
+    def _batch_order(self, prompts: Sequence[str]) -> list[int]:
+        """The order in which prompts fill batches: longest first, so a batch's prompts need little padding."""
+        return sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+
     def _logprob(self, prompts: list[str], continuations: list[str]) -> list[float]:
         """Sum of log-probabilities of each continuation after its prompt."""
         raise NotImplementedError(f"{type(self).__name__} does not expose log-probabilities")
@@ -111,7 +115,7 @@ class BatchedChatModel(BaseChatModel):
         progress: ProgressFn | None = None,
         **overrides: Any,
     ) -> list[str]:
-        """Generate for many rendered prompts: cache lookups first, then length-sorted batches of the misses."""
+        """Generate for many rendered prompts: cache lookups first, then sorted batches of the misses."""
         params = self.generation_params(stop, **overrides)
         requests = [self.request(p, params) for p in prompts]
         keys = [request_key(r) for r in requests]
@@ -129,7 +133,7 @@ class BatchedChatModel(BaseChatModel):
             cache.hits += hits
             cache.misses += len(unique)
             cache.require([keys[i] for i in unique], describe=f"model {self.model_id}")
-        unique.sort(key=lambda i: len(prompts[i]), reverse=True)
+        unique = [unique[j] for j in self._batch_order([prompts[i] for i in unique])]
         for start in range(0, len(unique), self.batch_size):
             chunk = unique[start : start + self.batch_size]
             texts = self._complete([prompts[i] for i in chunk], params)

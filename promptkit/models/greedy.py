@@ -16,6 +16,9 @@ loop. It runs only for plain greedy decoding (no sampling, no logits processors 
 verifying drafts gives the same tokens as one-at-a-time decoding up to floating-point rounding; callers fall back
 to ``generate`` otherwise (:func:`plain_greedy`).
 
+Within a batch, rows that share more than the common prefix (prompts over the same retrieved passage) prefill
+those shared tokens once too (:func:`prefix_groups`); callers sort prompts so that such rows meet in a batch.
+
 Rows keep different lengths in one cache: a row's padding (between the shared prefix and its suffix) and its
 rejected draft slots stay in the cache with attention mask 0, and position ids count only the unmasked tokens.
 """
@@ -30,6 +33,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth a separate forward pass
+MIN_GROUP = 32  # rows of a batch sharing at least this many more tokens (e.g. one retrieved passage) share them too
+GROUP_CHARS = 100  # the same, in characters of text, for putting such prompts into one batch (grouped_order)
 _PROCESSOR_FIELDS = {
     "repetition_penalty": (None, 1.0),
     "encoder_repetition_penalty": (None, 1.0),
@@ -63,6 +68,117 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> int:
     while n < limit and all(r[n] == first[n] for r in rows):
         n += 1
     return n
+
+
+def prefix_groups(rows: Sequence[Sequence[int]], min_len: int) -> list[tuple[list[int], int]]:
+    """Rows grouped by a shared token prefix of at least ``min_len`` tokens: ``[(row indices, prefix length)]``.
+
+    Rows that share no such prefix with another row form groups of one whose "prefix" is all but their last
+    token. Every row keeps at least one token after its group's prefix. An empty list when no two rows share
+    ``min_len`` tokens (nothing to gain). Rows are grouped after a lexicographic sort, so a group is a run of rows
+    whose neighbours share at least ``min_len`` tokens; its prefix is the shortest of those shared lengths.
+    """
+    order = sorted(range(len(rows)), key=lambda i: list(rows[i]))
+
+    def shared(a: Sequence[int], b: Sequence[int]) -> int:
+        n, limit = 0, min(len(a), len(b))
+        while n < limit and a[n] == b[n]:
+            n += 1
+        return n
+
+    runs: list[list[int]] = [[order[0]]] if order else []
+    lcps: list[int] = []
+    for prev, cur in zip(order, order[1:], strict=False):
+        n = shared(rows[prev], rows[cur])
+        if n >= min_len:
+            runs[-1].append(cur)
+            lcps.append(n)
+        else:
+            runs.append([cur])
+    if all(len(run) == 1 for run in runs):
+        return []
+    groups: list[tuple[list[int], int]] = []
+    at = 0
+    for run in runs:
+        if len(run) == 1:
+            groups.append((run, len(rows[run[0]]) - 1))
+            continue
+        n = min(lcps[at : at + len(run) - 1])
+        at += len(run) - 1
+        groups.append((run, min(n, min(len(rows[i]) for i in run) - 1)))
+    return groups
+
+
+def grouped_order(texts: Sequence[str], min_extra: int = GROUP_CHARS) -> list[int]:
+    """Indices of ``texts`` longest first, with texts that share ``min_extra`` more characters than all of them
+    share kept together (at the place of their longest), so that they land in one batch."""
+    count = len(texts)
+    lexical = sorted(range(count), key=texts.__getitem__)
+    if count < 3:
+        return sorted(range(count), key=lambda i: -len(texts[i]))
+
+    def shared(a: str, b: str) -> int:
+        n, limit = 0, min(len(a), len(b))
+        while n < limit and a[n] == b[n]:
+            n += 1
+        return n
+
+    # in lexical order, the first and last texts share exactly what all texts share
+    threshold = shared(texts[lexical[0]], texts[lexical[-1]]) + min_extra
+    clusters: list[list[int]] = [[lexical[0]]]
+    for prev, cur in zip(lexical, lexical[1:], strict=False):
+        if shared(texts[prev], texts[cur]) >= threshold:
+            clusters[-1].append(cur)
+        else:
+            clusters.append([cur])
+    for cluster in clusters:
+        cluster.sort(key=lambda i: -len(texts[i]))
+    clusters.sort(key=lambda c: -len(texts[c[0]]))
+    return [i for cluster in clusters for i in cluster]
+
+
+def _prefill_grouped(
+    model: Any,
+    slot: str,
+    cache: Any,
+    start: int,
+    suffixes: list[list[int]],
+    groups: list[tuple[list[int], int]],
+    pad_id: int,
+) -> tuple[Any, Any]:
+    """Prefill in two passes: each group's shared tokens once, then each row's own tokens on a copy of them.
+
+    Layout of a row: [shared prefix (``start`` tokens, cached)] [padding] [group tokens] [padding] [own tokens];
+    padding is masked out and position ids count only unmasked tokens. Returns the last logits and the mask.
+    """
+    import torch
+
+    heads = [suffixes[run[0]][:n] for run, n in groups]
+    width = max(len(h) for h in heads)
+    if start:
+        cache.batch_repeat_interleave(len(groups))
+    ids = torch.tensor([[pad_id] * (width - len(h)) + h for h in heads])
+    mask = torch.tensor([[1] * start + [0] * (width - len(h)) + [1] * len(h) for h in heads])
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
+    model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+          **{slot: cache})
+
+    owner = [0] * len(suffixes)
+    cut = [0] * len(suffixes)
+    for g, (run, n) in enumerate(groups):
+        for r in run:
+            owner[r], cut[r] = g, n
+    index = torch.tensor(owner, dtype=torch.long)
+    cache.batch_select_indices(index)
+    tails = [s[c:] for s, c in zip(suffixes, cut, strict=True)]
+    width = max(len(t) for t in tails)
+    ids = torch.tensor([[pad_id] * (width - len(t)) + t for t in tails])
+    tail_mask = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails])
+    mask = torch.cat([mask[index], tail_mask], dim=1)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+                   **{slot: cache}).logits
+    return logits, mask
 
 
 def lookup_draft(tokens: Sequence[int], size: int, max_ngram: int = 3) -> list[int]:
@@ -146,7 +262,8 @@ def greedy_batch(
     ``stopped(generated)`` ends a row early (e.g. once its text holds a stop string); ``prefixes`` enables the
     shared-prefix cache; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain
     one-token steps). ``stats``, when given, receives the number of decoding steps (``steps``, the prefill not
-    counted) and of drafted tokens accepted (``accepted``).
+    counted), of drafted tokens accepted (``accepted``) and of prompt tokens not prefilled because rows of the
+    batch shared them beyond the common prefix (``group_tokens_saved``, see :func:`prefix_groups`).
     """
     import torch
 
@@ -173,17 +290,23 @@ def greedy_batch(
         elif found is not None:
             start, base = found
     cache = copy.deepcopy(base) if base is not None else _new_cache(model)
-    if base is not None and batch > 1:
-        cache.batch_repeat_interleave(batch)
-
-    # Prefill the suffixes: [shared prefix (cached)] [padding] [suffix], padding masked out.
     suffixes = [list(r[start:]) for r in rows]
-    width = max(len(s) for s in suffixes)
-    ids = torch.tensor([[pad_id] * (width - len(s)) + s for s in suffixes])
-    mask = torch.tensor([[1] * start + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
-                   **{slot: cache}).logits
+    groups = prefix_groups(suffixes, MIN_GROUP) if prefixes is not None else []
+    if stats is not None:
+        stats.setdefault("group_tokens_saved", 0)
+        stats["group_tokens_saved"] += sum((len(g) - 1) * n for g, n in groups)
+    if groups:
+        logits, mask = _prefill_grouped(model, slot, cache, start, suffixes, groups, pad_id)
+    else:
+        # [shared prefix (cached)] [padding] [suffix], padding masked out
+        if base is not None and batch > 1:
+            cache.batch_repeat_interleave(batch)
+        width = max(len(s) for s in suffixes)
+        ids = torch.tensor([[pad_id] * (width - len(s)) + s for s in suffixes])
+        mask = torch.tensor([[1] * start + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                       logits_to_keep=1, **{slot: cache}).logits
     nxt = logits[:, -1].argmax(-1).tolist()
 
     seqs = [list(r) for r in rows]  # prompt + accepted tokens, for drafting

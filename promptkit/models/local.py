@@ -21,7 +21,7 @@ from pydantic import Field, PrivateAttr
 
 from promptkit.errors import MissingDependencyError, ValidationError
 from promptkit.llm.base import BatchedChatModel
-from promptkit.models.greedy import PrefixStore, greedy_batch, plain_greedy
+from promptkit.models.greedy import PrefixStore, greedy_batch, grouped_order, plain_greedy
 
 DTYPES = ("bf16", "fp32")
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
@@ -342,6 +342,11 @@ class LocalChatModel(BatchedChatModel):
 
     def numerics(self) -> dict[str, Any]:
         return {"dtype": self.dtype, "int8": self.int8}
+
+    def _batch_order(self, prompts: Sequence[str]) -> list[int]:
+        # With the prefix cache, prompts that share more than the template (one retrieved passage) go into the
+        # same batch, whose greedy loop prefills what they share once.
+        return grouped_order(prompts) if self.prefix_cache else super()._batch_order(prompts)
 
     def _set_threads(self) -> None:
         if self.threads:
