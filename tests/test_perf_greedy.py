@@ -1,75 +1,37 @@
-"""Batched greedy decoding with prompt-lookup drafts and a shared-prefix cache gives exactly the tokens of
-``generate``'s one-token greedy decoding, row by row (a small random Qwen2 in float32, built offline)."""
+"""Batched greedy decoding with prompt-lookup drafts, a shared-prefix cache and continuous batching gives exactly
+the tokens of ``generate``'s one-token greedy decoding, row by row (a small random Qwen2 in float32)."""
 
 from __future__ import annotations
-
-import random
 
 import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from promptkit.models.greedy import (  # noqa: E402
-    PrefixStore,
-    common_prefix,
-    greedy_batch,
-    lookup_draft,
-    plain_greedy,
-    prefix_groups,
+from tiny_qwen_support import (  # noqa: E402
+    EOS,
+    PAD,
+    as_text,
+    decode,
+    reference,
+    rows_sharing_passages,
+    rows_with_shared_prefix,
+    tiny_chat_model,
+    tiny_qwen,
 )
 
-PAD, EOS = 0, 1
+from promptkit.models.greedy import greedy_stream, lookup_draft, plain_greedy  # noqa: E402
+from promptkit.models.prefill import PrefixStore  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    config = transformers.Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                                      pad_token_id=PAD, eos_token_id=EOS, bos_token_id=EOS)
-    m = transformers.Qwen2ForCausalLM(config).eval()
-    m.generation_config.pad_token_id = PAD
-    return m
+    return tiny_qwen()
 
 
-def rows_with_shared_prefix(seed: int, count: int) -> list[list[int]]:
-    rng = random.Random(seed)
-    prefix = [rng.randrange(2, 64) for _ in range(24)]
-    rows = []
-    for _ in range(count):
-        own = [rng.randrange(2, 64) for _ in range(rng.randrange(3, 30))]
-        # repeat a piece of the row so that prompt-lookup drafts have something to propose
-        rows.append(prefix + own + own[: rng.randrange(0, len(own))])
-    return rows
-
-
-def rows_sharing_passages(seed: int, sizes: list[int]) -> list[list[int]]:
-    """Rows of RAG-like prompts: one shared prefix, then a passage shared by ``sizes[g]`` rows, then a question."""
-    rng = random.Random(seed)
-    prefix = [rng.randrange(2, 64) for _ in range(20)]
-    rows = []
-    for size in sizes:
-        passage = [rng.randrange(2, 64) for _ in range(rng.randrange(34, 60))]
-        for _ in range(size):
-            question = [rng.randrange(2, 64) for _ in range(rng.randrange(1, 12))]
-            rows.append(prefix + passage + question + passage[:4])
-    rng.shuffle(rows)
-    return rows
-
-
-def decode(model, rows: list[list[int]], max_new: int, **options) -> list[list[int]]:
-    """``greedy_batch`` with the small model's padding and EOS ids."""
-    with torch.inference_mode():
-        return greedy_batch(model, rows, max_new_tokens=max_new, pad_id=PAD, eos_ids=[EOS], **options)
-
-
-def reference(model, row: list[int], max_new: int) -> list[int]:
-    with torch.inference_mode():
-        out = model.generate(input_ids=torch.tensor([row]), attention_mask=torch.ones(1, len(row), dtype=torch.long),
-                             max_new_tokens=max_new, do_sample=False, eos_token_id=EOS, pad_token_id=PAD)
-    new = out[0, len(row):].tolist()
-    return new[: new.index(EOS)] if EOS in new else new
+@pytest.fixture(scope="module")
+def chat_model(model):
+    return tiny_chat_model(model)
 
 
 @pytest.mark.parametrize("draft", [0, 1, 4, 8])
@@ -94,16 +56,6 @@ def test_drafts_accepted_shorten_the_decoding(model):
     assert drafted["steps"] < plain["steps"]
 
 
-def test_the_prefix_store_reuses_a_prefix_across_batches(model):
-    store = PrefixStore()
-    rows = rows_with_shared_prefix(seed=5, count=6)
-    first = decode(model, rows[:3], 8, prefixes=store)
-    assert len(store._items) == 1
-    second = decode(model, rows[3:], 8, prefixes=store)
-    assert len(store._items) == 1  # the second batch found the first one's prefix
-    assert first + second == [reference(model, r, 8) for r in rows]
-
-
 def test_stop_callback_and_max_new_tokens_end_each_row(model):
     rows = rows_with_shared_prefix(seed=7, count=3)
     full = [reference(model, r, 12) for r in rows]
@@ -122,12 +74,6 @@ def test_lookup_draft_follows_the_latest_longest_match():
     assert lookup_draft([4], 2) == []
 
 
-def test_common_prefix_leaves_every_row_a_token():
-    assert common_prefix([[1, 2, 3], [1, 2, 4]]) == 2
-    assert common_prefix([[1, 2], [1, 2, 3]]) == 1
-    assert common_prefix([[9, 2], [1, 2]]) == 0
-
-
 def test_generation_configs_with_logits_processors_are_not_plain(model):
     assert plain_greedy(model)
     config = model.generation_config
@@ -136,75 +82,6 @@ def test_generation_configs_with_logits_processors_are_not_plain(model):
         assert not plain_greedy(model)
     finally:
         config.repetition_penalty = 1.0
-
-
-@pytest.fixture(scope="module")
-def chat_model(model):
-    """A LocalChatModel on the tiny Qwen2 with a word-level tokenizer built in memory."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    from promptkit.models.local import Backend, LocalChatModel
-
-    words = ["<pad>", "</s>"] + [f"w{i}" for i in range(2, 64)]
-    inner = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="w2"))
-    inner.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok = PreTrainedTokenizerFast(tokenizer_object=inner, pad_token="<pad>", eos_token="</s>")
-    tok.padding_side = "left"
-    backend = Backend(model=model, tokenizer=tok, dtype="fp32", int8=False, context_window=512, eos_ids=[EOS])
-    return LocalChatModel(model_id="tiny", path="/nonexistent/tiny", dtype="fp32", batch_size=4,
-                          context_window=512).attach(backend)
-
-
-def test_the_chat_model_generates_greedy_answers_through_the_loop(chat_model, monkeypatch):
-    import promptkit.models.local as local
-
-    prompts = [" ".join(f"w{t}" for t in row) for row in rows_with_shared_prefix(seed=11, count=6)]
-    calls = []
-    real = local.greedy_batch
-    monkeypatch.setattr(local, "greedy_batch", lambda *a, **k: calls.append(k) or real(*a, **k))
-    drafted = chat_model.complete(prompts, max_new_tokens=10)
-    assert calls and calls[0]["draft"] == 8 and calls[0]["prefixes"] is not None
-    calls.clear()
-    plain = chat_model.model_copy(update={"draft_tokens": 0, "prefix_cache": False}).attach(chat_model.backend)
-    assert plain.complete(prompts, max_new_tokens=10) == drafted
-    assert calls == []  # transformers' generate did that one
-
-
-def test_sampling_and_logits_processors_fall_back_to_generate(chat_model, monkeypatch):
-    import promptkit.models.local as local
-
-    def refuse(*a, **k):
-        raise AssertionError("the greedy loop must not run here")
-
-    prompts = ["w3 w4 w5 w6", "w7 w8 w9"]
-    expected = chat_model.complete(prompts, max_new_tokens=6)
-    monkeypatch.setattr(local, "greedy_batch", refuse)
-    assert len(chat_model.complete(prompts, max_new_tokens=6, temperature=0.7)) == 2
-    config = chat_model.backend.model.generation_config
-    config.no_repeat_ngram_size = 2
-    try:
-        answers = chat_model.complete(prompts, max_new_tokens=6)
-    finally:
-        config.no_repeat_ngram_size = 0
-    assert expected  # the greedy loop answered these before the patch
-    for prompt, answer in zip(prompts, answers, strict=True):
-        words = (prompt + " " + answer).split()
-        pairs = list(zip(words, words[1:]))
-        assert len(pairs) == len(set(pairs))  # generate applied no_repeat_ngram_size=2
-
-
-def test_a_lone_prompt_reuses_a_stored_prefix_but_stores_none(model):
-    store = PrefixStore()
-    rows = rows_with_shared_prefix(seed=13, count=3)
-    alone = decode(model, rows[:1], 8, prefixes=store)
-    assert len(store._items) == 0
-    decode(model, rows[1:], 8, prefixes=store)
-    (key,) = store._items
-    again = decode(model, rows[:1], 8, prefixes=store)
-    assert len(store._items) == 1 and len(key) >= 24
-    assert tuple(rows[0][: len(key)]) == key  # so the second lone call could start from it
-    assert alone == again == [reference(model, rows[0], 8)]
 
 
 def test_the_cache_only_keeps_slots_some_row_accepted(model, monkeypatch):
@@ -224,59 +101,109 @@ def test_the_cache_only_keeps_slots_some_row_accepted(model, monkeypatch):
     assert lengths and all(n < 0 for n in lengths)  # unused trailing draft slots were dropped
 
 
-def test_prefix_groups_gathers_rows_sharing_a_passage():
-    head = list(range(2, 40))
-    rows = [head + [50, 51], [9] * 5, head + [52], head + [50, 53, 54]]
-    groups = prefix_groups(rows, 32)
-    assert sorted((sorted(run), n) for run, n in groups) == [([0, 2, 3], 38), ([1], 4)]
-    assert prefix_groups([[1] * 40 + [2], [3] * 40 + [4]], 32) == []  # nothing shared: no groups
-    # two identical rows still keep a token each for the second pass
-    assert prefix_groups([head, head], 32) == [([0, 1], len(head) - 1)]
+# -- continuous batching --------------------------------------------------------------------------------------
+
+def stream(model, rows, max_new, **options):
+    with torch.inference_mode():
+        return list(greedy_stream(model, rows, max_new_tokens=max_new, pad_id=PAD, eos_ids=[EOS], **options))
 
 
-@pytest.mark.parametrize("draft", [0, 8])
-@pytest.mark.parametrize("sizes", [[3, 1, 2], [4], [1, 2, 1, 1]])
-def test_rows_sharing_a_passage_decode_like_generate(model, draft, sizes):
-    rows = rows_sharing_passages(seed=len(sizes) + draft, sizes=sizes)
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 4])
+@pytest.mark.parametrize("prefix", [False, True])
+def test_rows_joining_a_running_batch_decode_like_generate(model, batch_size, prefix):
+    rows = rows_with_shared_prefix(seed=31 + batch_size, count=9)
     stats: dict[str, int] = {}
-    got = decode(model, rows, 16, prefixes=PrefixStore(), draft=draft, stats=stats)
-    assert got == [reference(model, r, 16) for r in rows]
-    if len(sizes) == 1:  # one passage for all rows: it is part of the batch's common prefix already
-        assert stats["group_tokens_saved"] == 0
-    else:  # each shared passage was prefilled once for its rows
-        assert stats["group_tokens_saved"] >= 34 * sum(size - 1 for size in sizes)
+    got = stream(model, rows, 14, batch_size=batch_size, prefixes=PrefixStore() if prefix else None, draft=4,
+                 stats=stats)
+    assert sorted(r for r, _ in got) == list(range(9))  # every row once
+    assert dict(got) == {r: reference(model, row, 14) for r, row in enumerate(rows)}
+    if batch_size >= 2:  # later rows were prefilled while others still ran, so fewer prefills than batches
+        assert stats["prefills"] >= 2
 
 
-def test_grouped_prefill_builds_on_a_stored_prefix(model):
-    store = PrefixStore()
-    rows = rows_sharing_passages(seed=21, sizes=[2, 2, 1])
-    first = decode(model, rows[:3], 10, prefixes=store, draft=4)
-    second = decode(model, rows[3:], 10, prefixes=store, draft=4)
-    assert len(store._items) == 1
-    assert first + second == [reference(model, r, 10) for r in rows]
+def test_rows_join_once_half_the_batch_has_finished(model, monkeypatch):
+    import promptkit.models.greedy as greedy
+
+    admitted = []
+    running = []
+    real = greedy.prefill
+
+    def spy(m, rows, **k):
+        admitted.append(len(rows))
+        return real(m, rows, **k)
+
+    monkeypatch.setattr(greedy, "prefill", spy)
+    real_join = greedy._join
+    monkeypatch.setattr(greedy, "_join", lambda c, m, o, om: running.append(m.shape[0]) or real_join(c, m, o, om))
+    rows = rows_sharing_passages(seed=41, sizes=[3, 3, 3, 3])
+    # stop rows after a varying number of tokens, so they finish at different steps
+    got = stream(model, rows, 10, batch_size=4, prefixes=PrefixStore(), draft=0,
+                 stopped=lambda generated: len(generated) >= 1 + generated[0] % 6)
+    assert len(got) == 12
+    assert admitted[0] == 4 and sum(admitted) == 12
+    assert running and all(n <= 2 for n in running)  # joined only when at most half the batch was running
+    assert all(n + k <= 4 for n, k in zip(running, admitted[1:], strict=False))  # never above batch_size
 
 
-def test_prompts_sharing_a_passage_are_batched_together(chat_model, monkeypatch):
+def test_finished_rows_are_yielded_before_the_others_end(model):
+    rows = rows_with_shared_prefix(seed=43, count=4)
+    order = [r for r, _ in stream(model, rows, 12, batch_size=4, draft=0,
+                                  stopped=lambda generated: len(generated) >= (2 if generated[0] % 2 else 12))]
+    firsts = [reference(model, row, 1)[0] for row in rows]
+    quick = {r for r, f in enumerate(firsts) if f % 2}
+    assert 0 < len(quick) < 4  # some rows stop after 2 tokens, the others run to 12
+    assert set(order[: len(quick)]) == quick  # and they came out first
+
+
+# -- the chat model -------------------------------------------------------------------------------------------
+
+def test_the_chat_model_generates_greedy_answers_through_the_loop(chat_model, monkeypatch):
     import promptkit.models.local as local
 
-    rows = rows_sharing_passages(seed=22, sizes=[4, 4])  # longest-first would mix the passages
-    prompts = [" ".join(f"w{t}" for t in row) for row in rows]
-    batches = []
-    real = local.greedy_batch
-    monkeypatch.setattr(local, "greedy_batch", lambda m, r, **k: batches.append(r) or real(m, r, **k))
-    answers = chat_model.complete(prompts, max_new_tokens=4)
-    assert len(batches) == 2
-    # each batch is one passage's four prompts: their common prefix reaches past the passage (34+ tokens)
-    assert all(common_prefix(b) >= 20 + 34 for b in batches)
+    prompts = [as_text(row) for row in rows_with_shared_prefix(seed=11, count=6)]
+    calls = []
+    real = local.greedy_stream
+    monkeypatch.setattr(local, "greedy_stream", lambda *a, **k: calls.append(k) or real(*a, **k))
+    drafted = chat_model.complete(prompts, max_new_tokens=10)
+    assert len(calls) == 1  # all six prompts in one continuous stream of batches of 4
+    assert calls[0]["draft"] == 8 and calls[0]["prefixes"] is not None and calls[0]["batch_size"] == 4
+    calls.clear()
     plain = chat_model.model_copy(update={"draft_tokens": 0, "prefix_cache": False}).attach(chat_model.backend)
-    assert plain.complete(prompts, max_new_tokens=4) == answers
+    assert plain.complete(prompts, max_new_tokens=10) == drafted
+    assert calls == []  # transformers' generate did that one
 
 
-def test_grouped_order_keeps_shared_passages_together_longest_first():
-    from promptkit.models.greedy import grouped_order
+def test_sampling_and_logits_processors_fall_back_to_generate(chat_model, monkeypatch):
+    import promptkit.models.local as local
 
-    template, a, b = "T" * 50, "a" * 120, "b" * 300
-    texts = [template + a + "q1", template + b + "q22", template + "short", template + a + "q333", template + b + "q4"]
-    order = grouped_order(texts, min_extra=100)
-    assert order == [1, 4, 3, 0, 2]  # passage b (longest), passage a, then the rest, each longest first
-    assert grouped_order(["x", "yy"]) == [1, 0]
+    def refuse(*a, **k):
+        raise AssertionError("the greedy loop must not run here")
+
+    prompts = ["w3 w4 w5 w6", "w7 w8 w9"]
+    expected = chat_model.complete(prompts, max_new_tokens=6)
+    monkeypatch.setattr(local, "greedy_stream", refuse)
+    assert len(chat_model.complete(prompts, max_new_tokens=6, temperature=0.7)) == 2
+    config = chat_model.backend.model.generation_config
+    config.no_repeat_ngram_size = 2
+    try:
+        answers = chat_model.complete(prompts, max_new_tokens=6)
+    finally:
+        config.no_repeat_ngram_size = 0
+    assert expected  # the greedy loop answered these before the patch
+    for prompt, answer in zip(prompts, answers, strict=True):
+        words = (prompt + " " + answer).split()
+        pairs = list(zip(words, words[1:]))
+        assert len(pairs) == len(set(pairs))  # generate applied no_repeat_ngram_size=2
+
+
+def test_answers_are_stored_and_reported_as_they_finish(chat_model, tmp_path):
+    from promptkit.cache import ReplayCache
+
+    prompts = [as_text(row) for row in rows_with_shared_prefix(seed=47, count=9)]
+    cache = ReplayCache(tmp_path / "replay.sqlite")
+    cached = chat_model.model_copy(update={"cache": cache}).attach(chat_model.backend)
+    reported: list[int] = []
+    answers = cached.complete(prompts, max_new_tokens=8, progress=reported.append)
+    assert sum(reported) == 9 and max(reported) <= 4  # reported batch by batch, not all at the end
+    again = cached.model_copy(update={"cache": ReplayCache(tmp_path / "replay.sqlite", mode="strict")})
+    assert again.attach(chat_model.backend).complete(prompts, max_new_tokens=8) == answers  # all nine stored

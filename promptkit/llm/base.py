@@ -9,6 +9,7 @@ batches of ``batch_size`` (length-sorted by default). Subclasses implement :meth
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -61,6 +62,12 @@ class BatchedChatModel(BaseChatModel):
     def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
         """Generate one continuation per prompt (``len(prompts) <= batch_size``)."""
         raise NotImplementedError
+
+    def _complete_stream(self, prompts: list[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
+        """``(index, text)`` for every prompt, in any order; by default :meth:`_complete` batch by batch."""
+        for start in range(0, len(prompts), self.batch_size):
+            texts = self._complete(prompts[start : start + self.batch_size], params)
+            yield from enumerate(texts, start)
 
     def _batch_order(self, prompts: Sequence[str]) -> list[int]:
         """The order in which prompts fill batches: longest first, so a batch's prompts need little padding."""
@@ -134,18 +141,24 @@ class BatchedChatModel(BaseChatModel):
             cache.misses += len(unique)
             cache.require([keys[i] for i in unique], describe=f"model {self.model_id}")
         unique = [unique[j] for j in self._batch_order([prompts[i] for i in unique])]
-        for start in range(0, len(unique), self.batch_size):
-            chunk = unique[start : start + self.batch_size]
-            texts = self._complete([prompts[i] for i in chunk], params)
-            texts = [apply_stop(t, params["stop"]) for t in texts]
-            for i, text in zip(chunk, texts, strict=True):
-                results[i] = text
-            if cache is not None:
-                cache.put_many(
-                    (keys[i], self.model_id, requests[i], {"text": results[i]}) for i in chunk
-                )
-            if progress:
-                progress(sum(1 for i in todo if first_of[keys[i]] in chunk))
+        copies = Counter(first_of[keys[i]] for i in todo)
+        finished: list[int] = []
+
+        def flush() -> None:  # store and report what finished, batch by batch
+            if cache is not None and finished:
+                cache.put_many((keys[d], self.model_id, requests[d], {"text": results[d]}) for d in finished)
+            if progress and finished:
+                progress(sum(copies[d] for d in finished))
+            finished.clear()
+
+        try:
+            for j, text in self._complete_stream([prompts[i] for i in unique], params):
+                results[unique[j]] = apply_stop(text, params["stop"])
+                finished.append(unique[j])
+                if len(finished) >= self.batch_size:
+                    flush()
+        finally:  # answers already generated are kept even if a later one fails
+            flush()
         for i in todo:
             results[i] = results[first_of[keys[i]]]
         return [r if r is not None else "" for r in results]

@@ -1,40 +1,35 @@
-"""Batched greedy decoding with a reused shared-prefix KV cache and prompt-lookup drafts.
+"""Batched greedy decoding with prompt-lookup drafts and continuous batching, over prefilled prompts.
 
-``transformers``' ``generate`` pays two costs that dominate a batch of RAG prompts on a CPU:
+``transformers``' ``generate`` pays three costs that dominate a set of RAG prompts on a CPU:
 
-* every prompt is prefilled whole, although the prompts of one template share their first 100+ tokens (system
-  prompt and instructions). Here the key/value states of that shared prefix are computed once and kept
-  (:class:`PrefixStore`), and each batch prefills only its rows' own suffixes;
+* every prompt is prefilled whole, although prompts of one template share their first 100+ tokens, and prompts
+  over one retrieved passage share more: :mod:`promptkit.models.prefill` computes shared parts once;
 * a batch decodes one token per forward pass until its longest answer ends, and on a CPU a decoding step costs
   about as much as reading all the weights, whatever the batch size. Extractive answers are mostly copied from the
   prompt, so each step here also proposes, per row, the tokens that followed the last matching n-gram of that
   row's prompt ("prompt lookup decoding") and verifies them in the same forward pass: a row accepts the drafted
-  tokens the model itself would have chosen greedily, plus the model's next token.
+  tokens the model itself would have chosen greedily, plus the model's next token;
+* a batch runs until its longest answer ends, so its last steps carry one or two rows at the price of a full
+  weight read each. Here finished rows leave, and once half of ``batch_size`` rows are left the next prompts are
+  prefilled and join the running batch ("continuous batching"), so steps stay full.
 
-``generate`` supports prompt lookup only for one prompt at a time and has no prefix reuse across calls, hence this
-loop. It runs only for plain greedy decoding (no sampling, no logits processors from the generation config), where
-verifying drafts gives the same tokens as one-at-a-time decoding up to floating-point rounding; callers fall back
-to ``generate`` otherwise (:func:`plain_greedy`).
+``generate`` supports prompt lookup only for one prompt at a time, has no prefix reuse across calls and no
+continuous batching, hence this loop. It runs only for plain greedy decoding (no sampling, no logits processors
+from the generation config), where verifying drafts gives the same tokens as one-at-a-time decoding up to
+floating-point rounding; callers fall back to ``generate`` otherwise (:func:`plain_greedy`).
 
-Within a batch, rows that share more than the common prefix (prompts over the same retrieved passage) prefill
-those shared tokens once too (:func:`prefix_groups`); callers sort prompts so that such rows meet in a batch.
-
-Rows keep different lengths in one cache: a row's padding (between the shared prefix and its suffix) and its
-rejected draft slots stay in the cache with attention mask 0, and position ids count only the unmasked tokens.
+Rows keep different lengths in one cache: padding, rejected draft slots and the slots before a row joined stay in
+the cache with attention mask 0, and position ids count only the unmasked tokens.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-MIN_PREFIX = 16  # shorter shared prefixes are not worth a separate forward pass
-MIN_GROUP = 32  # rows of a batch sharing at least this many more tokens (e.g. one retrieved passage) share them too
-GROUP_CHARS = 100  # the same, in characters of text, for putting such prompts into one batch (grouped_order)
+from promptkit.models.prefill import PrefixStore, cache_argument, prefill
+
 _PROCESSOR_FIELDS = {
     "repetition_penalty": (None, 1.0),
     "encoder_repetition_penalty": (None, 1.0),
@@ -58,127 +53,12 @@ def plain_greedy(model: Any) -> bool:
     return all(getattr(config, field, None) in allowed for field, allowed in _PROCESSOR_FIELDS.items())
 
 
-def common_prefix(rows: Sequence[Sequence[int]]) -> int:
-    """Length of the longest token prefix shared by every row, leaving each row at least one token of its own."""
-    if not rows:
-        return 0
-    limit = min(len(r) for r in rows) - 1
-    first = rows[0]
-    n = 0
-    while n < limit and all(r[n] == first[n] for r in rows):
-        n += 1
-    return n
-
-
-def prefix_groups(rows: Sequence[Sequence[int]], min_len: int) -> list[tuple[list[int], int]]:
-    """Rows grouped by a shared token prefix of at least ``min_len`` tokens: ``[(row indices, prefix length)]``.
-
-    Rows that share no such prefix with another row form groups of one whose "prefix" is all but their last
-    token. Every row keeps at least one token after its group's prefix. An empty list when no two rows share
-    ``min_len`` tokens (nothing to gain). Rows are grouped after a lexicographic sort, so a group is a run of rows
-    whose neighbours share at least ``min_len`` tokens; its prefix is the shortest of those shared lengths.
-    """
-    order = sorted(range(len(rows)), key=lambda i: list(rows[i]))
-
-    def shared(a: Sequence[int], b: Sequence[int]) -> int:
-        n, limit = 0, min(len(a), len(b))
-        while n < limit and a[n] == b[n]:
-            n += 1
-        return n
-
-    runs: list[list[int]] = [[order[0]]] if order else []
-    lcps: list[int] = []
-    for prev, cur in zip(order, order[1:], strict=False):
-        n = shared(rows[prev], rows[cur])
-        if n >= min_len:
-            runs[-1].append(cur)
-            lcps.append(n)
-        else:
-            runs.append([cur])
-    if all(len(run) == 1 for run in runs):
-        return []
-    groups: list[tuple[list[int], int]] = []
-    at = 0
-    for run in runs:
-        if len(run) == 1:
-            groups.append((run, len(rows[run[0]]) - 1))
-            continue
-        n = min(lcps[at : at + len(run) - 1])
-        at += len(run) - 1
-        groups.append((run, min(n, min(len(rows[i]) for i in run) - 1)))
-    return groups
-
-
-def grouped_order(texts: Sequence[str], min_extra: int = GROUP_CHARS) -> list[int]:
-    """Indices of ``texts`` longest first, with texts that share ``min_extra`` more characters than all of them
-    share kept together (at the place of their longest), so that they land in one batch."""
-    count = len(texts)
-    lexical = sorted(range(count), key=texts.__getitem__)
-    if count < 3:
-        return sorted(range(count), key=lambda i: -len(texts[i]))
-
-    def shared(a: str, b: str) -> int:
-        n, limit = 0, min(len(a), len(b))
-        while n < limit and a[n] == b[n]:
-            n += 1
-        return n
-
-    # in lexical order, the first and last texts share exactly what all texts share
-    threshold = shared(texts[lexical[0]], texts[lexical[-1]]) + min_extra
-    clusters: list[list[int]] = [[lexical[0]]]
-    for prev, cur in zip(lexical, lexical[1:], strict=False):
-        if shared(texts[prev], texts[cur]) >= threshold:
-            clusters[-1].append(cur)
-        else:
-            clusters.append([cur])
-    for cluster in clusters:
-        cluster.sort(key=lambda i: -len(texts[i]))
-    clusters.sort(key=lambda c: -len(texts[c[0]]))
-    return [i for cluster in clusters for i in cluster]
-
-
-def _prefill_grouped(
-    model: Any,
-    slot: str,
-    cache: Any,
-    start: int,
-    suffixes: list[list[int]],
-    groups: list[tuple[list[int], int]],
-    pad_id: int,
-) -> tuple[Any, Any]:
-    """Prefill in two passes: each group's shared tokens once, then each row's own tokens on a copy of them.
-
-    Layout of a row: [shared prefix (``start`` tokens, cached)] [padding] [group tokens] [padding] [own tokens];
-    padding is masked out and position ids count only unmasked tokens. Returns the last logits and the mask.
-    """
-    import torch
-
-    heads = [suffixes[run[0]][:n] for run, n in groups]
-    width = max(len(h) for h in heads)
-    if start:
-        cache.batch_repeat_interleave(len(groups))
-    ids = torch.tensor([[pad_id] * (width - len(h)) + h for h in heads])
-    mask = torch.tensor([[1] * start + [0] * (width - len(h)) + [1] * len(h) for h in heads])
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
-    model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
-          **{slot: cache})
-
-    owner = [0] * len(suffixes)
-    cut = [0] * len(suffixes)
-    for g, (run, n) in enumerate(groups):
-        for r in run:
-            owner[r], cut[r] = g, n
-    index = torch.tensor(owner, dtype=torch.long)
-    cache.batch_select_indices(index)
-    tails = [s[c:] for s, c in zip(suffixes, cut, strict=True)]
-    width = max(len(t) for t in tails)
-    ids = torch.tensor([[pad_id] * (width - len(t)) + t for t in tails])
-    tail_mask = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails])
-    mask = torch.cat([mask[index], tail_mask], dim=1)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
-                   **{slot: cache}).logits
-    return logits, mask
+def plain_greedy(model: Any) -> bool:
+    """Whether the model's generation config adds no logits processor to greedy decoding."""
+    config = getattr(model, "generation_config", None)
+    if config is None:
+        return True
+    return all(getattr(config, field, None) in allowed for field, allowed in _PROCESSOR_FIELDS.items())
 
 
 def lookup_draft(tokens: Sequence[int], size: int, max_ngram: int = 3) -> list[int]:
@@ -198,57 +78,33 @@ def lookup_draft(tokens: Sequence[int], size: int, max_ngram: int = 3) -> list[i
     return []
 
 
-def _cache_argument(model: Any) -> str:
-    """The forward argument that takes the key/value cache (``cache`` in recent transformers, else the old name)."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+def _joinable(cache: Any) -> bool:
+    """Whether rows can be appended to ``cache`` (plain dynamic layers holding ``keys`` and ``values``)."""
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
 
 
-def _new_cache(model: Any) -> Any:
-    from transformers import DynamicCache
+def _join(cache: Any, mask: Any, other: Any, other_mask: Any) -> Any:
+    """Append ``other``'s rows to ``cache`` (in place); the shorter side is padded on the left, masked out.
 
-    try:
-        return DynamicCache(config=model.config)
-    except TypeError:  # older transformers
-        return DynamicCache()
+    Returns the joined attention mask.
+    """
+    import torch
+    from torch.nn.functional import pad
 
-
-class PrefixStore:
-    """The last few shared prefixes' key/value caches (batch 1), per model."""
-
-    def __init__(self, size: int = 4):
-        self.size = size
-        self._items: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def find(self, rows: Sequence[Sequence[int]], wanted: int, at_least: int) -> tuple[int, Any] | None:
-        """The longest stored prefix (at most ``wanted`` tokens) shared by every row, if ``at_least`` long."""
-        best: tuple[int, Any] | None = None
-        with self._lock:
-            for key, cache in self._items.items():
-                n = len(key)
-                if n <= wanted and (best is None or n > best[0]) and all(tuple(r[:n]) == key for r in rows):
-                    best = (n, cache)
-            if best is not None and best[0] >= at_least:
-                self._items.move_to_end(tuple(rows[0][: best[0]]))
-                return best
-        return None
-
-    def put(self, key: tuple[int, ...], cache: Any) -> None:
-        with self._lock:
-            self._items[key] = cache
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+    width = max(mask.shape[1], other_mask.shape[1])
+    for layer, extra in zip(cache.layers, other.layers, strict=True):
+        a, b = width - layer.keys.shape[-2], width - extra.keys.shape[-2]
+        layer.keys = torch.cat([pad(layer.keys, (0, 0, a, 0)), pad(extra.keys, (0, 0, b, 0))])
+        layer.values = torch.cat([pad(layer.values, (0, 0, a, 0)), pad(extra.values, (0, 0, b, 0))])
+    return torch.cat([pad(mask, (width - mask.shape[1], 0)), pad(other_mask, (width - other_mask.shape[1], 0))])
 
 
-def greedy_batch(
+def greedy_stream(
     model: Any,
     rows: Sequence[Sequence[int]],
     *,
+    batch_size: int,
     max_new_tokens: int,
     pad_id: int,
     eos_ids: Sequence[int],
@@ -256,89 +112,80 @@ def greedy_batch(
     prefixes: PrefixStore | None = None,
     draft: int = 8,
     stats: dict[str, int] | None = None,
-) -> list[list[int]]:
-    """Greedy continuations (token ids, EOS excluded) of ``rows``, each at most ``max_new_tokens`` long.
+) -> Iterator[tuple[int, list[int]]]:
+    """Yield ``(row index, continuation)`` as each row of ``rows`` finishes (token ids, EOS excluded).
 
-    ``stopped(generated)`` ends a row early (e.g. once its text holds a stop string); ``prefixes`` enables the
-    shared-prefix cache; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain
-    one-token steps). ``stats``, when given, receives the number of decoding steps (``steps``, the prefill not
-    counted), of drafted tokens accepted (``accepted``) and of prompt tokens not prefilled because rows of the
-    batch shared them beyond the common prefix (``group_tokens_saved``, see :func:`prefix_groups`).
+    At most ``batch_size`` rows decode at once; rows are admitted in the given order, ``batch_size`` at first and
+    then in groups whenever no more than half of ``batch_size`` rows are still running. ``stopped(generated)``
+    ends a row early (e.g. once its text holds a stop string); ``prefixes`` enables the shared-prefix cache and
+    passage groups; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain one-token
+    steps). ``stats``, when given, receives the number of decoding steps (``steps``, prefills not counted), of
+    drafted tokens accepted (``accepted``), of prefills (``prefills``) and of prompt tokens the passage groups
+    saved (``group_tokens_saved``).
     """
     import torch
 
-    slot = _cache_argument(model)
-    batch = len(rows)
+    slot = cache_argument(model)
     eos = set(eos_ids)
-    if stats is not None:
-        stats.setdefault("steps", 0)
-        stats.setdefault("accepted", 0)
-    shared = common_prefix(rows) if prefixes is not None else 0
-    start = 0
-    base = None
-    if shared >= MIN_PREFIX and prefixes is not None:
-        # a batch computes its own prefix unless a stored one is nearly as long; a lone prompt's common prefix is
-        # the prompt itself, so it only reuses stored prefixes and stores none
-        at_least = max(MIN_PREFIX, shared - 32) if batch > 1 else MIN_PREFIX
-        found = prefixes.find(rows, shared, at_least)
-        if found is None and batch > 1:
-            key = tuple(rows[0][:shared])
-            base = _new_cache(model)
-            model(input_ids=torch.tensor([list(key)]), use_cache=True, logits_to_keep=1, **{slot: base})
-            prefixes.put(key, base)
-            start = shared
-        elif found is not None:
-            start, base = found
-    cache = copy.deepcopy(base) if base is not None else _new_cache(model)
-    suffixes = [list(r[start:]) for r in rows]
-    groups = prefix_groups(suffixes, MIN_GROUP) if prefixes is not None else []
-    if stats is not None:
-        stats.setdefault("group_tokens_saved", 0)
-        stats["group_tokens_saved"] += sum((len(g) - 1) * n for g, n in groups)
-    if groups:
-        logits, mask = _prefill_grouped(model, slot, cache, start, suffixes, groups, pad_id)
-    else:
-        # [shared prefix (cached)] [padding] [suffix], padding masked out
-        if base is not None and batch > 1:
-            cache.batch_repeat_interleave(batch)
-        width = max(len(s) for s in suffixes)
-        ids = torch.tensor([[pad_id] * (width - len(s)) + s for s in suffixes])
-        mask = torch.tensor([[1] * start + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                       logits_to_keep=1, **{slot: cache}).logits
-    nxt = logits[:, -1].argmax(-1).tolist()
-
-    seqs = [list(r) for r in rows]  # prompt + accepted tokens, for drafting
-    out: list[list[int]] = [[] for _ in rows]
-    done = [False] * batch
-    lengths = [len(r) for r in rows]  # real (unmasked) tokens per row so far = next position id
+    stats = stats if stats is not None else {}
+    for key in ("steps", "accepted", "prefills", "group_tokens_saved"):
+        stats.setdefault(key, 0)
+    waiting = deque(range(len(rows)))
+    seqs: dict[int, list[int]] = {}  # prompt + accepted tokens, for drafting
+    out: dict[int, list[int]] = {}
+    lengths: dict[int, int] = {}  # real (unmasked) tokens per row so far = next position id
+    done: set[int] = set()
+    live: list[int] = []  # rows in the cache, in cache order
+    cache = mask = None
 
     def accept(r: int, tokens: list[int]) -> None:
         for t in tokens:
             if t in eos:
-                done[r] = True
+                done.add(r)
                 return
             out[r].append(t)
             seqs[r].append(t)
             if len(out[r]) >= max_new_tokens or (stopped is not None and stopped(out[r])):
-                done[r] = True
+                done.add(r)
                 return
 
-    for r in range(batch):
-        accept(r, [nxt[r]])
-    live = [r for r in range(batch) if not done[r]]
-    if live and len(live) < batch:
-        cache.batch_select_indices(torch.tensor(live, dtype=torch.long))
-        mask = mask[live]
-    while live:
+    def keep_running() -> None:
+        """Drop finished rows from the cache."""
+        nonlocal live, mask
+        keep = [i for i, r in enumerate(live) if r not in done]
+        if len(keep) < len(live):
+            if keep:
+                cache.batch_select_indices(torch.tensor(keep, dtype=torch.long))
+                mask = mask[keep]
+            live = [live[i] for i in keep]
+
+    while waiting or live:
+        room = batch_size - len(live)
+        if waiting and (not live or (len(live) <= batch_size // 2 and _joinable(cache))):
+            admitted = [waiting.popleft() for _ in range(min(room, len(waiting)))]
+            logits, new_cache, new_mask = prefill(model, [rows[r] for r in admitted], pad_id=pad_id,
+                                                  prefixes=prefixes, stats=stats)
+            stats["prefills"] += 1
+            for r, token in zip(admitted, logits[:, -1].argmax(-1).tolist(), strict=True):
+                seqs[r], out[r], lengths[r] = list(rows[r]), [], len(rows[r])
+                accept(r, [token])
+            if live:
+                mask = _join(cache, mask, new_cache, new_mask)
+            else:
+                cache, mask = new_cache, new_mask
+            live = live + admitted
+            for r in admitted:
+                if r in done:
+                    yield r, out.pop(r)
+            keep_running()
+            continue
+
         drafts = []
         for r in live:
-            room = max_new_tokens - len(out[r]) - 1
-            drafts.append(lookup_draft(seqs[r], min(draft, room)) if draft and room > 0 else [])
+            left = max_new_tokens - len(out[r]) - 1
+            drafts.append(lookup_draft(seqs[r], min(draft, left)) if draft and left > 0 else [])
         block = 1 + max(len(d) for d in drafts)
-        if stats is not None:
-            stats["steps"] += 1
+        stats["steps"] += 1
         ids = torch.full((len(live), block), pad_id, dtype=torch.long)
         block_mask = torch.zeros((len(live), block), dtype=torch.long)
         pos = torch.zeros((len(live), block), dtype=torch.long)
@@ -359,18 +206,32 @@ def greedy_batch(
             mask[i, mask.shape[1] - block + 1 + n :] = 0
             lengths[r] += 1 + n
             longest = max(longest, n)
-            if stats is not None:
-                stats["accepted"] += n
+            stats["accepted"] += n
             accept(r, d[:n] + [preds[i][n]])
         unused = block - 1 - longest  # trailing slots no row accepted: drop them so the cache grows only as needed
         if unused:
             cache.crop(-unused)
             mask = mask[:, :-unused]
-        keep = [i for i, r in enumerate(live) if not done[r]]
-        if not keep:
-            break
-        if len(keep) < len(live):
-            cache.batch_select_indices(torch.tensor(keep, dtype=torch.long))
-            mask = mask[keep]
-            live = [live[i] for i in keep]
-    return out
+        for r in live:
+            if r in done:
+                yield r, out.pop(r)
+        keep_running()
+
+
+def greedy_batch(
+    model: Any,
+    rows: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    pad_id: int,
+    eos_ids: Sequence[int],
+    batch_size: int | None = None,
+    **options: Any,
+) -> list[list[int]]:
+    """Greedy continuations of ``rows`` in their order (see :func:`greedy_stream`; one batch unless
+    ``batch_size`` is given)."""
+    results: list[list[int]] = [[] for _ in rows]
+    for r, tokens in greedy_stream(model, rows, batch_size=batch_size or max(1, len(rows)),
+                                   max_new_tokens=max_new_tokens, pad_id=pad_id, eos_ids=eos_ids, **options):
+        results[r] = tokens
+    return results

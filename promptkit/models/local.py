@@ -21,7 +21,8 @@ from pydantic import Field, PrivateAttr
 
 from promptkit.errors import MissingDependencyError, ValidationError
 from promptkit.llm.base import BatchedChatModel
-from promptkit.models.greedy import PrefixStore, greedy_batch, grouped_order, plain_greedy
+from promptkit.models.greedy import greedy_stream, plain_greedy
+from promptkit.models.prefill import PrefixStore, grouped_order
 
 DTYPES = ("bf16", "fp32")
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
@@ -421,12 +422,16 @@ class LocalChatModel(BatchedChatModel):
         return {"stopping_criteria": StoppingCriteriaList(criteria)} if criteria else {}
 
     # -- generation -------------------------------------------------------------------------------------------
+    def _greedy_loop(self, params: dict[str, Any]) -> bool:
+        """Whether this generation goes through :mod:`promptkit.models.greedy` rather than ``generate``."""
+        return (params["temperature"] == 0 and bool(self.draft_tokens or self.prefix_cache)
+                and plain_greedy(self.backend.model))
+
     def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
         torch = _torch()
         self._set_threads()
-        backend = self.backend
-        if params["temperature"] == 0 and (self.draft_tokens or self.prefix_cache) and plain_greedy(backend.model):
-            return self._complete_greedy(prompts, params)
+        if self._greedy_loop(params):
+            return [text for _, text in sorted(self._stream_greedy(prompts, params))]
         enc = self._encode(prompts, params["max_new_tokens"])
         width = int(enc["input_ids"].shape[1])
         with torch.inference_mode():
@@ -435,20 +440,35 @@ class LocalChatModel(BatchedChatModel):
         new = out[:, width:]
         return self.backend.tokenizer.batch_decode(new, skip_special_tokens=True)
 
-    def _complete_greedy(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
-        """Greedy batches through :func:`promptkit.models.greedy.greedy_batch` (drafts and/or prefix reuse)."""
+    def _complete_stream(self, prompts: list[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
+        # a subclass that replaces _complete (a recorder, a stand-in model) gets its batch-by-batch calls
+        if not prompts:
+            return
+        if type(self)._complete is LocalChatModel._complete and self._greedy_loop(params):
+            self._set_threads()
+            yield from self._stream_greedy(prompts, params)
+        else:
+            yield from super()._complete_stream(prompts, params)
+
+    def _stream_greedy(self, prompts: list[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
+        """All prompts through :func:`promptkit.models.greedy.greedy_stream` (continuous batches of
+        ``batch_size``), each answer as soon as it is finished."""
         torch = _torch()
         backend = self.backend
         tok = backend.tokenizer
         rows = tok(prompts, add_special_tokens=False)["input_ids"]
         self._check_window(max(len(r) for r in rows), params["max_new_tokens"])
         stopped = stop_matcher(tok, params["stop"])[1] if any(params["stop"]) else None
-        with torch.inference_mode():
-            out = greedy_batch(backend.model, rows, max_new_tokens=params["max_new_tokens"],
-                               pad_id=tok.pad_token_id, eos_ids=backend.eos_ids, stopped=stopped,
-                               prefixes=backend.prefixes if self.prefix_cache else None,
-                               draft=self.draft_tokens)
-        return tok.batch_decode(out, skip_special_tokens=True)
+        stream = greedy_stream(backend.model, rows, batch_size=self.batch_size,
+                               max_new_tokens=params["max_new_tokens"], pad_id=tok.pad_token_id,
+                               eos_ids=backend.eos_ids, stopped=stopped,
+                               prefixes=backend.prefixes if self.prefix_cache else None, draft=self.draft_tokens)
+        while True:
+            with torch.inference_mode():  # entered per step, so the caller's code between answers runs normally
+                item = next(stream, None)
+            if item is None:
+                return
+            yield item[0], tok.decode(item[1], skip_special_tokens=True)
 
     def _stream_text(self, prompt: str, params: dict[str, Any]) -> Iterator[str]:
         torch = _torch()

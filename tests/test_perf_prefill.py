@@ -1,0 +1,113 @@
+"""Prefilling prompts that share a start: the shared-prefix store, passage groups and the batch order that brings
+rows of one passage together; decoding after them gives ``generate``'s greedy tokens (a small random Qwen2)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from tiny_qwen_support import (  # noqa: E402
+    as_text,
+    decode,
+    reference,
+    rows_sharing_passages,
+    rows_with_shared_prefix,
+    tiny_chat_model,
+    tiny_qwen,
+)
+
+from promptkit.models.prefill import PrefixStore, common_prefix, grouped_order, prefix_groups  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_qwen()
+
+
+def test_the_prefix_store_reuses_a_prefix_across_batches(model):
+    store = PrefixStore()
+    rows = rows_with_shared_prefix(seed=5, count=6)
+    first = decode(model, rows[:3], 8, prefixes=store)
+    assert len(store._items) == 1
+    second = decode(model, rows[3:], 8, prefixes=store)
+    assert len(store._items) == 1  # the second batch found the first one's prefix
+    assert first + second == [reference(model, r, 8) for r in rows]
+
+
+def test_a_lone_prompt_reuses_a_stored_prefix_but_stores_none(model):
+    store = PrefixStore()
+    rows = rows_with_shared_prefix(seed=13, count=3)
+    alone = decode(model, rows[:1], 8, prefixes=store)
+    assert len(store._items) == 0
+    decode(model, rows[1:], 8, prefixes=store)
+    (key,) = store._items
+    again = decode(model, rows[:1], 8, prefixes=store)
+    assert len(store._items) == 1 and len(key) >= 24
+    assert tuple(rows[0][: len(key)]) == key  # so the second lone call could start from it
+    assert alone == again == [reference(model, rows[0], 8)]
+
+
+def test_common_prefix_leaves_every_row_a_token():
+    assert common_prefix([[1, 2, 3], [1, 2, 4]]) == 2
+    assert common_prefix([[1, 2], [1, 2, 3]]) == 1
+    assert common_prefix([[9, 2], [1, 2]]) == 0
+
+
+def test_prefix_groups_gathers_rows_sharing_a_passage():
+    head = list(range(2, 40))
+    rows = [head + [50, 51], [9] * 5, head + [52], head + [50, 53, 54]]
+    groups = prefix_groups(rows, 32)
+    assert sorted((sorted(run), n) for run, n in groups) == [([0, 2, 3], 38), ([1], 4)]
+    assert prefix_groups([[1] * 40 + [2], [3] * 40 + [4]], 32) == []  # nothing shared: no groups
+    # two identical rows still keep a token each for the second pass
+    assert prefix_groups([head, head], 32) == [([0, 1], len(head) - 1)]
+
+
+@pytest.mark.parametrize("draft", [0, 8])
+@pytest.mark.parametrize("sizes", [[3, 1, 2], [4], [1, 2, 1, 1]])
+def test_rows_sharing_a_passage_decode_like_generate(model, draft, sizes):
+    rows = rows_sharing_passages(seed=len(sizes) + draft, sizes=sizes)
+    stats: dict[str, int] = {}
+    got = decode(model, rows, 16, prefixes=PrefixStore(), draft=draft, stats=stats)
+    assert got == [reference(model, r, 16) for r in rows]
+    if len(sizes) == 1:  # one passage for all rows: it is part of the batch's common prefix already
+        assert stats["group_tokens_saved"] == 0
+    else:  # each shared passage was prefilled once for its rows
+        assert stats["group_tokens_saved"] >= 34 * sum(size - 1 for size in sizes)
+
+
+def test_grouped_prefill_builds_on_a_stored_prefix(model):
+    store = PrefixStore()
+    rows = rows_sharing_passages(seed=21, sizes=[2, 2, 1])
+    first = decode(model, rows[:3], 10, prefixes=store, draft=4)
+    second = decode(model, rows[3:], 10, prefixes=store, draft=4)
+    assert len(store._items) == 1
+    assert first + second == [reference(model, r, 10) for r in rows]
+
+
+def test_grouped_order_keeps_shared_passages_together_longest_first():
+    template, a, b = "T" * 50, "a" * 120, "b" * 300
+    texts = [template + a + "q1", template + b + "q22", template + "short", template + a + "q333", template + b + "q4"]
+    order = grouped_order(texts, min_extra=100)
+    assert order == [1, 4, 3, 0, 2]  # passage b (longest), passage a, then the rest, each longest first
+    assert grouped_order(["x", "yy"]) == [1, 0]
+
+
+def test_prompts_sharing_a_passage_are_prefilled_together(model, monkeypatch):
+    import promptkit.models.greedy as greedy
+
+    chat_model = tiny_chat_model(model, batch_size=4)
+    rows = rows_sharing_passages(seed=22, sizes=[4, 4])  # longest-first would mix the passages
+    prompts = [as_text(row) for row in rows]
+    prefilled = []
+    real = greedy.prefill
+    monkeypatch.setattr(greedy, "prefill", lambda m, r, **k: prefilled.append(r) or real(m, r, **k))
+    answers = chat_model.complete(prompts, max_new_tokens=4)
+    assert sum(len(r) for r in prefilled) == 8
+    # each prefill holds one passage's prompts: their common prefix reaches past the passage (34+ tokens)
+    assert all(len(r) == 1 or common_prefix(r) >= 20 + 34 for r in prefilled)
+    assert len(prefilled[0]) == 4 and common_prefix(prefilled[0]) >= 20 + 34
+    plain = chat_model.model_copy(update={"draft_tokens": 0, "prefix_cache": False}).attach(chat_model.backend)
+    assert plain.complete(prompts, max_new_tokens=4) == answers
