@@ -192,18 +192,6 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
 
             prefill.MIN_GROUP, LocalChatModel._batch_order = self.saved
 
-    class BatchByBatch:
-        """Each batch decodes until its last row ends before the next batch starts (no continuous batching)."""
-
-        def __enter__(self):
-            from promptkit.llm.base import BatchedChatModel
-
-            self.saved = LocalChatModel._complete_stream
-            LocalChatModel._complete_stream = BatchedChatModel._complete_stream
-
-        def __exit__(self, *exc):
-            LocalChatModel._complete_stream = self.saved
-
     class Nothing:
         def __enter__(self):
             return None
@@ -220,9 +208,10 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
 
     generate = {"draft_tokens": 0, "prefix_cache": False}
     cases = [  # (name, model, stop strings, context)
-        ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache, passage groups, continuous "
-         "batching", default, params["stop"], Nothing),
-        ("no continuous batching (batch by batch)", default, params["stop"], BatchByBatch),
+        ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache, passage groups", default,
+         params["stop"], Nothing),
+        ("continuous batching (rows join once half the batch has finished)", variant(continuous_batching=True),
+         params["stop"], Nothing),
         ("no passage groups (common prefix only, longest-first batches)", default, params["stop"],
          NoPassageGroups),
         ("no prefix cache (drafts only)", variant(prefix_cache=False), params["stop"], Nothing),

@@ -165,8 +165,9 @@ def test_the_chat_model_generates_greedy_answers_through_the_loop(chat_model, mo
     real = local.greedy_stream
     monkeypatch.setattr(local, "greedy_stream", lambda *a, **k: calls.append(k) or real(*a, **k))
     drafted = chat_model.complete(prompts, max_new_tokens=10)
-    assert len(calls) == 1  # all six prompts in one continuous stream of batches of 4
+    assert len(calls) == 1  # all six prompts in one stream of batches of 4
     assert calls[0]["draft"] == 8 and calls[0]["prefixes"] is not None and calls[0]["batch_size"] == 4
+    assert calls[0]["join"] is False  # continuous batching is off by default
     calls.clear()
     plain = chat_model.model_copy(update={"draft_tokens": 0, "prefix_cache": False}).attach(chat_model.backend)
     assert plain.complete(prompts, max_new_tokens=10) == drafted
@@ -207,3 +208,17 @@ def test_answers_are_stored_and_reported_as_they_finish(chat_model, tmp_path):
     assert sum(reported) == 9 and max(reported) <= 4  # reported batch by batch, not all at the end
     again = cached.model_copy(update={"cache": ReplayCache(tmp_path / "replay.sqlite", mode="strict")})
     assert again.attach(chat_model.backend).complete(prompts, max_new_tokens=8) == answers  # all nine stored
+
+
+def test_the_chat_model_can_batch_continuously(chat_model, monkeypatch):
+    import promptkit.models.greedy as greedy
+
+    prompts = [as_text(row) for row in rows_with_shared_prefix(seed=53, count=10)]
+    joins = []
+    real = greedy._join
+    monkeypatch.setattr(greedy, "_join", lambda *a: joins.append(1) or real(*a))
+    batch_by_batch = chat_model.complete(prompts, max_new_tokens=12)
+    assert joins == []
+    continuous = chat_model.model_copy(update={"continuous_batching": True}).attach(chat_model.backend)
+    assert continuous.complete(prompts, max_new_tokens=12) == batch_by_batch
+    assert joins  # rows joined running batches

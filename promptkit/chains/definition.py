@@ -44,9 +44,14 @@ class ModelSettings(_Strict):
         description="greedy decoding: tokens drafted per step from the prompt and verified at once (0: off)",
     )
     prefix_cache: bool | None = Field(default=None, description="reuse the shared prompt prefix's key/value states")
+    continuous_batching: bool | None = Field(
+        default=None, description="greedy decoding: new prompts join a batch once half of its rows have finished"
+    )
 
     GENERATION: ClassVar[tuple[str, ...]] = ("max_new_tokens", "temperature", "top_p", "seed", "stop")
-    LOADING: ClassVar[tuple[str, ...]] = ("batch_size", "dtype", "int8", "threads", "draft_tokens", "prefix_cache")
+    LOADING: ClassVar[tuple[str, ...]] = (
+        "batch_size", "dtype", "int8", "threads", "draft_tokens", "prefix_cache", "continuous_batching"
+    )
 
     def generation(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.GENERATION if getattr(self, k) is not None}

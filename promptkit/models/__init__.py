@@ -49,7 +49,7 @@ DEFAULT_DTYPE = "bf16"
 DEFAULT_BATCH_SIZE = 8
 
 _SETTINGS = {"dtype", "int8", "batch_size", "threads", "max_new_tokens", "temperature", "top_p", "seed", "stop",
-             "cache", "draft_tokens", "prefix_cache"}
+             "cache", "draft_tokens", "prefix_cache", "continuous_batching"}
 
 
 def list_models(kind: str | None = None) -> list[ModelEntry]:
@@ -133,8 +133,8 @@ def load_llm(name: str | None = None, *, progress: bool = True, **settings: Any)
     """A :class:`~promptkit.models.local.LocalChatModel` for a catalogue name, a local folder or a hub id.
 
     Settings: dtype ("bf16"|"fp32"), int8, batch_size, threads, draft_tokens (prompt-lookup drafts per greedy
-    step, 0 for transformers' one-token-at-a-time generate), prefix_cache, max_new_tokens, temperature, top_p,
-    seed, stop, cache. Weights are loaded once per process for each (name, dtype, int8); later calls reuse them.
+    step, 0 for transformers' one-token-at-a-time generate), prefix_cache, continuous_batching, max_new_tokens,
+    temperature, top_p, seed, stop, cache. Weights are loaded once per process for each (name, dtype, int8); later calls reuse them.
     """
     unknown_keys = sorted(set(settings) - _SETTINGS)
     if unknown_keys:

@@ -10,10 +10,10 @@
   row's prompt ("prompt lookup decoding") and verifies them in the same forward pass: a row accepts the drafted
   tokens the model itself would have chosen greedily, plus the model's next token;
 * a batch runs until its longest answer ends, so its last steps carry one or two rows at the price of a full
-  weight read each. Here finished rows leave, and once half of ``batch_size`` rows are left the next prompts are
-  prefilled and join the running batch ("continuous batching"), so steps stay full.
+  weight read each. Here finished rows leave, and optionally (``join``), once half of ``batch_size`` rows are
+  left the next prompts are prefilled and join the running batch ("continuous batching"), so steps stay full.
 
-``generate`` supports prompt lookup only for one prompt at a time, has no prefix reuse across calls and no
+``generate`` supports prompt lookup only for one prompt at a time and has no prefix reuse across calls and no
 continuous batching, hence this loop. It runs only for plain greedy decoding (no sampling, no logits processors
 from the generation config), where verifying drafts gives the same tokens as one-at-a-time decoding up to
 floating-point rounding; callers fall back to ``generate`` otherwise (:func:`plain_greedy`).
@@ -111,12 +111,14 @@ def greedy_stream(
     stopped: Callable[[list[int]], bool] | None = None,
     prefixes: PrefixStore | None = None,
     draft: int = 8,
+    join: bool = True,
     stats: dict[str, int] | None = None,
 ) -> Iterator[tuple[int, list[int]]]:
     """Yield ``(row index, continuation)`` as each row of ``rows`` finishes (token ids, EOS excluded).
 
     At most ``batch_size`` rows decode at once; rows are admitted in the given order, ``batch_size`` at first and
-    then in groups whenever no more than half of ``batch_size`` rows are still running. ``stopped(generated)``
+    then, with ``join``, in groups whenever no more than half of ``batch_size`` rows are still running (without,
+    whenever the batch has finished). ``stopped(generated)``
     ends a row early (e.g. once its text holds a stop string); ``prefixes`` enables the shared-prefix cache and
     passage groups; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain one-token
     steps). ``stats``, when given, receives the number of decoding steps (``steps``, prefills not counted), of
@@ -161,7 +163,7 @@ def greedy_stream(
 
     while waiting or live:
         room = batch_size - len(live)
-        if waiting and (not live or (len(live) <= batch_size // 2 and _joinable(cache))):
+        if waiting and (not live or (join and len(live) <= batch_size // 2 and _joinable(cache))):
             admitted = [waiting.popleft() for _ in range(min(room, len(waiting)))]
             logits, new_cache, new_mask = prefill(model, [rows[r] for r in admitted], pad_id=pad_id,
                                                   prefixes=prefixes, stats=stats)

@@ -296,6 +296,9 @@ class LocalChatModel(BatchedChatModel):
     # benchmarks/README.md; draft_tokens=0 with prefix_cache off decodes with transformers' generate.
     draft_tokens: int = Field(default=8, ge=0, le=32)
     prefix_cache: bool = True
+    # Rows joining a running batch once half of it has finished: off, because on the eval's chunks of 16 prompts it
+    # measured slower than batch by batch (benchmarks/README.md); worth trying on long lists of prompts.
+    continuous_batching: bool = False
     _backend: Backend | None = PrivateAttr(default=None)
     _loader: Callable[[], Backend] | None = PrivateAttr(default=None)
     _light_tokenizer: Any = PrivateAttr(default=None)
@@ -451,8 +454,8 @@ class LocalChatModel(BatchedChatModel):
             yield from super()._complete_stream(prompts, params)
 
     def _stream_greedy(self, prompts: list[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
-        """All prompts through :func:`promptkit.models.greedy.greedy_stream` (continuous batches of
-        ``batch_size``), each answer as soon as it is finished."""
+        """All prompts through :func:`promptkit.models.greedy.greedy_stream` (batches of ``batch_size``, continuous
+        with ``continuous_batching``), each answer as soon as it is finished."""
         torch = _torch()
         backend = self.backend
         tok = backend.tokenizer
@@ -462,7 +465,8 @@ class LocalChatModel(BatchedChatModel):
         stream = greedy_stream(backend.model, rows, batch_size=self.batch_size,
                                max_new_tokens=params["max_new_tokens"], pad_id=tok.pad_token_id,
                                eos_ids=backend.eos_ids, stopped=stopped,
-                               prefixes=backend.prefixes if self.prefix_cache else None, draft=self.draft_tokens)
+                               prefixes=backend.prefixes if self.prefix_cache else None, draft=self.draft_tokens,
+                               join=self.continuous_batching)
         while True:
             with torch.inference_mode():  # entered per step, so the caller's code between answers runs normally
                 item = next(stream, None)
