@@ -111,3 +111,15 @@ def test_prompts_sharing_a_passage_are_prefilled_together(model, monkeypatch):
     assert len(prefilled[0]) == 4 and common_prefix(prefilled[0]) >= 20 + 34
     plain = chat_model.model_copy(update={"draft_tokens": 0, "prefix_cache": False}).attach(chat_model.backend)
     assert plain.complete(prompts, max_new_tokens=4) == answers
+
+
+def test_a_longer_stored_prefix_serves_a_batch_that_shares_less_of_it(model):
+    store = PrefixStore()
+    rows = rows_with_shared_prefix(seed=29, count=6)
+    longer = [r[:24] + [60, 61, 62] + r[24:] for r in rows[:3]]  # these share 27 tokens, the others 24
+    first = decode(model, longer, 8, prefixes=store)
+    (key,) = store._items
+    assert len(key) == 27
+    second = decode(model, rows[3:], 8, prefixes=store)
+    assert list(store._items) == [key]  # served by the first 24 tokens of the stored prefix, nothing new stored
+    assert first + second == [reference(model, r, 8) for r in longer + rows[3:]]

@@ -118,9 +118,8 @@ def greedy_stream(
 
     At most ``batch_size`` rows decode at once; rows are admitted in the given order, ``batch_size`` at first and
     then, with ``join``, in groups whenever no more than half of ``batch_size`` rows are still running (without,
-    whenever the batch has finished). ``stopped(generated)``
-    ends a row early (e.g. once its text holds a stop string); ``prefixes`` enables the shared-prefix cache and
-    passage groups; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain one-token
+    whenever the batch has finished). ``stopped(generated)`` ends a row early (e.g. once its text holds a stop
+    string); ``prefixes`` enables the shared-prefix cache and passage groups; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain one-token
     steps). ``stats``, when given, receives the number of decoding steps (``steps``, prefills not counted), of
     drafted tokens accepted (``accepted``), of prefills (``prefills``) and of prompt tokens the passage groups
     saved (``group_tokens_saved``).
@@ -151,6 +150,11 @@ def greedy_stream(
                 done.add(r)
                 return
 
+    def finish(r: int) -> tuple[int, list[int]]:
+        seqs.pop(r)
+        lengths.pop(r)
+        return r, out.pop(r)
+
     def keep_running() -> None:
         """Drop finished rows from the cache."""
         nonlocal live, mask
@@ -178,7 +182,7 @@ def greedy_stream(
             live = live + admitted
             for r in admitted:
                 if r in done:
-                    yield r, out.pop(r)
+                    yield finish(r)
             keep_running()
             continue
 
@@ -216,7 +220,7 @@ def greedy_stream(
             mask = mask[:, :-unused]
         for r in live:
             if r in done:
-                yield r, out.pop(r)
+                yield finish(r)
         keep_running()
 
 

@@ -125,16 +125,21 @@ class PrefixStore:
         self._lock = threading.Lock()
 
     def find(self, rows: Sequence[Sequence[int]], wanted: int, at_least: int) -> tuple[int, Any] | None:
-        """The longest stored prefix (at most ``wanted`` tokens) shared by every row, if ``at_least`` long."""
-        best: tuple[int, Any] | None = None
+        """``(n, cache)``: the stored prefix sharing the most tokens ``n`` (at most ``wanted``) with every row, if
+        ``n >= at_least``. A stored prefix longer than ``n`` serves too: the caller uses its first ``n`` tokens."""
+        best: tuple[int, tuple[int, ...]] | None = None
         with self._lock:
-            for key, cache in self._items.items():
-                n = len(key)
-                if n <= wanted and (best is None or n > best[0]) and all(tuple(r[:n]) == key for r in rows):
-                    best = (n, cache)
+            for key in self._items:
+                n = min(wanted, len(key))
+                for r in rows:
+                    limit, n = min(n, len(r)), 0
+                    while n < limit and r[n] == key[n]:
+                        n += 1
+                if best is None or n > best[0]:
+                    best = (n, key)
             if best is not None and best[0] >= at_least:
-                self._items.move_to_end(tuple(rows[0][: best[0]]))
-                return best
+                self._items.move_to_end(best[1])
+                return best[0], self._items[best[1]]
         return None
 
     def put(self, key: tuple[int, ...], cache: Any) -> None:
@@ -227,6 +232,8 @@ def prefill(
         elif found is not None:
             start, base = found
     cache = copy.deepcopy(base) if base is not None else _new_cache(model)
+    if base is not None and cache.get_seq_length() > start:  # a longer stored prefix: keep the shared part
+        cache.crop(start - cache.get_seq_length())
     suffixes = [list(r[start:]) for r in rows]
     groups = prefix_groups(suffixes, MIN_GROUP) if prefixes is not None else []
     if stats is not None:
