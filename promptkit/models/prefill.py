@@ -35,6 +35,28 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> int:
     return n
 
 
+def _shared_length(a: Sequence[Any], b: Sequence[Any]) -> int:
+    """How many leading items (tokens or characters) ``a`` and ``b`` have in common."""
+    n, limit = 0, min(len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _runs(seqs: Sequence[Sequence[Any]], order: list[int], threshold: int) -> list[tuple[list[int], int]]:
+    """Split ``order`` (indices of ``seqs`` in lexicographic order) into runs whose neighbours share at least
+    ``threshold`` leading items: ``[(indices, shortest shared length between neighbours)]``, 0 for a run of one."""
+    runs: list[tuple[list[int], int]] = []
+    for i in order:
+        n = _shared_length(seqs[runs[-1][0][-1]], seqs[i]) if runs else 0
+        if runs and n >= threshold:
+            run, shortest = runs[-1]
+            runs[-1] = (run + [i], n if len(run) == 1 else min(shortest, n))
+        else:
+            runs.append(([i], 0))
+    return runs
+
+
 def prefix_groups(rows: Sequence[Sequence[int]], min_len: int) -> list[tuple[list[int], int]]:
     """Rows grouped by a shared token prefix of at least ``min_len`` tokens: ``[(row indices, prefix length)]``.
 
@@ -43,61 +65,23 @@ def prefix_groups(rows: Sequence[Sequence[int]], min_len: int) -> list[tuple[lis
     ``min_len`` tokens (nothing to gain). Rows are grouped after a lexicographic sort, so a group is a run of rows
     whose neighbours share at least ``min_len`` tokens; its prefix is the shortest of those shared lengths.
     """
-    order = sorted(range(len(rows)), key=lambda i: list(rows[i]))
-
-    def shared(a: Sequence[int], b: Sequence[int]) -> int:
-        n, limit = 0, min(len(a), len(b))
-        while n < limit and a[n] == b[n]:
-            n += 1
-        return n
-
-    runs: list[list[int]] = [[order[0]]] if order else []
-    lcps: list[int] = []
-    for prev, cur in zip(order, order[1:], strict=False):
-        n = shared(rows[prev], rows[cur])
-        if n >= min_len:
-            runs[-1].append(cur)
-            lcps.append(n)
-        else:
-            runs.append([cur])
-    if all(len(run) == 1 for run in runs):
+    runs = _runs(rows, sorted(range(len(rows)), key=lambda i: list(rows[i])), min_len)
+    if all(len(run) == 1 for run, _ in runs):
         return []
-    groups: list[tuple[list[int], int]] = []
-    at = 0
-    for run in runs:
-        if len(run) == 1:
-            groups.append((run, len(rows[run[0]]) - 1))
-            continue
-        n = min(lcps[at : at + len(run) - 1])
-        at += len(run) - 1
-        groups.append((run, min(n, min(len(rows[i]) for i in run) - 1)))
-    return groups
+    return [(run, len(rows[run[0]]) - 1) if len(run) == 1 else (run, min(n, min(len(rows[i]) for i in run) - 1))
+            for run, n in runs]
 
 
 def grouped_order(texts: Sequence[str], min_extra: int = GROUP_CHARS) -> list[int]:
     """Indices of ``texts`` longest first, with texts that share ``min_extra`` more characters than all of them
     share kept together (at the place of their longest), so that they land in one batch."""
     count = len(texts)
-    lexical = sorted(range(count), key=texts.__getitem__)
     if count < 3:
         return sorted(range(count), key=lambda i: -len(texts[i]))
-
-    def shared(a: str, b: str) -> int:
-        n, limit = 0, min(len(a), len(b))
-        while n < limit and a[n] == b[n]:
-            n += 1
-        return n
-
+    lexical = sorted(range(count), key=texts.__getitem__)
     # in lexical order, the first and last texts share exactly what all texts share
-    threshold = shared(texts[lexical[0]], texts[lexical[-1]]) + min_extra
-    clusters: list[list[int]] = [[lexical[0]]]
-    for prev, cur in zip(lexical, lexical[1:], strict=False):
-        if shared(texts[prev], texts[cur]) >= threshold:
-            clusters[-1].append(cur)
-        else:
-            clusters.append([cur])
-    for cluster in clusters:
-        cluster.sort(key=lambda i: -len(texts[i]))
+    threshold = _shared_length(texts[lexical[0]], texts[lexical[-1]]) + min_extra
+    clusters = [sorted(run, key=lambda i: -len(texts[i])) for run, _ in _runs(texts, lexical, threshold)]
     clusters.sort(key=lambda c: -len(texts[c[0]]))
     return [i for cluster in clusters for i in cluster]
 
@@ -132,9 +116,7 @@ class PrefixStore:
             for key in self._items:
                 n = min(wanted, len(key))
                 for r in rows:
-                    limit, n = min(n, len(r)), 0
-                    while n < limit and r[n] == key[n]:
-                        n += 1
+                    n = _shared_length(key[:n], r)
                 if best is None or n > best[0]:
                     best = (n, key)
             if best is not None and best[0] >= at_least:
