@@ -35,3 +35,11 @@ def fake_embeddings():
     from promptkit.testing import FakeEmbeddings
 
     return FakeEmbeddings()
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """A small random Qwen2 in float32, built offline, for the greedy-decoding and prefill tests."""
+    from tiny_qwen_support import tiny_qwen
+
+    return tiny_qwen()

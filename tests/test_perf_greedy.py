@@ -17,7 +17,6 @@ from tiny_qwen_support import (  # noqa: E402
     rows_sharing_passages,
     rows_with_shared_prefix,
     tiny_chat_model,
-    tiny_qwen,
 )
 
 from promptkit.models.greedy import greedy_stream, lookup_draft, plain_greedy  # noqa: E402
@@ -25,30 +24,25 @@ from promptkit.models.prefill import PrefixStore  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def model():
-    return tiny_qwen()
-
-
-@pytest.fixture(scope="module")
-def chat_model(model):
-    return tiny_chat_model(model)
+def chat_model(tiny_model):
+    return tiny_chat_model(tiny_model)
 
 
 @pytest.mark.parametrize("draft", [0, 1, 4, 8])
 @pytest.mark.parametrize("prefix", [False, True])
-def test_same_tokens_as_one_token_greedy_decoding(model, draft, prefix):
+def test_same_tokens_as_one_token_greedy_decoding(tiny_model, draft, prefix):
     rows = rows_with_shared_prefix(seed=draft + 10 * prefix, count=5)
-    expected = [reference(model, r, 20) for r in rows]
-    got = decode(model, rows, 20, prefixes=PrefixStore() if prefix else None, draft=draft)
+    expected = [reference(tiny_model, r, 20) for r in rows]
+    got = decode(tiny_model, rows, 20, prefixes=PrefixStore() if prefix else None, draft=draft)
     assert got == expected
 
 
-def test_drafts_accepted_shorten_the_decoding(model):
+def test_drafts_accepted_shorten_the_decoding(tiny_model):
     rows = rows_with_shared_prefix(seed=3, count=4)
     plain: dict[str, int] = {}
     drafted: dict[str, int] = {}
-    a = decode(model, rows, 24, draft=0, stats=plain)
-    b = decode(model, rows, 24, draft=6, stats=drafted)
+    a = decode(tiny_model, rows, 24, draft=0, stats=plain)
+    b = decode(tiny_model, rows, 24, draft=6, stats=drafted)
     assert a == b
     assert plain["accepted"] == 0
     # every step yields one token of its own plus the drafts accepted, so steps fall by what was accepted
@@ -56,11 +50,11 @@ def test_drafts_accepted_shorten_the_decoding(model):
     assert drafted["steps"] < plain["steps"]
 
 
-def test_stop_callback_and_max_new_tokens_end_each_row(model):
+def test_stop_callback_and_max_new_tokens_end_each_row(tiny_model):
     rows = rows_with_shared_prefix(seed=7, count=3)
-    full = [reference(model, r, 12) for r in rows]
-    short = decode(model, rows, 5, draft=4)
-    stopped = decode(model, rows, 12, draft=4, stopped=lambda generated: len(generated) >= 2)
+    full = [reference(tiny_model, r, 12) for r in rows]
+    short = decode(tiny_model, rows, 5, draft=4)
+    stopped = decode(tiny_model, rows, 12, draft=4, stopped=lambda generated: len(generated) >= 2)
     assert short == [f[:5] for f in full]
     assert stopped == [f[:2] for f in full]
 
@@ -74,17 +68,17 @@ def test_lookup_draft_follows_the_latest_longest_match():
     assert lookup_draft([4], 2) == []
 
 
-def test_generation_configs_with_logits_processors_are_not_plain(model):
-    assert plain_greedy(model)
-    config = model.generation_config
+def test_generation_configs_with_logits_processors_are_not_plain(tiny_model):
+    assert plain_greedy(tiny_model)
+    config = tiny_model.generation_config
     config.repetition_penalty = 1.1
     try:
-        assert not plain_greedy(model)
+        assert not plain_greedy(tiny_model)
     finally:
         config.repetition_penalty = 1.0
 
 
-def test_the_cache_only_keeps_slots_some_row_accepted(model, monkeypatch):
+def test_the_cache_only_keeps_slots_some_row_accepted(tiny_model, monkeypatch):
     from transformers import DynamicCache
 
     lengths = []
@@ -96,32 +90,32 @@ def test_the_cache_only_keeps_slots_some_row_accepted(model, monkeypatch):
 
     monkeypatch.setattr(DynamicCache, "crop", spy)
     rows = rows_with_shared_prefix(seed=17, count=4)
-    got = decode(model, rows, 24, draft=8)
-    assert got == [reference(model, r, 24) for r in rows]
+    got = decode(tiny_model, rows, 24, draft=8)
+    assert got == [reference(tiny_model, r, 24) for r in rows]
     assert lengths and all(n < 0 for n in lengths)  # unused trailing draft slots were dropped
 
 
 # -- continuous batching --------------------------------------------------------------------------------------
 
-def stream(model, rows, max_new, **options):
+def stream(tiny_model, rows, max_new, **options):
     with torch.inference_mode():
-        return list(greedy_stream(model, rows, max_new_tokens=max_new, pad_id=PAD, eos_ids=[EOS], **options))
+        return list(greedy_stream(tiny_model, rows, max_new_tokens=max_new, pad_id=PAD, eos_ids=[EOS], **options))
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 4])
 @pytest.mark.parametrize("prefix", [False, True])
-def test_rows_joining_a_running_batch_decode_like_generate(model, batch_size, prefix):
+def test_rows_joining_a_running_batch_decode_like_generate(tiny_model, batch_size, prefix):
     rows = rows_with_shared_prefix(seed=31 + batch_size, count=9)
     stats: dict[str, int] = {}
-    got = stream(model, rows, 14, batch_size=batch_size, prefixes=PrefixStore() if prefix else None, draft=4,
+    got = stream(tiny_model, rows, 14, batch_size=batch_size, prefixes=PrefixStore() if prefix else None, draft=4,
                  stats=stats)
     assert sorted(r for r, _ in got) == list(range(9))  # every row once
-    assert dict(got) == {r: reference(model, row, 14) for r, row in enumerate(rows)}
+    assert dict(got) == {r: reference(tiny_model, row, 14) for r, row in enumerate(rows)}
     if batch_size >= 2:  # later rows were prefilled while others still ran, so fewer prefills than batches
         assert stats["prefills"] >= 2
 
 
-def test_rows_join_once_half_the_batch_has_finished(model, monkeypatch):
+def test_rows_join_once_half_the_batch_has_finished(tiny_model, monkeypatch):
     import promptkit.models.greedy as greedy
 
     admitted = []
@@ -137,7 +131,7 @@ def test_rows_join_once_half_the_batch_has_finished(model, monkeypatch):
     monkeypatch.setattr(greedy, "_join", lambda c, m, o, om: running.append(m.shape[0]) or real_join(c, m, o, om))
     rows = rows_sharing_passages(seed=41, sizes=[3, 3, 3, 3])
     # stop rows after a varying number of tokens, so they finish at different steps
-    got = stream(model, rows, 10, batch_size=4, prefixes=PrefixStore(), draft=0,
+    got = stream(tiny_model, rows, 10, batch_size=4, prefixes=PrefixStore(), draft=0,
                  stopped=lambda generated: len(generated) >= 1 + generated[0] % 6)
     assert len(got) == 12
     assert admitted[0] == 4 and sum(admitted) == 12
@@ -145,11 +139,11 @@ def test_rows_join_once_half_the_batch_has_finished(model, monkeypatch):
     assert all(n + k <= 4 for n, k in zip(running, admitted[1:], strict=False))  # never above batch_size
 
 
-def test_finished_rows_are_yielded_before_the_others_end(model):
+def test_finished_rows_are_yielded_before_the_others_end(tiny_model):
     rows = rows_with_shared_prefix(seed=43, count=4)
-    order = [r for r, _ in stream(model, rows, 12, batch_size=4, draft=0,
+    order = [r for r, _ in stream(tiny_model, rows, 12, batch_size=4, draft=0,
                                   stopped=lambda generated: len(generated) >= (2 if generated[0] % 2 else 12))]
-    firsts = [reference(model, row, 1)[0] for row in rows]
+    firsts = [reference(tiny_model, row, 1)[0] for row in rows]
     quick = {r for r, f in enumerate(firsts) if f % 2}
     assert 0 < len(quick) < 4  # some rows stop after 2 tokens, the others run to 12
     assert set(order[: len(quick)]) == quick  # and they came out first

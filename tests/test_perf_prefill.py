@@ -15,38 +15,32 @@ from tiny_qwen_support import (  # noqa: E402
     rows_sharing_passages,
     rows_with_shared_prefix,
     tiny_chat_model,
-    tiny_qwen,
 )
 
 from promptkit.models.prefill import PrefixStore, common_prefix, grouped_order, prefix_groups  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def model():
-    return tiny_qwen()
-
-
-def test_the_prefix_store_reuses_a_prefix_across_batches(model):
+def test_the_prefix_store_reuses_a_prefix_across_batches(tiny_model):
     store = PrefixStore()
     rows = rows_with_shared_prefix(seed=5, count=6)
-    first = decode(model, rows[:3], 8, prefixes=store)
+    first = decode(tiny_model, rows[:3], 8, prefixes=store)
     assert len(store._items) == 1
-    second = decode(model, rows[3:], 8, prefixes=store)
+    second = decode(tiny_model, rows[3:], 8, prefixes=store)
     assert len(store._items) == 1  # the second batch found the first one's prefix
-    assert first + second == [reference(model, r, 8) for r in rows]
+    assert first + second == [reference(tiny_model, r, 8) for r in rows]
 
 
-def test_a_lone_prompt_reuses_a_stored_prefix_but_stores_none(model):
+def test_a_lone_prompt_reuses_a_stored_prefix_but_stores_none(tiny_model):
     store = PrefixStore()
     rows = rows_with_shared_prefix(seed=13, count=3)
-    alone = decode(model, rows[:1], 8, prefixes=store)
+    alone = decode(tiny_model, rows[:1], 8, prefixes=store)
     assert len(store._items) == 0
-    decode(model, rows[1:], 8, prefixes=store)
+    decode(tiny_model, rows[1:], 8, prefixes=store)
     (key,) = store._items
-    again = decode(model, rows[:1], 8, prefixes=store)
+    again = decode(tiny_model, rows[:1], 8, prefixes=store)
     assert len(store._items) == 1 and len(key) >= 24
     assert tuple(rows[0][: len(key)]) == key  # so the second lone call could start from it
-    assert alone == again == [reference(model, rows[0], 8)]
+    assert alone == again == [reference(tiny_model, rows[0], 8)]
 
 
 def test_common_prefix_leaves_every_row_a_token():
@@ -67,24 +61,24 @@ def test_prefix_groups_gathers_rows_sharing_a_passage():
 
 @pytest.mark.parametrize("draft", [0, 8])
 @pytest.mark.parametrize("sizes", [[3, 1, 2], [4], [1, 2, 1, 1]])
-def test_rows_sharing_a_passage_decode_like_generate(model, draft, sizes):
+def test_rows_sharing_a_passage_decode_like_generate(tiny_model, draft, sizes):
     rows = rows_sharing_passages(seed=len(sizes) + draft, sizes=sizes)
     stats: dict[str, int] = {}
-    got = decode(model, rows, 16, prefixes=PrefixStore(), draft=draft, stats=stats)
-    assert got == [reference(model, r, 16) for r in rows]
+    got = decode(tiny_model, rows, 16, prefixes=PrefixStore(), draft=draft, stats=stats)
+    assert got == [reference(tiny_model, r, 16) for r in rows]
     if len(sizes) == 1:  # one passage for all rows: it is part of the batch's common prefix already
         assert stats["group_tokens_saved"] == 0
     else:  # each shared passage was prefilled once for its rows
         assert stats["group_tokens_saved"] >= 34 * sum(size - 1 for size in sizes)
 
 
-def test_grouped_prefill_builds_on_a_stored_prefix(model):
+def test_grouped_prefill_builds_on_a_stored_prefix(tiny_model):
     store = PrefixStore()
     rows = rows_sharing_passages(seed=21, sizes=[2, 2, 1])
-    first = decode(model, rows[:3], 10, prefixes=store, draft=4)
-    second = decode(model, rows[3:], 10, prefixes=store, draft=4)
+    first = decode(tiny_model, rows[:3], 10, prefixes=store, draft=4)
+    second = decode(tiny_model, rows[3:], 10, prefixes=store, draft=4)
     assert len(store._items) == 1
-    assert first + second == [reference(model, r, 10) for r in rows]
+    assert first + second == [reference(tiny_model, r, 10) for r in rows]
 
 
 def test_grouped_order_keeps_shared_passages_together_longest_first():
@@ -95,10 +89,10 @@ def test_grouped_order_keeps_shared_passages_together_longest_first():
     assert grouped_order(["x", "yy"]) == [1, 0]
 
 
-def test_prompts_sharing_a_passage_are_prefilled_together(model, monkeypatch):
+def test_prompts_sharing_a_passage_are_prefilled_together(tiny_model, monkeypatch):
     import promptkit.models.greedy as greedy
 
-    chat_model = tiny_chat_model(model, batch_size=4)
+    chat_model = tiny_chat_model(tiny_model, batch_size=4)
     rows = rows_sharing_passages(seed=22, sizes=[4, 4])  # longest-first would mix the passages
     prompts = [as_text(row) for row in rows]
     prefilled = []
@@ -113,13 +107,13 @@ def test_prompts_sharing_a_passage_are_prefilled_together(model, monkeypatch):
     assert plain.complete(prompts, max_new_tokens=4) == answers
 
 
-def test_a_longer_stored_prefix_serves_a_batch_that_shares_less_of_it(model):
+def test_a_longer_stored_prefix_serves_a_batch_that_shares_less_of_it(tiny_model):
     store = PrefixStore()
     rows = rows_with_shared_prefix(seed=29, count=6)
     longer = [r[:24] + [60, 61, 62] + r[24:] for r in rows[:3]]  # these share 27 tokens, the others 24
-    first = decode(model, longer, 8, prefixes=store)
+    first = decode(tiny_model, longer, 8, prefixes=store)
     (key,) = store._items
     assert len(key) == 27
-    second = decode(model, rows[3:], 8, prefixes=store)
+    second = decode(tiny_model, rows[3:], 8, prefixes=store)
     assert list(store._items) == [key]  # served by the first 24 tokens of the stored prefix, nothing new stored
-    assert first + second == [reference(model, r, 8) for r in longer + rows[3:]]
+    assert first + second == [reference(tiny_model, r, 8) for r in longer + rows[3:]]
