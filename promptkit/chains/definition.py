@@ -164,6 +164,11 @@ class ChainDefinition(_Strict):
     moderation: ModerationSettings | None = None
     guard: str | None = Field(default=None, description="name of a moderation chain run around this one")
     guard_output: bool = Field(default=True, description="also check the answer with the guard")
+    cross_check: str | None = Field(
+        default=None,
+        description="QA chains: prompt ref of a second prompt that answers from the same context; the chain "
+        "abstains unless both prompts answer (each after the same post-processing)",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> ChainDefinition:
@@ -179,6 +184,8 @@ class ChainDefinition(_Strict):
             raise ValueError("'moderation' only applies to moderation chains")
         if self.kind == "moderation" and self.guard is not None:
             raise ValueError("a moderation chain cannot have a guard")
+        if self.cross_check is not None and not (self.kind == "rag" or self.task == "qa"):
+            raise ValueError("'cross_check' only applies to question-answering chains (rag, or task: qa)")
         return self
 
     @property

@@ -26,7 +26,7 @@ _SECTIONS: dict[str, type] = {
     "summarize": SummarizeSettings,
     "moderation": ModerationSettings,
 }
-_TOP = ("guard", "guard_output", "description")
+_TOP = ("guard", "guard_output", "description", "cross_check")
 
 
 def apply_overrides(definition: ChainDefinition, overrides: dict[str, Any]) -> ChainDefinition:
@@ -86,6 +86,8 @@ def build_chain(
         embeddings=embeddings,
         index=index,
     )
+    if definition.cross_check:
+        parts.extra_prompts["cross_check"] = resolve_prompt(definition.cross_check, embeddings)
     if definition.kind == "rag":
         from promptkit.chains.qa import build_qa
 

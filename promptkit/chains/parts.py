@@ -39,12 +39,16 @@ class Parts:
         return str(getattr(self.llm, "model_id", type(self.llm).__name__)) if self.llm is not None else ""
 
     def provenance(self) -> dict[str, Any]:
-        return {
+        out = {
             "chain": self.definition.name,
             "prompt": self.prompt_ref,
             "prompt_hash": self.prompt_hash,
             "model": self.model_id,
         }
+        if "cross_check" in self.extra_prompts:
+            check = self.extra_prompts["cross_check"][0]
+            out["cross_check_prompt"] = str(check.metadata.get("ref", self.definition.cross_check))
+        return out
 
     # -- the model -------------------------------------------------------------------------------------------
     @property

@@ -10,6 +10,10 @@ Shape: ``prepare | BatchAssign("raw", prompt | model | StrOutputParser()) | fini
 * the middle step sends every prompt of a batch to the model in one ``model.batch`` call.
 * ``finish`` cleans the answer, maps the prompt's abstention phrase to ``answer=""``/``abstained=True`` and,
   when the definition sets ``postprocess.grounding``, abstains on answers that do not occur in the context.
+* with ``cross_check: <prompt ref>`` a second prompt answers from the same context first (one more batched
+  call); its answer goes through the same post-processing, and when it abstains the chain abstains too
+  (``abstain_reason="cross_check"``). Two prompts that must agree a question is answerable abstain more often
+  on unanswerable questions than either alone (measured in ``eval/experiments.md``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from promptkit.chains.context import fit_documents, truncate_to_tokens
 from promptkit.chains.hints import answer_hint
 from promptkit.limits import check_question
-from promptkit.chains.parts import Parts
+from promptkit.chains.parts import Parts, generation_settings
 from promptkit.chains.postprocess import (
     DEFAULT_ABSTAIN,
     clean_answer,
@@ -90,9 +94,14 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
     holder = _IndexHolder(parts.index, parts.embeddings)
     abstain_phrases = tuple(p for p in (parts.spec.abstain_phrase,) if p) + DEFAULT_ABSTAIN
     fewshot = getattr(parts.spec, "fewshot", None) is not None
+    check_prompt, check_spec = parts.extra_prompts.get("cross_check", (None, None))
+    if check_prompt is not None and check_prompt.metadata.get("ref") == parts.prompt_ref:
+        check_prompt = None  # the same prompt would give the same answer: nothing to cross-check
+    prompts = [parts.prompt] + ([check_prompt] if check_prompt is not None else [])
 
     def budget_for(values: dict[str, Any]) -> int:
-        overhead = parts.render_length({**values, "context": ""})
+        # the context must fit every prompt that reads it
+        overhead = max(parts.render_length({**values, "context": ""}, prompt=p) for p in prompts)
         room = parts.context_window - overhead - parts.max_new_tokens - TEMPLATE_MARGIN
         return max(0, min(settings.max_context_tokens, room) if retrieval else room)
 
@@ -102,7 +111,7 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         given = inp.get("context")
         values = {k: v for k, v in inp.items() if isinstance(v, str)}
         values["question"] = question
-        if "answer_hint" in parts.prompt.input_variables and not values.get("answer_hint"):
+        if any("answer_hint" in p.input_variables for p in prompts) and not values.get("answer_hint"):
             values["answer_hint"] = answer_hint(question)
         state: dict[str, Any] = {
             "question": question,
@@ -175,6 +184,8 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         if state["mode"] == "retrieval" or inp.get("source"):
             state["sources"] = [_source_entry(m) for m in kept]
         state["vars"] = parts.variables({**values, "context": context_text})
+        if check_prompt is not None:
+            state["check_vars"] = parts.variables({**values, "context": context_text}, prompt=check_prompt)
         return state
 
     post = definition.postprocess
@@ -200,12 +211,15 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
                 states[i]["na_prob"] = no_answer_probability(values[2 * j], values[2 * j + 1])
         return states
 
-    def finish(state: dict[str, Any]) -> dict[str, Any]:
-        raw = state.get("raw", "")
+    check_phrases = tuple(p for p in (getattr(check_spec, "abstain_phrase", None),) if p) + DEFAULT_ABSTAIN
+
+    def settle(
+        raw: str, state: dict[str, Any], phrases: tuple[str, ...], na_prob: float | None = None
+    ) -> tuple[str, bool, str | None, float | None]:
+        """``(answer, abstained, reason, grounding score)`` for one raw model answer."""
         answer = clean_answer(raw, first_line=post.first_line, strip=post.strip)
-        abstained = is_abstention(answer, abstain_phrases)
+        abstained = is_abstention(answer, phrases)
         reason = "abstained" if abstained else None
-        na_prob = state.get("na_prob")
         threshold = 1.0 if post.na_threshold is None else post.na_threshold
         if not abstained and na_prob is not None and na_prob > threshold:
             abstained, reason = True, "no_answer_prob"
@@ -222,6 +236,24 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
                 abstained, reason = True, "ungrounded"
         if state["mode"] == "retrieval" and not state["contexts"] and not abstained:
             abstained, reason = True, "no_context"
+        return answer, abstained, reason, score
+
+    def finish(state: dict[str, Any]) -> dict[str, Any]:
+        raw = state.get("raw", "")
+        na_prob = state.get("na_prob")
+        answer, abstained, reason, score = settle(raw, state, abstain_phrases, na_prob)
+        check = None
+        if check_prompt is not None:
+            check_raw = state.get("check_raw", "")
+            check_answer, check_abstained, check_reason, _ = settle(check_raw, state, check_phrases)
+            check = {
+                "prompt": str(check_prompt.metadata.get("ref", "")),
+                "raw": check_raw,
+                "answer": "" if check_abstained else check_answer,
+                "abstain_reason": check_reason,
+            }
+            if check_abstained and not abstained:
+                abstained, reason = True, "cross_check"
         citations = []
         if not abstained and state["sources"]:
             scored = [(grounding_score(answer, ctx), i) for i, ctx in enumerate(state["contexts"])]
@@ -248,14 +280,39 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             "truncated": state["truncated"],
             "grounding": score,
             "na_prob": na_prob,
+            "cross_check": check,
             "moderation": None,
         }
 
     core = parts.prompt | parts.model | StrOutputParser()
-    chain = RunnableLambda(prepare, name="prepare") | BatchAssign("raw", core, select=lambda s: s["vars"])
+    chain: Runnable = RunnableLambda(prepare, name="prepare")
+    if check_prompt is not None:
+        chain = chain | BatchLambda(_cross_check_step(parts, check_prompt, check_spec), name="cross_check")
+    chain = chain | BatchAssign("raw", core, select=lambda s: s["vars"])
     if post.na_threshold is not None:
         chain = chain | BatchLambda(score_no_answer, name="no_answer_prob")
     return chain | finisher(finish)
+
+
+def _cross_check_step(parts: Parts, prompt: Any, spec: Any) -> Any:
+    """The batched step that answers every state's question with the cross-check prompt (``check_raw``).
+
+    It runs before the main prompt, as one list step rather than a streamed one, so that ``stream`` still
+    streams the main answer token by token.
+    """
+    settings = generation_settings(parts.definition, spec)
+    model = parts.llm.bind(**settings) if settings else parts.llm
+    core = prompt | model | StrOutputParser()
+
+    def run(states: list[Any]) -> list[Any]:
+        todo = [i for i, s in enumerate(states) if not isinstance(s, Exception) and not s.get("_skip")]
+        if todo:
+            outs = core.batch([states[i]["check_vars"] for i in todo])
+            for i, out in zip(todo, outs, strict=True):
+                states[i] = {**states[i], "check_raw": out}
+        return states
+
+    return run
 
 
 def _first_line(text: str) -> str:

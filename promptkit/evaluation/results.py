@@ -40,6 +40,7 @@ class EvalRow(BaseModel):
         "holding a gold answer, 0 if none; None for unanswerable or reading mode",
     )
     examples: list[str] = Field(default_factory=list)
+    check_raw: str | None = Field(default=None, description="the cross-check prompt's text, when the chain has one")
     latency_s: float = 0.0
 
 
@@ -59,6 +60,7 @@ class PromptRef(BaseModel):
 
     ref: str | None = None
     hash: str | None = None
+    cross_check: str | None = Field(default=None, description="the chain's second prompt, when it has one")
 
 
 class ModelRef(BaseModel):

@@ -173,6 +173,7 @@ def _make_row(
         sources=sources,
         hit_rank=hit,
         examples=[str(e) for e in (out.get("examples") or [])],
+        check_raw=(out.get("cross_check") or {}).get("raw"),
         latency_s=latency,
     )
 
@@ -337,7 +338,9 @@ def evaluate(
             limit=limit,
             total=len(rows),
         ),
-        prompt=PromptRef(ref=first.get("prompt") or prompt, hash=first.get("prompt_hash")),
+        prompt=PromptRef(
+            ref=first.get("prompt") or prompt, hash=first.get("prompt_hash"), cross_check=first.get("cross_check_prompt")
+        ),
         model=ModelRef(
             id=first.get("model") or getattr(model, "model_id", None), settings=model_settings(model, bound)
         ),
