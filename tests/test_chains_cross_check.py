@@ -55,9 +55,12 @@ def test_the_chain_abstains_when_the_cross_check_abstains():
     assert out[0]["answer"] == "2017" and out[0]["abstain_reason"] is None
     assert out[1]["answer"] == "" and out[1]["abstained"] is True
     assert out[1]["abstain_reason"] == "cross_check"
-    assert out[1]["raw"] == "Vaswani"  # the main prompt's text is kept for inspection
     assert out[1]["cross_check"]["abstain_reason"] == "abstained"
     assert out[1]["citations"] == []
+    # the main prompt runs only for the question the cross-check answered
+    assert [len(c) for c in llm.calls] == [2, 1]
+    assert "Quando saiu?" in llm.calls[1][0]
+    assert out[1]["raw"] == ""
 
 
 def test_an_ungrounded_cross_check_answer_counts_as_an_abstention():

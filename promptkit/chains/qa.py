@@ -12,8 +12,8 @@ Shape: ``prepare | BatchAssign("raw", prompt | model | StrOutputParser()) | fini
   when the definition sets ``postprocess.grounding``, abstains on answers that do not occur in the context.
 * with ``cross_check: <prompt ref>`` a second prompt answers from the same context first (one more batched
   call); its answer goes through the same post-processing, and when it abstains the chain abstains too
-  (``abstain_reason="cross_check"``). Two prompts that must agree a question is answerable abstain more often
-  on unanswerable questions than either alone (measured in ``eval/experiments.md``).
+  (``abstain_reason="cross_check"``) without running the main prompt. Two prompts that must agree a question
+  is answerable abstain more often on unanswerable questions than either alone (``eval/experiments.md``).
 """
 
 from __future__ import annotations
@@ -238,22 +238,33 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             abstained, reason = True, "no_context"
         return answer, abstained, reason, score
 
+    def cross_check(states: list[Any]) -> list[Any]:
+        """Answer every question with the cross-check prompt first (one batched call). Where it abstains the
+        chain abstains whatever the main prompt says, so the main prompt is not run for those questions."""
+        assert check_prompt is not None
+        settings = generation_settings(definition, check_spec)
+        core = check_prompt | (parts.llm.bind(**settings) if settings else parts.llm) | StrOutputParser()
+        todo = [i for i, s in enumerate(states) if not isinstance(s, Exception) and not s.get("_skip")]
+        outs = core.batch([states[i]["check_vars"] for i in todo]) if todo else []
+        for i, raw in zip(todo, outs, strict=True):
+            answer, abstained, reason, _ = settle(raw, states[i], check_phrases)
+            check = {
+                "prompt": str(check_prompt.metadata.get("ref", "")),
+                "raw": raw,
+                "answer": "" if abstained else answer,
+                "abstain_reason": reason,
+            }
+            states[i] = {**states[i], "check": check, "_skip": abstained}
+        return states
+
     def finish(state: dict[str, Any]) -> dict[str, Any]:
         raw = state.get("raw", "")
         na_prob = state.get("na_prob")
-        answer, abstained, reason, score = settle(raw, state, abstain_phrases, na_prob)
-        check = None
-        if check_prompt is not None:
-            check_raw = state.get("check_raw", "")
-            check_answer, check_abstained, check_reason, _ = settle(check_raw, state, check_phrases)
-            check = {
-                "prompt": str(check_prompt.metadata.get("ref", "")),
-                "raw": check_raw,
-                "answer": "" if check_abstained else check_answer,
-                "abstain_reason": check_reason,
-            }
-            if check_abstained and not abstained:
-                abstained, reason = True, "cross_check"
+        check = state.get("check")
+        if check is not None and check["abstain_reason"] is not None:
+            answer, abstained, reason, score = "", True, "cross_check", None
+        else:
+            answer, abstained, reason, score = settle(raw, state, abstain_phrases, na_prob)
         citations = []
         if not abstained and state["sources"]:
             scored = [(grounding_score(answer, ctx), i) for i, ctx in enumerate(state["contexts"])]
@@ -287,32 +298,12 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
     core = parts.prompt | parts.model | StrOutputParser()
     chain: Runnable = RunnableLambda(prepare, name="prepare")
     if check_prompt is not None:
-        chain = chain | BatchLambda(_cross_check_step(parts, check_prompt, check_spec), name="cross_check")
+        # a list step, not a streamed one, so that ``stream`` still streams the main answer token by token
+        chain = chain | BatchLambda(cross_check, name="cross_check")
     chain = chain | BatchAssign("raw", core, select=lambda s: s["vars"])
     if post.na_threshold is not None:
         chain = chain | BatchLambda(score_no_answer, name="no_answer_prob")
     return chain | finisher(finish)
-
-
-def _cross_check_step(parts: Parts, prompt: Any, spec: Any) -> Any:
-    """The batched step that answers every state's question with the cross-check prompt (``check_raw``).
-
-    It runs before the main prompt, as one list step rather than a streamed one, so that ``stream`` still
-    streams the main answer token by token.
-    """
-    settings = generation_settings(parts.definition, spec)
-    model = parts.llm.bind(**settings) if settings else parts.llm
-    core = prompt | model | StrOutputParser()
-
-    def run(states: list[Any]) -> list[Any]:
-        todo = [i for i, s in enumerate(states) if not isinstance(s, Exception) and not s.get("_skip")]
-        if todo:
-            outs = core.batch([states[i]["check_vars"] for i in todo])
-            for i, out in zip(todo, outs, strict=True):
-                states[i] = {**states[i], "check_raw": out}
-        return states
-
-    return run
 
 
 def _first_line(text: str) -> str:

@@ -146,6 +146,9 @@ def finisher(finish: Callable[[dict], dict], stream_key: str = "raw", name: str 
                 raise RuntimeError("finisher changed an already streamed value")
             if rest:
                 yield AddableDict({stream_key: rest})
-        yield AddableDict({k: v for k, v in final.items() if k != stream_key})
+        last = {k: v for k, v in final.items() if k != stream_key}
+        if stream_key in final and not final[stream_key]:
+            last[stream_key] = ""  # nothing was streamed (no model call): the key is still there
+        yield AddableDict(last)
 
     return RunnableGenerator(_run, name=name)
