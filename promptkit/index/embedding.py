@@ -26,17 +26,19 @@ def minilm_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-def default_embeddings() -> Any:
+def default_embeddings(*, cache_documents: bool = False) -> Any:
     """The default embeddings, lazily: query vectors come from the on-disk query cache when present, and the
     model itself (sentence-transformers, torch) loads only on a query it has not embedded before or when
-    documents are embedded. See :mod:`promptkit.index.query_cache`."""
+    documents are embedded (``cache_documents``: documents seen before come from the cache too).
+    See :mod:`promptkit.index.query_cache`."""
     from promptkit.index.query_cache import CachedQueryEmbeddings
 
     try:
         from promptkit.models import DEFAULT_EMBEDDINGS as model_id
     except ImportError:
         model_id = DEFAULT_EMBEDDINGS_ID
-    return CachedQueryEmbeddings(load_default_embeddings, str(model_id), variant="normalized")
+    return CachedQueryEmbeddings(load_default_embeddings, str(model_id), variant="normalized",
+                                 cache_documents=cache_documents)
 
 
 def load_default_embeddings() -> Any:

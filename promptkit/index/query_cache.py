@@ -106,15 +106,18 @@ class CachedQueryEmbeddings(Embeddings):
 
     ``factory`` builds the real embeddings (called at most once, on the first cache miss or document batch);
     ``model_id`` names them without loading (what the index checks); ``variant`` distinguishes settings that
-    change the vectors (e.g. normalisation) within one model id.
+    change the vectors (e.g. normalisation) within one model id. ``cache_documents`` also answers
+    ``embed_documents`` text by text from the cache (under their own key): meant for small, fixed sets such as a
+    few-shot pool, not for index builds.
     """
 
     def __init__(self, factory: Callable[[], Any], model_id: str, *, cache: QueryEmbeddingCache | None = None,
-                 variant: str = ""):
+                 variant: str = "", cache_documents: bool = False):
         self._factory = factory
         self.model_id = model_id
         self.cache = cache if cache is not None else QueryEmbeddingCache()
         self._key = f"{model_id}|{variant}" if variant else model_id
+        self.cache_documents = cache_documents
         self._inner: Any = None
         self._lock = threading.Lock()
         self.loads = 0
@@ -152,4 +155,25 @@ class CachedQueryEmbeddings(Embeddings):
         return [float(v) for v in np.asarray(vector, dtype="<f4")]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.inner.embed_documents(texts)
+        if not self.cache_documents:
+            return self.inner.embed_documents(texts)
+        key = f"{self._key}|documents"
+        out: list[list[float] | None] = []
+        for text in texts:
+            try:
+                found = self.cache.get(key, text)
+            except IntegrityError:
+                found = None
+            out.append(None if found is None else [float(v) for v in found])
+        missing = [i for i, v in enumerate(out) if v is None]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            vectors = self.inner.embed_documents([texts[i] for i in missing])
+            for i, vector in zip(missing, vectors, strict=True):
+                try:
+                    self.cache.put(key, texts[i], vector)
+                except (sqlite3.Error, OSError, IntegrityError):
+                    pass
+                out[i] = [float(v) for v in np.asarray(vector, dtype="<f4")]
+        return [v for v in out if v is not None]

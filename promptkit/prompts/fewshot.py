@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from promptkit.errors import MissingDependencyError
 from promptkit.prompts.pools import load_pool, pool_sha256
 from promptkit.prompts.schema import FewShot, PromptVersion
 
@@ -53,15 +52,17 @@ def _query_keys(spec: PromptVersion) -> list[str]:
     return list(fs.input_keys or spec.input_variables)
 
 
+_DEFAULT_EMBEDDINGS: list[Any] = []
+
+
 def _default_embeddings() -> Any:
-    try:
-        from promptkit.models import load_embeddings
-    except ImportError as exc:  # pragma: no cover - depends on the models extra
-        raise MissingDependencyError(
-            f"few-shot similarity selection needs an embeddings model ({exc})",
-            hint="install promptkit[models] or pass embeddings=",
-        ) from None
-    return load_embeddings()
+    """The default embeddings behind the on-disk query cache, one per process: a run whose questions and pool
+    were embedded before selects its examples without loading the embedding model (or torch)."""
+    if not _DEFAULT_EMBEDDINGS:
+        from promptkit.index.embedding import default_embeddings
+
+        _DEFAULT_EMBEDDINGS.append(default_embeddings(cache_documents=True))
+    return _DEFAULT_EMBEDDINGS[0]
 
 
 def _store(rows: list[dict[str, Any]], sha: str, keys: list[str], embeddings: Any) -> Any:
