@@ -151,4 +151,5 @@ def test_shipped_qa_chains_trim_snap_and_ground():
         ]
     )
     assert [o["answer"] for o in outs] == ["oito", "2017", ""]
-    assert outs[2]["abstain_reason"] == "ungrounded"
+    # the shipped chain's cross-check prompt gets the same invented answer: its grounding check rejects it
+    assert outs[2]["abstain_reason"] == "cross_check" and outs[2]["cross_check"]["abstain_reason"] == "ungrounded"

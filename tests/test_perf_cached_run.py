@@ -68,6 +68,42 @@ def test_a_broken_cache_file_still_answers(tmp_path):
     assert len(emb.embed_query("pergunta")) == 64 and factory.loads == 1
 
 
+def test_documents_are_cached_text_by_text_only_when_asked(tmp_path):
+    cache = QueryEmbeddingCache(tmp_path / "q.sqlite")
+    plain = CachedQueryEmbeddings(Counter(), "fake-hashing-64", cache=cache)
+    plain.embed_documents(["a", "b"])
+    assert len(cache) == 0  # index builds do not fill the query cache
+    factory = Counter()
+    emb = CachedQueryEmbeddings(factory, "fake-hashing-64", cache=cache, cache_documents=True)
+    first = emb.embed_documents(["a", "b"])
+    assert factory.loads == 1 and len(cache) == 2
+    again = CachedQueryEmbeddings(Counter(), "fake-hashing-64", cache=cache, cache_documents=True)
+    assert again.embed_documents(["b", "a"]) == [first[1], first[0]]
+    assert not again.loaded and again.hits == 2
+    mixed = again.embed_documents(["a", "c"])  # only the new text goes to the model
+    assert again.loads == 1 and mixed[0] == first[0] and again.misses == 1
+    # a document's vector is not served for the same text as a query (models may embed them differently)
+    assert not CachedQueryEmbeddings(Counter(), "fake-hashing-64", cache=cache).cache.get("fake-hashing-64", "a")
+
+
+def test_few_shot_selection_replays_its_embeddings_without_the_model(monkeypatch):
+    from promptkit.index import embedding
+    from promptkit.prompts import fewshot, select_examples
+
+    loads = Counter()
+    monkeypatch.setattr(embedding, "load_default_embeddings", loads)
+    inputs = {"question": "Quem propôs o perceptron?", "context": "x"}
+
+    def fresh_process() -> list[str]:
+        monkeypatch.setattr(fewshot, "_DEFAULT_EMBEDDINGS", [])
+        monkeypatch.setattr(fewshot, "_STORES", {})
+        return [e["id"] for e in select_examples("rag_qa@3", inputs)]
+
+    first = fresh_process()
+    assert loads.loads == 1 and len(first) == 3
+    assert fresh_process() == first and loads.loads == 1  # pool and question come from the on-disk cache
+
+
 # -- a whole replayed evaluation ---------------------------------------------------------------------------------
 DOCS = {
     "transformers.md": "---\ntitle: Transformers\n---\n\n## Origem\n\nO Transformer foi apresentado em 2017 no "
@@ -139,7 +175,8 @@ def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, 
     second, emb2, factory2 = run()
     assert factory2.loads == 0, "the replay must not load the embedding model"
     assert weight_loads == [1], "the replay must not load the LLM weights"
-    assert second.cache.hits == len(QUESTIONS) and second.cache.misses == 0
+    # every call of the first run (the cross-check prompt's and the main prompt's) is replayed, none generated
+    assert second.cache.hits == first.cache.misses >= len(QUESTIONS) and second.cache.misses == 0
     assert [r.prediction for r in second.rows] == [r.prediction for r in first.rows]
 
     # the shipped rag_course ranks with BM25 alone: even a first run never embeds a question
@@ -149,5 +186,6 @@ def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, 
     with ReplayCache(tmp_path / "replay2.sqlite", mode="use") as cache:
         shipped = evaluate(chain="rag_course", dataset=dataset, mode="rag", llm=llm, cache=cache,
                            index=load_index(tmp_path / "idx", embeddings=emb), show_progress=False)
-    assert shipped.cache.misses == len(QUESTIONS) and factory.loads == 0 and emb.hits == 0
+    # two calls per question: the cross-check prompt answers, so the main prompt runs too
+    assert shipped.cache.misses == 2 * len(QUESTIONS) and factory.loads == 0 and emb.hits == 0
     assert shipped.metrics["exact"] == 100.0

@@ -234,7 +234,7 @@ def test_diff_shows_template_and_settings(registry):
     text = diff_versions("rag_qa@1", "rag_qa@2")
     assert text.startswith("--- rag_qa@1\n+++ rag_qa@2\n")
     assert "+    <documentos>" in text and "+  stop:" in text
-    assert diff_versions("rag_qa@2", "rag_qa@production") == ""
+    assert diff_versions(f"rag_qa@{RAG_PROD}", "rag_qa@production") == ""
 
 
 # ---- leakage --------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_no_stale_golden_files():
 
 
 def test_invoke_goes_through_langchain(fake_embeddings):
-    value = load_prompt("rag_qa").invoke({"context": "[1] doc", "question": "q?"})
+    value = load_prompt("rag_qa@2").invoke({"context": "[1] doc", "question": "q?"})
     messages = value.to_messages()
     assert [m.type for m in messages] == ["system", "human"]
     assert "<documentos>\n[1] doc\n</documentos>" in messages[1].content

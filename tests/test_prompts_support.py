@@ -26,6 +26,13 @@ def shipped_versions(name: str) -> list[int]:
     return sorted(int(p.stem[1:]) for p in (REPO / "prompts" / name).glob("v*.yaml"))
 
 
+def production_version(name: str) -> int:
+    """The version the shipped ``production`` label of ``name`` points at."""
+    import yaml
+
+    return int(yaml.safe_load((REPO / "prompts" / name / "labels.yaml").read_text("utf-8"))["production"])
+
+
 def copy_registry(tmp_path: Path, monkeypatch) -> Path:
     """Copy the shipped prompts/ into ``tmp_path`` and make it the project; returns the new prompts/."""
     shutil.copytree(REPO / "prompts", tmp_path / "prompts")

@@ -84,6 +84,12 @@ def project(tmp_path, monkeypatch):
     root = tmp_path / "project"
     shutil.copytree(REPO / "prompts", root / "prompts")
     shutil.copytree(REPO / "chains", root / "chains")
+    # this project's production rag_qa is the zero-shot v2 and its rag_course has no cross-check prompt, so the
+    # call counts below are one call per question whatever the shipped chain does
+    (root / "prompts" / "rag_qa" / "labels.yaml").write_text("production: 2\n", "utf-8")
+    chain = root / "chains" / "rag_course.yaml"
+    chain.write_text("".join(line for line in chain.read_text("utf-8").splitlines(keepends=True)
+                             if not line.startswith("cross_check:")), "utf-8")
     (root / "eval" / "datasets").mkdir(parents=True)
     (root / "eval" / "suites").mkdir(parents=True)
     (root / "eval" / "datasets" / "mini.json").write_text(json.dumps(_dataset(), ensure_ascii=False), "utf-8")
