@@ -7,8 +7,9 @@ llama.cpp runs the original Q4_K_M GGUF (assembled and sha256-checked from the m
 ``promptkit.models.assemble``, or ``--gguf PATH``, e.g. a file kept with ``promptkit models pull --keep-gguf``)
 with 2 threads, one prompt at a time, greedy, the same ``max_new_tokens`` and stop strings. promptkit runs the
 rag_course chain's model with its default settings (bf16, batches of 8, prompt-lookup drafts, shared-prefix
-cache) on exactly the prompts the chain sends (retrieved documents and chat template included): only generation
-is timed on both sides. Both outputs are scored through the chain's post-processing.
+cache) on exactly the prompts the chain sends (retrieved documents and chat template included; with the chain's
+cross-check prompt, both of its prompts for every question): only generation is timed on both sides, and
+examples/s count questions. Both outputs are scored through the chain's post-processing.
 """
 
 from __future__ import annotations

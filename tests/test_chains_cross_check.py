@@ -131,3 +131,14 @@ def test_eval_records_the_cross_check_prompt_and_its_raw_answers(tmp_path):
     assert rows["a"].prediction == "2017" and rows["a"].check_raw == "2017"
     assert rows["b"].prediction == "" and rows["b"].check_raw == "sem resposta"
     assert result.metrics["NoAns_exact"] == 100.0 and result.metrics["HasAns_exact"] == 100.0
+
+
+def test_the_shipped_rag_chain_cross_checks_and_the_override_turns_it_off():
+    from promptkit.chains.definition import get_definition
+
+    assert get_definition("rag_course").cross_check == "rag_qa@2"
+    llm = FakeChatModel(default="2017")
+    out = load_chain("rag_course", llm=llm, prompt="rag_qa@1", cross_check=None).invoke(ask("Quando saiu?"))
+    assert out["answer"] == "2017" and out["cross_check"] is None and len(llm.calls) == 1
+    checked = load_chain("rag_course", llm=llm, prompt="rag_qa@1").invoke(ask("Quando saiu?"))
+    assert checked["cross_check"]["prompt"] == "rag_qa@2" and len(llm.calls) == 3
