@@ -217,3 +217,26 @@ def test_registry_copy_renders_like_repo(tmp_path, monkeypatch):
     expected = render("rag_qa", {"context": "c", "question": "q"})
     copy_registry(tmp_path, monkeypatch)
     assert render("rag_qa", {"context": "c", "question": "q"}) == expected
+
+
+def test_a_similarity_selector_remembers_its_selections(fake_embeddings):
+    from langchain_core.prompts import FewShotChatMessagePromptTemplate
+
+    prompt = load_prompt("rag_qa@3", embeddings=fake_embeddings)
+    block = next(m for m in prompt.messages if isinstance(m, FewShotChatMessagePromptTemplate))
+    store = block.example_selector.vectorstore
+    searches = []
+    original = store.similarity_search_with_score
+
+    def spy(*args, **kwargs):
+        searches.append(args[0])
+        return original(*args, **kwargs)
+
+    store.similarity_search_with_score = spy
+    first = block.example_selector.select_examples({"question": "Quem criou o pandas?"})
+    first[0]["id"] = "changed by the caller"  # callers get copies: the remembered selection is unchanged
+    again = block.example_selector.select_examples({"question": "Quem criou o pandas?"})
+    assert len(searches) == 1 and again[0]["id"] != "changed by the caller"
+    prompt.invoke({"question": "Quem criou o pandas?", "context": "x"})  # rendering reuses it too
+    block.example_selector.select_examples({"question": "Outra pergunta?"})
+    assert len(searches) == 2

@@ -99,10 +99,16 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         check_prompt = None  # the same prompt would give the same answer: nothing to cross-check
     prompts = [parts.prompt] + ([check_prompt] if check_prompt is not None else [])
 
-    def budget_for(values: dict[str, Any]) -> int:
+    def budget_for(values: dict[str, Any], given: str | None) -> int:
         # the context must fit every prompt that reads it
-        overhead = max(parts.render_length({**values, "context": ""}, prompt=p) for p in prompts)
-        room = parts.context_window - overhead - parts.max_new_tokens - TEMPLATE_MARGIN
+        rendered = [p.invoke({**values, "context": ""}).to_string() for p in prompts]
+        spare = parts.context_window - parts.max_new_tokens - TEMPLATE_MARGIN
+        need = settings.max_context_tokens if retrieval else len((given or "").encode("utf-8"))
+        if max(len(t.encode("utf-8")) for t in rendered) + 1 + need <= spare:
+            # a token covers at least one UTF-8 byte, so the exact counts could not lower the budget: skip them
+            return min(settings.max_context_tokens, spare) if retrieval else spare
+        overhead = max(parts.count_tokens(t) for t in rendered)
+        room = spare - overhead
         return max(0, min(settings.max_context_tokens, room) if retrieval else room)
 
     def prepare(value: Any) -> dict[str, Any]:
@@ -122,15 +128,11 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             "examples": [],
         }
         if fewshot:
-            from promptkit.prompts import select_examples
-
-            chosen = select_examples(
-                parts.prompt_ref, {**values, "context": given or ""}, embeddings=parts.embeddings
-            )
+            chosen = _shown_examples(parts.prompt, {**values, "context": given or ""})
             state["examples"] = [e.get("id") for e in chosen]
-        budget = budget_for(values)
         if given is not None and not isinstance(given, str):
             raise ValidationError(f"'context' must be a string or None, got {type(given).__name__}")
+        budget = budget_for(values, given)
         if given:
             state["mode"] = "reading"
             meta = {
@@ -304,6 +306,20 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
     if post.na_threshold is not None:
         chain = chain | BatchLambda(score_no_answer, name="no_answer_prob")
     return chain | finisher(finish)
+
+
+def _shown_examples(prompt: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The demonstrations a few-shot chat prompt shows for ``values``, from the prompt's own selector (which
+    remembers the selection, so rendering the prompt afterwards selects nothing twice)."""
+    from langchain_core.prompts import FewShotChatMessagePromptTemplate
+
+    for block in getattr(prompt, "messages", []):
+        if isinstance(block, FewShotChatMessagePromptTemplate):
+            if block.example_selector is not None:
+                keys = block.input_variables or list(values)
+                return block.example_selector.select_examples({k: values.get(k, "") for k in keys})
+            return list(block.examples or [])
+    return []
 
 
 def _first_line(text: str) -> str:
