@@ -63,13 +63,13 @@ def _model_classes():
             return [" ".join((last_document.findall(p) or [""])[-1].split()[:4]) for p in prompts]
 
     class PipelineModel(LocalChatModel):
-        pipe: Any = None
+        hf_pipeline: Any = None
         calls: int = 0
 
         def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
             outs = []
             for prompt in prompts:
-                outs.append(self.pipe.invoke(prompt))
+                outs.append(self.hf_pipeline.invoke(prompt))
                 self.calls += 1
                 print(f"  baseline prompt {self.calls}", file=sys.stderr, flush=True)
             return outs
@@ -90,14 +90,20 @@ def _light_model(cls, llm, **fields):
 
 
 def chain_prompts(llm, dataset: str, limit: int) -> tuple[list[str], dict[str, Any]]:
-    """The rendered prompts (chat template included) and generation params the rag_course chain would send."""
+    """Every rendered prompt (chat template included) the rag_course chain may send for these questions, and the
+    generation params: its cross-check prompts, then its main prompts for every question (the chain runs a
+    main prompt only where the cross-check answers, so this is the most either side can need)."""
+    from promptkit.chains import load_chain
     from promptkit.evaluation import evaluate
 
     Recorder, _, _ = _model_classes()
     recorder = _light_model(Recorder, llm, seen=[])
     evaluate(chain="rag_course", dataset=dataset, mode="rag", limit=limit, llm=recorder, cache="off",
              show_progress=False)
-    prompts = [p for p, _ in recorder.seen]  # in the model's (length-sorted) order
+    main_only = load_chain("rag_course", llm=recorder, cross_check=None)
+    evaluate(chain=main_only, dataset=dataset, mode="rag", limit=limit, llm=recorder, cache="off",
+             show_progress=False)
+    prompts = list(dict.fromkeys(p for p, _ in recorder.seen))  # in the model's (length-sorted) order
     return prompts, recorder.seen[0][1]
 
 
@@ -150,7 +156,7 @@ def run_baseline(llm, pipe, dataset: str, limit: int):
     from promptkit.evaluation import evaluate
 
     _, PipelineModel, _ = _model_classes()
-    model = _light_model(PipelineModel, llm, pipe=pipe)
+    model = _light_model(PipelineModel, llm, hf_pipeline=pipe)
     t = time.perf_counter()
     result = evaluate(chain="rag_course", dataset=dataset, mode="rag", limit=limit, llm=model, cache="off",
                       show_progress=False)

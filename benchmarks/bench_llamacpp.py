@@ -71,6 +71,7 @@ def main() -> None:
     out: dict = {"limit": args.limit, "threads": args.threads, "load_average_start": os.getloadavg()}
     llm = load_llm()
     prompts, params = chain_prompts(llm, args.dataset, args.limit)
+    out["prompts"] = len(prompts)
 
     with tempfile.TemporaryDirectory(prefix="promptkit-gguf-") as tmp:
         gguf = args.gguf
@@ -108,7 +109,8 @@ def main() -> None:
         load_average_end=os.getloadavg(),
     )
     out["ratio"] = out["promptkit"]["examples_per_s"] / out["llamacpp"]["examples_per_s"]
-    print(f"\n{args.limit} rag_course prompts, max_new_tokens {params['max_new_tokens']}, stop {params['stop']!r}")
+    print(f"\n{args.limit} course QA questions, {len(prompts)} rag_course prompts, max_new_tokens "
+          f"{params['max_new_tokens']}, stop {params['stop']!r}; examples/s count questions")
     print(f"{'generation':48} {'ex/s':>7} {'s/ex':>6} {'EM':>6} {'F1':>6}")
     for key, name in (("promptkit", "promptkit (bf16, batch 8)"),
                       ("llamacpp", f"llama.cpp Q4_K_M, {args.threads} threads, sequential")):
