@@ -117,3 +117,16 @@ def test_context_window_limits_the_budget(index):
     )
     assert llm.get_num_tokens(llm.calls[0][0]) <= 250
     assert out["dropped"] or out["truncated"]
+
+
+@pytest.mark.parametrize("window", [300, 600, 900])
+def test_every_prompt_of_the_cross_checked_chain_fits_the_window(index, fake_embeddings, window):
+    # the budget is the room left by the longer of the two prompts (the few-shot main one)
+    llm = FakeChatModel(default="Transformer", context_window=window, max_new_tokens=16)
+    out = load_chain("rag_course", llm=llm, index=index, k=3, mode="hybrid", max_context_tokens=5000,
+                     embeddings=fake_embeddings).invoke({"question": "O que é RAG?"})
+    assert all(llm.get_num_tokens(p) + 16 <= window for call in llm.calls for p in call)
+    if out["contexts"]:
+        assert len(llm.calls) == 2 and out["answer"] == "Transformer"
+    else:  # no room for any document next to the few-shot prompt: nothing to answer from
+        assert out["abstain_reason"] == "no_context" and out["cross_check"]["abstain_reason"] == "no_context"

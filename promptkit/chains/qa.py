@@ -264,7 +264,9 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         na_prob = state.get("na_prob")
         check = state.get("check")
         if check is not None and check["abstain_reason"] is not None:
-            answer, abstained, reason, score = "", True, "cross_check", None
+            # nothing retrieved stays "no_context"; any other abstention of the check is the cross-check's
+            reason = "no_context" if check["abstain_reason"] == "no_context" else "cross_check"
+            answer, abstained, score = "", True, None
         else:
             answer, abstained, reason, score = settle(raw, state, abstain_phrases, na_prob)
         citations = []
