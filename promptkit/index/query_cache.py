@@ -138,42 +138,38 @@ class CachedQueryEmbeddings(Embeddings):
                     self.loads += 1
         return self._inner
 
-    def embed_query(self, text: str) -> list[float]:
+    def _lookup(self, key: str, text: str) -> list[float] | None:
         try:
-            found = self.cache.get(self._key, text)
+            found = self.cache.get(key, text)
         except IntegrityError:
-            found = None  # a broken cache never stops a query: embed it
-        if found is not None:
-            self.hits += 1
-            return [float(v) for v in found]
-        self.misses += 1
-        vector = self.inner.embed_query(text)
+            return None  # a broken cache never stops a query: embed it
+        return None if found is None else [float(v) for v in found]
+
+    def _remember(self, key: str, text: str, vector: Any) -> list[float]:
         try:
-            self.cache.put(self._key, text, vector)
+            self.cache.put(key, text, vector)
         except (sqlite3.Error, OSError, IntegrityError):
             pass  # read-only or broken cache: the answer is still right, only not remembered
         return [float(v) for v in np.asarray(vector, dtype="<f4")]
+
+    def embed_query(self, text: str) -> list[float]:
+        found = self._lookup(self._key, text)
+        if found is not None:
+            self.hits += 1
+            return found
+        self.misses += 1
+        return self._remember(self._key, text, self.inner.embed_query(text))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not self.cache_documents:
             return self.inner.embed_documents(texts)
         key = f"{self._key}|documents"
-        out: list[list[float] | None] = []
-        for text in texts:
-            try:
-                found = self.cache.get(key, text)
-            except IntegrityError:
-                found = None
-            out.append(None if found is None else [float(v) for v in found])
+        out = [self._lookup(key, text) for text in texts]
         missing = [i for i, v in enumerate(out) if v is None]
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         if missing:
             vectors = self.inner.embed_documents([texts[i] for i in missing])
             for i, vector in zip(missing, vectors, strict=True):
-                try:
-                    self.cache.put(key, texts[i], vector)
-                except (sqlite3.Error, OSError, IntegrityError):
-                    pass
-                out[i] = [float(v) for v in np.asarray(vector, dtype="<f4")]
+                out[i] = self._remember(key, texts[i], vector)
         return [v for v in out if v is not None]
