@@ -92,7 +92,7 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
     definition = parts.definition
     settings = definition.retriever_settings
     holder = _IndexHolder(parts.index, parts.embeddings)
-    abstain_phrases = tuple(p for p in (parts.spec.abstain_phrase,) if p) + DEFAULT_ABSTAIN
+    abstain_phrases = _abstain_phrases(parts.spec)
     fewshot = getattr(parts.spec, "fewshot", None) is not None
     check_prompt, check_spec = parts.extra_prompts.get("cross_check", (None, None))
     if check_prompt is not None and check_prompt.metadata.get("ref") == parts.prompt_ref:
@@ -213,7 +213,7 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
                 states[i]["na_prob"] = no_answer_probability(values[2 * j], values[2 * j + 1])
         return states
 
-    check_phrases = tuple(p for p in (getattr(check_spec, "abstain_phrase", None),) if p) + DEFAULT_ABSTAIN
+    check_phrases = _abstain_phrases(check_spec)
 
     def settle(
         raw: str, state: dict[str, Any], phrases: tuple[str, ...], na_prob: float | None = None
@@ -243,11 +243,9 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
     def cross_check(states: list[Any]) -> list[Any]:
         """Answer every question with the cross-check prompt first (one batched call). Where it abstains the
         chain abstains whatever the main prompt says, so the main prompt is not run for those questions."""
-        assert check_prompt is not None
-        settings = generation_settings(definition, check_spec)
-        core = check_prompt | (parts.llm.bind(**settings) if settings else parts.llm) | StrOutputParser()
+        assert check_prompt is not None and check_core is not None
         todo = [i for i, s in enumerate(states) if not isinstance(s, Exception) and not s.get("_skip")]
-        outs = core.batch([states[i]["check_vars"] for i in todo]) if todo else []
+        outs = check_core.batch([states[i]["check_vars"] for i in todo]) if todo else []
         for i, raw in zip(todo, outs, strict=True):
             answer, abstained, reason, _ = settle(raw, states[i], check_phrases)
             check = {
@@ -300,6 +298,10 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         }
 
     core = parts.prompt | parts.model | StrOutputParser()
+    check_core = None
+    if check_prompt is not None:
+        generation = generation_settings(definition, check_spec)  # the check prompt's own generation defaults
+        check_core = check_prompt | (parts.llm.bind(**generation) if generation else parts.llm) | StrOutputParser()
     chain: Runnable = RunnableLambda(prepare, name="prepare")
     if check_prompt is not None:
         # a list step, not a streamed one, so that ``stream`` still streams the main answer token by token
@@ -308,6 +310,12 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
     if post.na_threshold is not None:
         chain = chain | BatchLambda(score_no_answer, name="no_answer_prob")
     return chain | finisher(finish)
+
+
+def _abstain_phrases(spec: Any) -> tuple[str, ...]:
+    """A prompt version's own abstention phrase (if it declares one), then the default ones."""
+    own = getattr(spec, "abstain_phrase", None)
+    return ((own,) if own else ()) + DEFAULT_ABSTAIN
 
 
 def _shown_examples(prompt: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
