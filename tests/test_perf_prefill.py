@@ -117,3 +117,68 @@ def test_a_longer_stored_prefix_serves_a_batch_that_shares_less_of_it(tiny_model
     second = decode(tiny_model, rows[3:], 8, prefixes=store)
     assert list(store._items) == [key]  # served by the first 24 tokens of the stored prefix, nothing new stored
     assert first + second == [reference(tiny_model, r, 8) for r in longer + rows[3:]]
+
+
+def test_length_buckets_keep_padding_small():
+    from promptkit.models.prefill import PAD_SLACK, PAD_SHARE, _buckets
+
+    lengths = {0: 600, 1: 590, 2: 120, 3: 110, 4: 100, 5: 20}
+    buckets = _buckets(lengths)
+    assert sorted(r for b in buckets for r in b) == list(lengths)
+    assert [0, 1] in buckets and 2 in next(b for b in buckets if 2 in b) and 0 not in next(b for b in buckets if 2 in b)
+    for b in buckets:
+        total = sum(lengths[r] for r in b)
+        assert max(lengths[r] for r in b) * len(b) - total <= PAD_SHARE * total + PAD_SLACK
+    assert _buckets({0: 5, 1: 4, 2: 3}) == [[0, 1, 2]]  # short tails: one forward pass
+
+
+def _counting(model):
+    """A forward that records how many input tokens each prefill pass feeds (same signature as the model's)."""
+    import functools
+
+    fed = []
+    real = model.forward
+
+    @functools.wraps(real)
+    def forward(*args, **kwargs):
+        if kwargs.get("logits_to_keep") == 1:  # prefill passes only
+            fed.append(kwargs["input_ids"].numel())
+        return real(*args, **kwargs)
+
+    return fed, forward
+
+
+def test_rows_of_very_different_lengths_are_not_padded_to_the_longest(tiny_model, monkeypatch):
+    import random
+
+    rng = random.Random(3)
+    prefix = [rng.randrange(2, 64) for _ in range(20)]
+    rows = [prefix + [rng.randrange(2, 64) for _ in range(n)] for n in (200, 12, 9, 14)]
+    fed, forward = _counting(tiny_model)
+    monkeypatch.setattr(tiny_model, "forward", forward)
+    got = decode(tiny_model, rows, 6, prefixes=PrefixStore(), draft=0)
+    # one padded batch would feed 4 x 200 tokens after the prefix; here the long row runs alone, the short ones
+    # together (padded to 14)
+    assert fed == [20, 200, 3 * 14]
+    monkeypatch.undo()
+    assert got == [reference(tiny_model, r, 6) for r in rows]
+
+
+def test_spans_shared_inside_a_passage_group_are_prefilled_once(tiny_model, monkeypatch):
+    import random
+
+    rng = random.Random(8)
+    prefix = [rng.randrange(2, 64) for _ in range(20)]
+    passage = [rng.randrange(2, 64) for _ in range(40)]
+    demo = [rng.randrange(2, 64) for _ in range(36)]
+    rows = [prefix + passage + demo + [5, 6], prefix + passage + demo + [7, 8, 9], prefix + passage + [10, 11],
+            prefix + [12] * 3]
+    fed, forward = _counting(tiny_model)
+    monkeypatch.setattr(tiny_model, "forward", forward)
+    stats: dict[str, int] = {}
+    got = decode(tiny_model, rows, 6, prefixes=PrefixStore(), draft=0, stats=stats)
+    # passage once for three rows, the demonstration once more for two of them
+    assert stats["group_tokens_saved"] == 2 * 40 + 36
+    assert sum(fed) <= 20 + 40 + 36 + 2 + 3 + 2 + 3 + 3  # every token once (short tails may share a padded pass)
+    monkeypatch.undo()
+    assert got == [reference(tiny_model, r, 6) for r in rows]

@@ -53,14 +53,6 @@ def plain_greedy(model: Any) -> bool:
     return all(getattr(config, field, None) in allowed for field, allowed in _PROCESSOR_FIELDS.items())
 
 
-def plain_greedy(model: Any) -> bool:
-    """Whether the model's generation config adds no logits processor to greedy decoding."""
-    config = getattr(model, "generation_config", None)
-    if config is None:
-        return True
-    return all(getattr(config, field, None) in allowed for field, allowed in _PROCESSOR_FIELDS.items())
-
-
 def lookup_draft(tokens: Sequence[int], size: int, max_ngram: int = 3) -> list[int]:
     """Up to ``size`` tokens that followed the most recent earlier occurrence of the sequence's last n-gram.
 
@@ -119,7 +111,7 @@ def greedy_stream(
     At most ``batch_size`` rows decode at once; rows are admitted in the given order, ``batch_size`` at first and
     then, with ``join``, in groups whenever no more than half of ``batch_size`` rows are still running (without,
     whenever the batch has finished). ``stopped(generated)`` ends a row early (e.g. once its text holds a stop
-    string); ``prefixes`` enables the shared-prefix cache and passage groups; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain one-token
+    string); ``prefixes`` enables the shared-prefix cache and the prefix-tree prefill; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain one-token
     steps). ``stats``, when given, receives the number of decoding steps (``steps``, prefills not counted), of
     drafted tokens accepted (``accepted``), of prefills (``prefills``) and of prompt tokens the passage groups
     saved (``group_tokens_saved``).

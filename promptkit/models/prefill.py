@@ -1,12 +1,15 @@
-"""Prefilling prompts that share a start: the shared-prefix key/value store and passage groups.
+"""Prefilling prompts that share a start: the shared-prefix key/value store and the prefix tree of a batch.
 
 A batch of prompts built from one template shares its first 100+ tokens (system prompt and instructions): their
-key/value states are computed once and kept (:class:`PrefixStore`), and each batch prefills only its rows' own
-suffixes. Rows that share more than that (prompts over the same retrieved passage) prefill those shared tokens
-once too (:func:`prefix_groups`); :func:`grouped_order` sorts prompts so that such rows meet in a batch.
+key/value states are computed once and kept (:class:`PrefixStore`). The rest of a batch is prefilled as a prefix
+tree: a span that several rows share (a retrieved passage, a demonstration) is computed once, at batch size 1,
+and each row's own tokens run after a copy of its branch's cache, in buckets of similar length
+(:func:`_buckets`), so that no row is padded far beyond its length: on a CPU a padded token costs as much as a
+real one, and prompts with similarity-chosen demonstrations differ in length by hundreds of tokens.
+:func:`grouped_order` sorts prompts so that rows sharing a passage meet in a batch.
 
-Rows keep different lengths in one cache: a row's padding (between its shared parts and its own tokens) stays in
-the cache with attention mask 0, and position ids count only the unmasked tokens.
+The rows' caches are then put side by side, left-padded to one width: padding stays in the cache with attention
+mask 0, and position ids count only the unmasked tokens, so every row sees the positions of an unpadded run.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from typing import Any
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth a separate forward pass
 MIN_GROUP = 32  # rows of a batch sharing at least this many more tokens (e.g. one retrieved passage) share them too
+# a row's own tokens run in one padded batch with others' only while the padding stays under this share of the
+# bucket's tokens (plus a few tokens): padding costs as much compute as real tokens
+PAD_SHARE = 0.15
+PAD_SLACK = 32
 GROUP_CHARS = 100  # the same, in characters of text, for putting such prompts into one batch (grouped_order)
 
 
@@ -136,48 +143,97 @@ class PrefixStore:
             self._items.clear()
 
 
-def _prefill_grouped(
-    model: Any,
-    slot: str,
-    cache: Any,
-    start: int,
-    suffixes: list[list[int]],
-    groups: list[tuple[list[int], int]],
-    pad_id: int,
-) -> tuple[Any, Any]:
-    """Prefill in two passes: each group's shared tokens once, then each row's own tokens on a copy of them.
+def _extend(model: Any, slot: str, cache: Any, mask: Any, tails: list[list[int]], pad_id: int) -> tuple[Any, Any]:
+    """Run ``tails`` (one per row of ``cache``) after the cached tokens: ``(last logits, attention mask)``.
 
-    Layout of a row: [shared prefix (``start`` tokens, cached)] [padding] [group tokens] [padding] [own tokens];
-    padding is masked out and position ids count only unmasked tokens. Returns the last logits and the mask.
+    Layout of a row: [cached tokens] [padding] [its tail]; padding is masked out and position ids count only the
+    unmasked tokens, so a row's tokens see the same positions as in an unpadded run.
     """
     import torch
 
-    heads = [suffixes[run[0]][:n] for run, n in groups]
-    width = max(len(h) for h in heads)
-    if start:
-        cache.batch_repeat_interleave(len(groups))
-    ids = torch.tensor([[pad_id] * (width - len(h)) + h for h in heads])
-    mask = torch.tensor([[1] * start + [0] * (width - len(h)) + [1] * len(h) for h in heads])
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
-    model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
-          **{slot: cache})
-
-    owner = [0] * len(suffixes)
-    cut = [0] * len(suffixes)
-    for g, (run, n) in enumerate(groups):
-        for r in run:
-            owner[r], cut[r] = g, n
-    index = torch.tensor(owner, dtype=torch.long)
-    cache.batch_select_indices(index)
-    tails = [s[c:] for s, c in zip(suffixes, cut, strict=True)]
     width = max(len(t) for t in tails)
     ids = torch.tensor([[pad_id] * (width - len(t)) + t for t in tails])
-    tail_mask = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails])
-    mask = torch.cat([mask[index], tail_mask], dim=1)
+    new = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails])
+    mask = torch.cat([mask, new], dim=1)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
                    **{slot: cache}).logits
-    return logits, mask
+    return logits[:, -1], mask
+
+
+def _buckets(lengths: dict[int, int]) -> list[list[int]]:
+    """Rows (keys of ``lengths``) put into batches whose padding costs at most ``PAD_SHARE`` of their tokens (plus
+    ``PAD_SLACK`` tokens): a long tail runs alone rather than padding short ones to its length."""
+    order = sorted(lengths, key=lambda r: -lengths[r])
+    buckets: list[list[int]] = []
+    for r in order:
+        if buckets:
+            bucket = buckets[-1]
+            total = sum(lengths[i] for i in bucket) + lengths[r]
+            if lengths[bucket[0]] * (len(bucket) + 1) - total <= PAD_SHARE * total + PAD_SLACK:
+                bucket.append(r)
+                continue
+        buckets.append([r])
+    return buckets
+
+
+class _Tree:
+    """Prefill of one batch as a prefix tree: each token span that several rows share is computed once (batch 1),
+    and the rows' own tails run in length buckets on copies of their branch's cache. Collects every row's last
+    logits, cache and mask row; :meth:`assemble` builds the batch's left-padded cache for decoding."""
+
+    def __init__(self, model: Any, slot: str, pad_id: int):
+        self.model, self.slot, self.pad_id = model, slot, pad_id
+        self.rows: dict[int, tuple[Any, Any, int, Any]] = {}  # row -> (logits, cache, index in it, mask row)
+        self.saved = 0
+
+    def run(self, cache: Any, mask: Any, tails: dict[int, list[int]]) -> None:
+        """Prefill ``tails`` (row -> tokens after what ``cache``, batch 1, holds)."""
+        keys = list(tails)
+        groups = prefix_groups([tails[r] for r in keys], MIN_GROUP)
+        alone = {keys[i]: tails[keys[i]] for i in range(len(keys))} if not groups else {}
+        for run, n in groups:
+            if len(run) == 1:
+                alone[keys[run[0]]] = tails[keys[run[0]]]
+                continue
+            shared = tails[keys[run[0]]][:n]
+            branch = copy.deepcopy(cache)
+            _, branch_mask = _extend(self.model, self.slot, branch, mask, [shared], self.pad_id)
+            self.saved += (len(run) - 1) * n
+            self.run(branch, branch_mask, {keys[i]: tails[keys[i]][n:] for i in run})
+        for bucket in _buckets({r: len(t) for r, t in alone.items()}):
+            branch = copy.deepcopy(cache)
+            if len(bucket) > 1:
+                branch.batch_repeat_interleave(len(bucket))
+            logits, rows_mask = _extend(self.model, self.slot, branch, mask.expand(len(bucket), -1),
+                                        [alone[r] for r in bucket], self.pad_id)
+            for i, r in enumerate(bucket):
+                self.rows[r] = (logits[i : i + 1], branch, i, rows_mask[i])
+
+    def assemble(self, count: int) -> tuple[Any, Any, Any]:
+        """``(logits, cache, mask)`` of rows ``0..count-1``, caches left-padded to one width (padding masked)."""
+        import torch
+        from torch.nn.functional import pad
+
+        parts = [self.rows[r] for r in range(count)]
+        width = max(m.shape[0] for _, _, _, m in parts)
+        target = parts[0][1]
+        for layer in range(len(target.layers)):
+            keys, values = [], []
+            for _, cache, i, m in parts:
+                extra = width - m.shape[0]
+                keys.append(pad(cache.layers[layer].keys[i : i + 1], (0, 0, extra, 0)))
+                values.append(pad(cache.layers[layer].values[i : i + 1], (0, 0, extra, 0)))
+            target.layers[layer].keys = torch.cat(keys)
+            target.layers[layer].values = torch.cat(values)
+        mask = torch.stack([pad(m, (width - m.shape[0], 0)) for _, _, _, m in parts])
+        return torch.cat([lg for lg, _, _, _ in parts]).unsqueeze(1), target, mask
+
+
+def _tree_cacheable(cache: Any) -> bool:
+    """Whether rows of ``cache`` can be regrouped (plain dynamic layers holding ``keys`` and ``values``)."""
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
 
 
 def prefill(
@@ -190,8 +246,9 @@ def prefill(
 ) -> tuple[Any, Any, Any]:
     """Run the prompts ``rows`` through the model: ``(last-position logits, key/value cache, attention mask)``.
 
-    With ``prefixes``, the rows' common prefix comes from (or goes into) the store and passage groups are
-    prefilled once; ``stats["group_tokens_saved"]`` counts the tokens the groups saved.
+    With ``prefixes``, the rows' common prefix comes from (or goes into) the store, and the rest is prefilled as a
+    prefix tree (spans shared by several rows once, then each row's own tokens in length buckets);
+    ``stats["group_tokens_saved"]`` counts the tokens the shared spans saved. Without, one padded batch.
     """
     import torch
 
@@ -217,20 +274,16 @@ def prefill(
     if base is not None and cache.get_seq_length() > start:  # a longer stored prefix: keep the shared part
         cache.crop(start - cache.get_seq_length())
     suffixes = [list(r[start:]) for r in rows]
-    groups = prefix_groups(suffixes, MIN_GROUP) if prefixes is not None else []
     if stats is not None:
         stats.setdefault("group_tokens_saved", 0)
-        stats["group_tokens_saved"] += sum((len(g) - 1) * n for g, n in groups)
-    if groups:
-        logits, mask = _prefill_grouped(model, slot, cache, start, suffixes, groups, pad_id)
-    else:
-        # [shared prefix (cached)] [padding] [suffix], padding masked out
-        if base is not None and batch > 1:
-            cache.batch_repeat_interleave(batch)
-        width = max(len(s) for s in suffixes)
-        ids = torch.tensor([[pad_id] * (width - len(s)) + s for s in suffixes])
-        mask = torch.tensor([[1] * start + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, start:]
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                       logits_to_keep=1, **{slot: cache}).logits
-    return logits, cache, mask
+    if prefixes is not None and batch > 1 and _tree_cacheable(cache):
+        tree = _Tree(model, slot, pad_id)
+        tree.run(cache, torch.ones((1, start), dtype=torch.long), dict(enumerate(suffixes)))
+        if stats is not None:
+            stats["group_tokens_saved"] += tree.saved
+        return tree.assemble(batch)
+    # [shared prefix (cached)] [padding] [suffix], padding masked out
+    if base is not None and batch > 1:
+        cache.batch_repeat_interleave(batch)
+    logits, mask = _extend(model, slot, cache, torch.ones((batch, start), dtype=torch.long), suffixes, pad_id)
+    return logits.unsqueeze(1), cache, mask
