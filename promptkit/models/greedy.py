@@ -3,7 +3,8 @@
 ``transformers``' ``generate`` pays three costs that dominate a set of RAG prompts on a CPU:
 
 * every prompt is prefilled whole, although prompts of one template share their first 100+ tokens, and prompts
-  over one retrieved passage share more: :mod:`promptkit.models.prefill` computes shared parts once;
+  over one retrieved passage share more: :mod:`promptkit.models.prefill` computes shared parts once and pads
+  no row far beyond its own length;
 * a batch decodes one token per forward pass until its longest answer ends, and on a CPU a decoding step costs
   about as much as reading all the weights, whatever the batch size. Extractive answers are mostly copied from the
   prompt, so each step here also proposes, per row, the tokens that followed the last matching n-gram of that
@@ -111,9 +112,10 @@ def greedy_stream(
     At most ``batch_size`` rows decode at once; rows are admitted in the given order, ``batch_size`` at first and
     then, with ``join``, in groups whenever no more than half of ``batch_size`` rows are still running (without,
     whenever the batch has finished). ``stopped(generated)`` ends a row early (e.g. once its text holds a stop
-    string); ``prefixes`` enables the shared-prefix cache and the prefix-tree prefill; ``draft`` is the number of prompt-lookup tokens proposed per row and step (0: plain one-token
-    steps). ``stats``, when given, receives the number of decoding steps (``steps``, prefills not counted), of
-    drafted tokens accepted (``accepted``), of prefills (``prefills``) and of prompt tokens the passage groups
+    string); ``prefixes`` enables the shared-prefix cache and the prefix-tree prefill; ``draft`` is the number of
+    prompt-lookup tokens proposed per row and step (0: plain one-token steps). ``stats``, when given, receives the
+    number of decoding steps (``steps``, prefills not counted), of drafted tokens accepted (``accepted``), of
+    prefills (``prefills``) and of prompt tokens the shared spans
     saved (``group_tokens_saved``).
     """
     import torch
