@@ -40,6 +40,7 @@ from promptkit.chains.postprocess import (
 )
 from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
 from promptkit.errors import ValidationError
+from promptkit.prompts.build import size_bound
 
 # tokens kept free for the chat template's own markup
 TEMPLATE_MARGIN = 24
@@ -98,14 +99,19 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
     if check_prompt is not None and check_prompt.metadata.get("ref") == parts.prompt_ref:
         check_prompt = None  # the same prompt would give the same answer: nothing to cross-check
     prompts = [parts.prompt] + ([check_prompt] if check_prompt is not None else [])
+    specs = [parts.spec] + ([check_spec] if check_prompt is not None else [])
 
-    def budget_for(values: dict[str, Any], given: str | None) -> int:
+    def budget_for(values: dict[str, Any], given: str | None, examples: list[dict[str, Any]]) -> int:
         # the context must fit every prompt that reads it
-        rendered = [p.invoke({**values, "context": ""}).to_string() for p in prompts]
         spare = parts.context_window - parts.max_new_tokens - TEMPLATE_MARGIN
         need = settings.max_context_tokens if retrieval else len((given or "").encode("utf-8"))
+        blank = {**values, "context": ""}
+        bounds = [size_bound(s, blank, examples if s is parts.spec else None) for s in specs]
+        if all(b is not None for b in bounds) and max(bounds) + 1 + need <= spare:  # type: ignore[operator]
+            # a token covers at least one UTF-8 byte, so even the prompts' byte-size bounds fit: nothing to count
+            return min(settings.max_context_tokens, spare) if retrieval else spare
+        rendered = [p.invoke(blank).to_string() for p in prompts]
         if max(len(t.encode("utf-8")) for t in rendered) + 1 + need <= spare:
-            # a token covers at least one UTF-8 byte, so the exact counts could not lower the budget: skip them
             return min(settings.max_context_tokens, spare) if retrieval else spare
         overhead = max(parts.count_tokens(t) for t in rendered)
         room = spare - overhead
@@ -127,12 +133,13 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
             "contexts": [],
             "examples": [],
         }
+        chosen: list[dict[str, Any]] = []
         if fewshot:
             chosen = _shown_examples(parts.prompt, {**values, "context": given or ""})
             state["examples"] = [e.get("id") for e in chosen]
         if given is not None and not isinstance(given, str):
             raise ValidationError(f"'context' must be a string or None, got {type(given).__name__}")
-        budget = budget_for(values, given)
+        budget = budget_for(values, given, chosen)
         if given:
             state["mode"] = "reading"
             meta = {

@@ -9,7 +9,8 @@ templates, so a pool example containing ``{x}`` reaches the model literally.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import string
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,49 @@ def render_text(prompt: BasePromptTemplate, values: Mapping[str, Any]) -> str:
         blocks = [f"[{m.type}]\n{m.content}" for m in prompt.format_messages(**values)]
         return "\n\n".join(blocks) + "\n"
     return prompt.format(**values) + "\n"
+
+
+# "System: " / "Human: " / "AI: " and the newline between messages in a chat prompt's string form, with room
+ROLE_BYTES = 16
+
+
+def _field_counts(template: str) -> dict[str, int] | None:
+    """How often each plain ``{name}`` field occurs in an f-string template; None if a field has a format spec
+    or a conversion (its rendering could be longer than the value)."""
+    counts: dict[str, int] = {}
+    try:
+        for _, name, spec, conversion in string.Formatter().parse(template):
+            if name is None:
+                continue
+            if spec or conversion:
+                return None
+            counts[name] = counts.get(name, 0) + 1
+    except ValueError:
+        return None
+    return counts
+
+
+def size_bound(
+    spec: PromptVersion, values: Mapping[str, Any], examples: Sequence[Mapping[str, Any]] | None = None
+) -> int | None:
+    """An upper bound on the UTF-8 bytes of the version's string rendering for ``values`` and these few-shot
+    ``examples``, without rendering it: template bytes plus each value's bytes per use. None where the shape is
+    not covered (mustache, format specs, a value or the examples missing): render the prompt then."""
+    if spec.template_format != "f-string":
+        return None
+    if spec.kind == "text":
+        parts: list[tuple[str, Mapping[str, Any]]] = [(spec.template or "", values)]
+    else:
+        parts = [(m.content, values) for m in spec.messages or []]
+    if spec.fewshot is not None:
+        if examples is None:
+            return None
+        parts += [(m.content, e) for e in examples for m in spec.fewshot.example]
+    total = 0
+    for template, given in parts:
+        counts = _field_counts(template)
+        if counts is None or any(name not in given for name in counts):
+            return None
+        total += len(template.encode("utf-8")) + ROLE_BYTES
+        total += sum(n * len(str(given[name]).encode("utf-8")) for name, n in counts.items())
+    return total
