@@ -219,6 +219,20 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
 
             prefill.MIN_GROUP, LocalChatModel._batch_order = self.saved
 
+    class NoTree:
+        """Every batch prefilled as one padded batch after its common prefix (the prefix tree off)."""
+
+        def __enter__(self):
+            from promptkit.models import prefill
+
+            self.saved = prefill._tree_cacheable
+            prefill._tree_cacheable = lambda cache: False
+
+        def __exit__(self, *exc):
+            from promptkit.models import prefill
+
+            prefill._tree_cacheable = self.saved
+
     class Nothing:
         def __enter__(self):
             return None
@@ -235,12 +249,13 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
 
     generate = {"draft_tokens": 0, "prefix_cache": False}
     cases = [  # (name, model, stop strings, context)
-        ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache, passage groups", default,
+        ("default: bf16, batch 8, stop criterion, 8 drafted tokens, prefix cache, prefix-tree prefill", default,
          params["stop"], Nothing),
         ("continuous batching (rows join once half the batch has finished)", variant(continuous_batching=True),
          params["stop"], Nothing),
-        ("no passage groups (common prefix only, longest-first batches)", default, params["stop"],
+        ("no shared spans (common prefix, then length buckets; longest-first batches)", default, params["stop"],
          NoPassageGroups),
+        ("no prefix tree (common prefix, then one padded batch)", default, params["stop"], NoTree),
         ("no prefix cache (drafts only)", variant(prefix_cache=False), params["stop"], Nothing),
         ("no drafts (prefix cache only)", variant(draft_tokens=0), params["stop"], Nothing),
         ("4 drafted tokens", variant(draft_tokens=4), params["stop"], Nothing),

@@ -1,5 +1,6 @@
-"""Prefilling prompts that share a start: the shared-prefix store, passage groups and the batch order that brings
-rows of one passage together; decoding after them gives ``generate``'s greedy tokens (a small random Qwen2)."""
+"""Prefilling prompts that share a start: the shared-prefix store, the prefix tree (shared spans once, own tokens in
+length buckets) and the batch order that brings rows of one passage together; decoding after them gives
+``generate``'s greedy tokens (a small random Qwen2)."""
 
 from __future__ import annotations
 
