@@ -225,13 +225,13 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
         def __enter__(self):
             from promptkit.models import prefill
 
-            self.saved = prefill._tree_cacheable
-            prefill._tree_cacheable = lambda cache: False
+            self.saved = prefill.regroupable
+            prefill.regroupable = lambda cache: False
 
         def __exit__(self, *exc):
             from promptkit.models import prefill
 
-            prefill._tree_cacheable = self.saved
+            prefill.regroupable = self.saved
 
     class Nothing:
         def __enter__(self):

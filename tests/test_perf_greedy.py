@@ -127,8 +127,13 @@ def test_rows_join_once_half_the_batch_has_finished(tiny_model, monkeypatch):
         return real(m, rows, **k)
 
     monkeypatch.setattr(greedy, "prefill", spy)
-    real_join = greedy._join
-    monkeypatch.setattr(greedy, "_join", lambda c, m, o, om: running.append(m.shape[0]) or real_join(c, m, o, om))
+    real_join = greedy.stack_rows  # pieces: the running rows first, then the admitted ones
+
+    def join(pieces):
+        running.append(pieces[0][2].shape[0])
+        return real_join(pieces)
+
+    monkeypatch.setattr(greedy, "stack_rows", join)
     rows = rows_sharing_passages(seed=41, sizes=[3, 3, 3, 3])
     # stop rows after a varying number of tokens, so they finish at different steps
     got = stream(tiny_model, rows, 10, batch_size=4, prefixes=PrefixStore(), draft=0,
@@ -209,8 +214,8 @@ def test_the_chat_model_can_batch_continuously(chat_model, monkeypatch):
 
     prompts = [as_text(row) for row in rows_with_shared_prefix(seed=53, count=10)]
     joins = []
-    real = greedy._join
-    monkeypatch.setattr(greedy, "_join", lambda *a: joins.append(1) or real(*a))
+    real = greedy.stack_rows
+    monkeypatch.setattr(greedy, "stack_rows", lambda *a: joins.append(1) or real(*a))
     batch_by_batch = chat_model.complete(prompts, max_new_tokens=12)
     assert joins == []
     continuous = chat_model.model_copy(update={"continuous_batching": True}).attach(chat_model.backend)

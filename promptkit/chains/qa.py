@@ -105,14 +105,16 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         # the context must fit every prompt that reads it
         spare = parts.context_window - parts.max_new_tokens - TEMPLATE_MARGIN
         need = settings.max_context_tokens if retrieval else len((given or "").encode("utf-8"))
+        unbound = min(settings.max_context_tokens, spare) if retrieval else spare
         blank = {**values, "context": ""}
+        # a token covers at least one UTF-8 byte: where the prompts' bytes (a bound from their files, else their
+        # rendering) leave room for the context's, the exact token counts could not lower the budget
         bounds = [size_bound(s, blank, examples if s is parts.spec else None) for s in specs]
         if all(b is not None for b in bounds) and max(bounds) + 1 + need <= spare:  # type: ignore[operator]
-            # a token covers at least one UTF-8 byte, so even the prompts' byte-size bounds fit: nothing to count
-            return min(settings.max_context_tokens, spare) if retrieval else spare
+            return unbound
         rendered = [p.invoke(blank).to_string() for p in prompts]
         if max(len(t.encode("utf-8")) for t in rendered) + 1 + need <= spare:
-            return min(settings.max_context_tokens, spare) if retrieval else spare
+            return unbound
         overhead = max(parts.count_tokens(t) for t in rendered)
         room = spare - overhead
         return max(0, min(settings.max_context_tokens, room) if retrieval else room)

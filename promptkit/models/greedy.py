@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from promptkit.models.prefill import PrefixStore, cache_argument, prefill
+from promptkit.models.prefill import PrefixStore, cache_argument, prefill, regroupable, stack_rows
 
 _PROCESSOR_FIELDS = {
     "repetition_penalty": (None, 1.0),
@@ -71,28 +71,6 @@ def lookup_draft(tokens: Sequence[int], size: int, max_ngram: int = 3) -> list[i
     return []
 
 
-def _joinable(cache: Any) -> bool:
-    """Whether rows can be appended to ``cache`` (plain dynamic layers holding ``keys`` and ``values``)."""
-    layers = getattr(cache, "layers", None)
-    return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
-
-
-def _join(cache: Any, mask: Any, other: Any, other_mask: Any) -> Any:
-    """Append ``other``'s rows to ``cache`` (in place); the shorter side is padded on the left, masked out.
-
-    Returns the joined attention mask.
-    """
-    import torch
-    from torch.nn.functional import pad
-
-    width = max(mask.shape[1], other_mask.shape[1])
-    for layer, extra in zip(cache.layers, other.layers, strict=True):
-        a, b = width - layer.keys.shape[-2], width - extra.keys.shape[-2]
-        layer.keys = torch.cat([pad(layer.keys, (0, 0, a, 0)), pad(extra.keys, (0, 0, b, 0))])
-        layer.values = torch.cat([pad(layer.values, (0, 0, a, 0)), pad(extra.values, (0, 0, b, 0))])
-    return torch.cat([pad(mask, (width - mask.shape[1], 0)), pad(other_mask, (width - other_mask.shape[1], 0))])
-
-
 def greedy_stream(
     model: Any,
     rows: Sequence[Sequence[int]],
@@ -115,8 +93,7 @@ def greedy_stream(
     string); ``prefixes`` enables the shared-prefix cache and the prefix-tree prefill; ``draft`` is the number of
     prompt-lookup tokens proposed per row and step (0: plain one-token steps). ``stats``, when given, receives the
     number of decoding steps (``steps``, prefills not counted), of drafted tokens accepted (``accepted``), of
-    prefills (``prefills``) and of prompt tokens the shared spans
-    saved (``group_tokens_saved``).
+    prefills (``prefills``) and of prompt tokens the shared spans saved (``group_tokens_saved``).
     """
     import torch
 
@@ -161,7 +138,7 @@ def greedy_stream(
 
     while waiting or live:
         room = batch_size - len(live)
-        if waiting and (not live or (join and len(live) <= batch_size // 2 and _joinable(cache))):
+        if waiting and (not live or (join and len(live) <= batch_size // 2 and regroupable(cache))):
             admitted = [waiting.popleft() for _ in range(min(room, len(waiting)))]
             logits, new_cache, new_mask = prefill(model, [rows[r] for r in admitted], pad_id=pad_id,
                                                   prefixes=prefixes, stats=stats)
@@ -169,8 +146,8 @@ def greedy_stream(
             for r, token in zip(admitted, logits[:, -1].argmax(-1).tolist(), strict=True):
                 seqs[r], out[r], lengths[r] = list(rows[r]), [], len(rows[r])
                 accept(r, [token])
-            if live:
-                mask = _join(cache, mask, new_cache, new_mask)
+            if live:  # the admitted rows join the running ones, the shorter side padded on the left
+                cache, mask = stack_rows([(cache, slice(None), mask), (new_cache, slice(None), new_mask)])
             else:
                 cache, mask = new_cache, new_mask
             live = live + admitted

@@ -158,7 +158,7 @@ def _extend(model: Any, slot: str, cache: Any, mask: Any, tails: list[list[int]]
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
                    **{slot: cache}).logits
-    return logits[:, -1], mask
+    return logits, mask
 
 
 def _buckets(lengths: dict[int, int]) -> list[list[int]]:
@@ -184,14 +184,14 @@ class _Tree:
 
     def __init__(self, model: Any, slot: str, pad_id: int):
         self.model, self.slot, self.pad_id = model, slot, pad_id
-        self.rows: dict[int, tuple[Any, Any, int, Any]] = {}  # row -> (logits, cache, index in it, mask row)
+        self.rows: dict[int, tuple[Any, Any, slice, Any]] = {}  # row -> (logits, cache, its row there, mask row)
         self.saved = 0
 
     def run(self, cache: Any, mask: Any, tails: dict[int, list[int]]) -> None:
         """Prefill ``tails`` (row -> tokens after what ``cache``, batch 1, holds)."""
         keys = list(tails)
         groups = prefix_groups([tails[r] for r in keys], MIN_GROUP)
-        alone = {keys[i]: tails[keys[i]] for i in range(len(keys))} if not groups else {}
+        alone = dict(tails) if not groups else {}
         for run, n in groups:
             if len(run) == 1:
                 alone[keys[run[0]]] = tails[keys[run[0]]]
@@ -208,30 +208,37 @@ class _Tree:
             logits, rows_mask = _extend(self.model, self.slot, branch, mask.expand(len(bucket), -1),
                                         [alone[r] for r in bucket], self.pad_id)
             for i, r in enumerate(bucket):
-                self.rows[r] = (logits[i : i + 1], branch, i, rows_mask[i])
+                self.rows[r] = (logits[i : i + 1], branch, slice(i, i + 1), rows_mask[i : i + 1])
 
     def assemble(self, count: int) -> tuple[Any, Any, Any]:
         """``(logits, cache, mask)`` of rows ``0..count-1``, caches left-padded to one width (padding masked)."""
         import torch
-        from torch.nn.functional import pad
 
         parts = [self.rows[r] for r in range(count)]
-        width = max(m.shape[0] for _, _, _, m in parts)
-        target = parts[0][1]
-        for layer in range(len(target.layers)):
-            keys, values = [], []
-            for _, cache, i, m in parts:
-                extra = width - m.shape[0]
-                keys.append(pad(cache.layers[layer].keys[i : i + 1], (0, 0, extra, 0)))
-                values.append(pad(cache.layers[layer].values[i : i + 1], (0, 0, extra, 0)))
-            target.layers[layer].keys = torch.cat(keys)
-            target.layers[layer].values = torch.cat(values)
-        mask = torch.stack([pad(m, (width - m.shape[0], 0)) for _, _, _, m in parts])
-        return torch.cat([lg for lg, _, _, _ in parts]).unsqueeze(1), target, mask
+        cache, mask = stack_rows([(c, rows, m) for _, c, rows, m in parts])
+        return torch.cat([logits for logits, _, _, _ in parts]), cache, mask
 
 
-def _tree_cacheable(cache: Any) -> bool:
-    """Whether rows of ``cache`` can be regrouped (plain dynamic layers holding ``keys`` and ``values``)."""
+def stack_rows(pieces: Sequence[tuple[Any, Any, Any]]) -> tuple[Any, Any]:
+    """Rows of several caches put side by side, each left-padded to the widest, padding masked out: ``pieces``
+    are ``(cache, its rows: an index or slice, their attention mask)``. The first piece's cache object receives
+    the result (in place); returns it and the joined mask."""
+    import torch
+    from torch.nn.functional import pad
+
+    width = max(m.shape[1] for _, _, m in pieces)
+    target = pieces[0][0]
+    for n, layer in enumerate(target.layers):
+        keys = [c.layers[n].keys[rows] for c, rows, _ in pieces]
+        values = [c.layers[n].values[rows] for c, rows, _ in pieces]
+        layer.keys = torch.cat([pad(k, (0, 0, width - k.shape[-2], 0)) for k in keys])
+        layer.values = torch.cat([pad(v, (0, 0, width - v.shape[-2], 0)) for v in values])
+    return target, torch.cat([pad(m, (width - m.shape[1], 0)) for _, _, m in pieces])
+
+
+def regroupable(cache: Any) -> bool:
+    """Whether rows of ``cache`` can be taken apart and stacked (plain dynamic layers holding ``keys`` and
+    ``values``)."""
     layers = getattr(cache, "layers", None)
     return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
 
@@ -276,7 +283,7 @@ def prefill(
     suffixes = [list(r[start:]) for r in rows]
     if stats is not None:
         stats.setdefault("group_tokens_saved", 0)
-    if prefixes is not None and batch > 1 and _tree_cacheable(cache):
+    if prefixes is not None and batch > 1 and regroupable(cache):
         tree = _Tree(model, slot, pad_id)
         tree.run(cache, torch.ones((1, start), dtype=torch.long), dict(enumerate(suffixes)))
         if stats is not None:
@@ -286,4 +293,4 @@ def prefill(
     if base is not None and batch > 1:
         cache.batch_repeat_interleave(batch)
     logits, mask = _extend(model, slot, cache, torch.ones((batch, start), dtype=torch.long), suffixes, pad_id)
-    return logits.unsqueeze(1), cache, mask
+    return logits, cache, mask
