@@ -49,7 +49,7 @@ def _model_classes():
     plain LangChain pipeline invoked once per prompt, and a replayer of given texts."""
     import re
 
-    from promptkit.models.local import LocalChatModel
+    from promptkit.llm.local import LocalChatModel
 
     last_document = re.compile(r"<documento[^>]*>\s*(.*?)</documento>", re.S)
 
@@ -108,7 +108,7 @@ def chain_prompts(llm, dataset: str, limit: int) -> tuple[list[str], dict[str, A
 
 
 def run_promptkit(dataset: str, limit: int):
-    from promptkit.models import load_llm
+    from promptkit.llm import load_llm
 
     t = time.perf_counter()
     llm = load_llm()
@@ -172,8 +172,8 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
     """
     import torch
 
-    from promptkit.models import load_llm
-    from promptkit.models.local import LocalChatModel
+    from promptkit.llm import load_llm
+    from promptkit.llm.local import LocalChatModel
 
     base_kwargs = {"max_new_tokens": params["max_new_tokens"], "temperature": params["temperature"]}
     default = llm.model_copy(update={"cache": None}).attach(llm.backend)
@@ -208,14 +208,14 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
     class NoPassageGroups:
         def __enter__(self):
             from promptkit.llm.base import BatchedChatModel
-            from promptkit.models import prefill
+            from promptkit.llm.decoding import prefill
 
             self.saved = prefill.MIN_GROUP, LocalChatModel._batch_order
             prefill.MIN_GROUP = 10**9
             LocalChatModel._batch_order = BatchedChatModel._batch_order
 
         def __exit__(self, *exc):
-            from promptkit.models import prefill
+            from promptkit.llm.decoding import prefill
 
             prefill.MIN_GROUP, LocalChatModel._batch_order = self.saved
 
@@ -223,13 +223,13 @@ def levers(llm, prompts: list[str], params: dict[str, Any], rounds: int,
         """Every batch prefilled as one padded batch after its common prefix (the prefix tree off)."""
 
         def __enter__(self):
-            from promptkit.models import prefill
+            from promptkit.llm.decoding import prefill
 
             self.saved = prefill.regroupable
             prefill.regroupable = lambda cache: False
 
         def __exit__(self, *exc):
-            from promptkit.models import prefill
+            from promptkit.llm.decoding import prefill
 
             prefill.regroupable = self.saved
 

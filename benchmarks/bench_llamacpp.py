@@ -66,7 +66,8 @@ def main() -> None:
 
     from bench_eval_throughput import chain_prompts, score_texts
 
-    from promptkit.models import DEFAULT_LLM, assemble, get_entry, load_llm
+    from promptkit.weights import DEFAULT_LLM, assemble, get_entry
+    from promptkit.llm import load_llm
 
     out: dict = {"limit": args.limit, "threads": args.threads, "load_average_start": os.getloadavg()}
     llm = load_llm()

@@ -64,7 +64,8 @@ def _prompts(llm) -> list[str]:
 
 
 def phase_load(convert: bool) -> dict:
-    from promptkit.models import DEFAULT_LLM, load_llm, pull
+    from promptkit.weights import DEFAULT_LLM, pull
+    from promptkit.llm import load_llm
 
     started = time.perf_counter()
     if convert:
@@ -78,7 +79,8 @@ def phase_load(convert: bool) -> dict:
 
 
 def phase_latency(dtype: str) -> dict:
-    from promptkit.models import DEFAULT_LLM, load_llm
+    from promptkit.weights import DEFAULT_LLM
+    from promptkit.llm import load_llm
 
     llm = load_llm(DEFAULT_LLM, dtype=dtype, progress=False, max_new_tokens=NEW_TOKENS, temperature=0.0)
     prompts = _prompts(llm)

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from promptkit.cache import ReplayCache
     from promptkit.chains import load_chain
     from promptkit.fileio import atomic_write_json, atomic_write_text
-    from promptkit.models import DEFAULT_LLM
+    from promptkit.weights import DEFAULT_LLM
     from promptkit.paths import replay_cache_path
 
     items = load_redteam(args.dataset)

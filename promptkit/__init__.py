@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 # public name -> module that defines it (loaded on first access)
 _LAZY = {
     "PromptkitError": "promptkit.errors",
-    "load_llm": "promptkit.models",
-    "load_embeddings": "promptkit.models",
+    "load_llm": "promptkit.llm",
+    "load_embeddings": "promptkit.models.embeddings",
     "load_prompt": "promptkit.prompts",
     "load_chain": "promptkit.chains",
     "load_index": "promptkit.index",
@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from promptkit.errors import PromptkitError
     from promptkit.evaluation import evaluate
     from promptkit.index import build_index, load_index
-    from promptkit.models import load_embeddings, load_llm
+    from promptkit.llm import load_llm
+    from promptkit.models.embeddings import load_embeddings
     from promptkit.prompts import load_prompt
 
 

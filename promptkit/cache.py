@@ -1,8 +1,14 @@
-"""Replay cache of model calls, in SQLite.
+"""Replay cache of model calls, in SQLite, usable around any LangChain chat model.
 
-Each entry is keyed by the sha256 of the whole request: model id and revision, the fully rendered prompt, the
-generation settings and the seed (the same idea as lm-evaluation-harness's ``CachingLM``). Values are JSON (never
-pickle). The database runs in WAL mode with a busy timeout, so several processes can share one cache safely.
+:class:`ReplayCache` is a LangChain ``BaseCache``: give it to any chat model (``ChatOpenAI(cache=replay)``,
+``load_llm(cache=replay)``) or make it LangChain's global cache (``set_llm_cache(replay)``), and every call is
+recorded, replayed or refused (strict) with LangChain's own cache semantics, callbacks and config. A chat call is
+keyed by the sha256 of the whole request as LangChain describes it: the serialized messages, and the model's
+identity and every generation setting (``llm_string``). promptkit's own requests that are not chat calls
+(log-probabilities of a continuation) are keyed the same way, by the sha256 of their whole request mapping (the
+idea of lm-evaluation-harness's ``CachingLM``). Values are JSON (never pickle): the message's text, tool calls,
+usage and response metadata. The database runs in WAL mode with a busy timeout, so several processes can share
+one cache safely.
 
 Modes:
     ``use``      read hits, generate and record misses (default)
@@ -13,12 +19,16 @@ Modes:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from langchain_core.caches import BaseCache
 
 from promptkit.errors import CacheMissError, IntegrityError, ValidationError
 from promptkit.fileio import canonical_json, sha256_bytes
@@ -42,14 +52,69 @@ def request_key(request: Mapping[str, Any]) -> str:
     return sha256_bytes(canonical_json(request).encode("utf-8"))
 
 
+def chat_key(prompt: str, llm_string: str) -> str:
+    """The cache key of one LangChain chat call (``prompt``: the serialized messages; ``llm_string``: the model's
+    identity and generation settings, as ``BaseChatModel._get_llm_string`` gives them)."""
+    return request_key({"kind": "chat", "prompt": prompt, "llm": llm_string})
+
+
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@'\"]+(?::[^/\s@'\"]*)?@")
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` part of every URL removed (what the cache stores to describe a call).
+
+    >>> without_credentials("http://bob:secret@127.0.0.1:8000/v1")
+    'http://127.0.0.1:8000/v1'
+    """
+    return _CREDENTIALS.sub(r"\1", text)
+
+
+def message_record(message: Any) -> dict[str, Any]:
+    """What a cache entry keeps of an ``AIMessage``: plain JSON, rebuilt by :func:`message_from_record`."""
+    record: dict[str, Any] = {"text": message.content if isinstance(message.content, str) else "",
+                              "content": message.content}
+    for name in ("tool_calls", "usage_metadata", "response_metadata", "additional_kwargs"):
+        value = getattr(message, name, None)
+        if value:
+            record[name] = json.loads(json.dumps(value, default=str))
+    return record
+
+
+def message_from_record(record: dict[str, Any]) -> Any:
+    from langchain_core.messages import AIMessage
+
+    fields = {name: record[name] for name in ("tool_calls", "usage_metadata", "response_metadata",
+                                              "additional_kwargs") if record.get(name)}
+    return AIMessage(content=record.get("content", record.get("text", "")), **fields)
+
+
+@contextlib.contextmanager
+def global_cache(cache: BaseCache | None) -> Iterator[BaseCache | None]:
+    """Make ``cache`` LangChain's global LLM cache for the duration of a ``with`` block (then restore the previous
+    one): every chat model without a cache of its own answers through it."""
+    from langchain_core.globals import get_llm_cache, set_llm_cache
+
+    previous = get_llm_cache()
+    set_llm_cache(cache)
+    try:
+        yield cache
+    finally:
+        set_llm_cache(previous)
+
+
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValidationError(f"unknown cache mode {mode!r}; expected one of: {', '.join(MODES)}")
     return mode
 
 
-class ReplayCache:
-    """A SQLite-backed map from request key to a JSON response."""
+class ReplayCache(BaseCache):
+    """A SQLite-backed map from request key to a JSON response, and a LangChain ``BaseCache``.
+
+    ``hits``/``misses`` count the chat calls looked up through :meth:`lookup` (what LangChain asks) and the
+    promptkit requests counted with :meth:`count`.
+    """
 
     def __init__(self, path: str | Path, mode: str = "use"):
         self.path = Path(path)
@@ -60,6 +125,8 @@ class ReplayCache:
         self.touched: set[str] = set()
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        # calls answered (and stored) just now for a pending LangChain call: its lookup takes them, as a miss
+        self._pending: dict[str, dict[str, Any]] = {}
 
     # -- connection -------------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -120,6 +187,71 @@ class ReplayCache:
                     ) from None
         return found
 
+    def count(self, hits: int, misses: int) -> None:
+        with self._lock:
+            self.hits += hits
+            self.misses += misses
+
+    # -- LangChain's BaseCache --------------------------------------------------------------------------------
+    def lookup(self, prompt: str, llm_string: str) -> list[Any] | None:
+        """The cached generations of one chat call, or ``None``; in strict mode a miss raises
+        :class:`~promptkit.errors.CacheMissError`."""
+        key = chat_key(prompt, llm_string)
+        with self._lock:
+            pending = self._pending.pop(key, None)
+        if pending is not None:
+            self.count(0, 1)
+            from langchain_core.outputs import ChatGeneration
+
+            return [ChatGeneration(message=message_from_record(pending))]
+        found = self.get_many([key])
+        if key not in found:
+            self.count(0, 1)
+            self.require([key], describe=_describe(llm_string))
+            return None
+        self.count(1, 0)
+        from langchain_core.outputs import ChatGeneration
+
+        return [ChatGeneration(message=message_from_record(found[key]))]
+
+    def update(self, prompt: str, llm_string: str, return_val: Any) -> None:
+        """Record a chat call's first generation (later ones, rarely asked for, are not kept)."""
+        generations = list(return_val or [])
+        message = getattr(generations[0], "message", None) if generations else None
+        if message is None:
+            return
+        key = chat_key(prompt, llm_string)
+        request = {"kind": "chat", "prompt": prompt, "llm": without_credentials(llm_string)}
+        self.put_many([(key, _describe(llm_string), request, message_record(message))])
+
+    def record(self, prompt: str, llm_string: str, message: Any) -> str | None:
+        """Store a chat call answered ahead of its LangChain call (a batch generated at once): stored now, so a
+        crash keeps it, and handed to that call's :meth:`lookup`, which counts it as the miss it was. Returns the
+        key to :meth:`discard` if the call never comes; ``None`` when this cache keeps nothing (``off``,
+        ``strict``)."""
+        if self.mode not in ("use", "refresh"):
+            return None
+        from langchain_core.outputs import ChatGeneration
+
+        self.update(prompt, llm_string, [ChatGeneration(message=message)])
+        key = chat_key(prompt, llm_string)
+        with self._lock:
+            self._pending[key] = message_record(message)
+        return key
+
+    def discard(self, keys: Iterable[str]) -> None:
+        """Forget pending answers whose calls did not come (they stay stored)."""
+        with self._lock:
+            for key in keys:
+                self._pending.pop(key, None)
+
+    def clear(self, **kwargs: Any) -> None:
+        """Delete every recorded call."""
+        with self._lock:
+            conn = self._connect()
+            with conn:
+                conn.execute("DELETE FROM calls")
+
     def require(self, missing: list[str], describe: str = "") -> None:
         """In strict mode, fail if any request was not found."""
         if self.mode == "strict" and missing:
@@ -173,3 +305,12 @@ class ReplayCache:
     def __len__(self) -> int:
         with self._lock:
             return self._connect().execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+
+def _describe(llm_string: str) -> str:
+    """A short, credential-free name of the model an ``llm_string`` describes (the ``model`` column)."""
+    for pattern in (r"'model(?:_name|_id)?', '([^']+)'", r'"model(?:_name|_id)?": "([^"]+)"'):
+        match = re.search(pattern, llm_string)
+        if match:
+            return without_credentials(match.group(1))
+    return "chat model"

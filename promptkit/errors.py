@@ -39,6 +39,14 @@ class MissingDependencyError(PromptkitError, ImportError):
     """An optional package (model weights, an extra) is not installed."""
 
 
+class GenerationTimeout(PromptkitError, TimeoutError):
+    """A model call ran past its timeout (a local generation, or a request to a served model)."""
+
+
+class UnsupportedError(PromptkitError, NotImplementedError):
+    """A feature the chosen model cannot provide (e.g. tool calling on a model without it)."""
+
+
 def unknown(kind: str, name: str, available: Iterable[str]) -> NotFoundError:
     """Build the standard "unknown X; did you mean Y? available: …" error."""
     names = sorted(set(available))

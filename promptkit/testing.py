@@ -16,7 +16,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.messages import BaseMessage
 from pydantic import Field
 
-from promptkit.llm.base import BatchedChatModel
+from promptkit.llm.base import BatchedChatModel, Completion
 
 Responder = Callable[[str], str]
 
@@ -31,7 +31,7 @@ class FakeChatModel(BatchedChatModel):
       4. ``default``.
     """
 
-    model_id: str = "fake-chat"
+    model: str = "fake-chat"
     respond: Responder | None = None
     rules: list[tuple[str, str]] = Field(default_factory=list)
     responses: list[str] = Field(default_factory=list)
@@ -42,6 +42,13 @@ class FakeChatModel(BatchedChatModel):
     @property
     def _llm_type(self) -> str:
         return "promptkit-fake-chat"
+
+    @property
+    def model_id(self) -> str:
+        return self.model
+
+    def _target(self, params: dict[str, Any]) -> FakeChatModel:
+        return self  # a per-call model= is only reported: the fake answers the same whatever it is called
 
     def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
         return "\n".join(f"<{m.type}>\n{m.content}" for m in messages) + "\n<ai>\n"
@@ -58,9 +65,16 @@ class FakeChatModel(BatchedChatModel):
             return answer
         return self.default
 
-    def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
+    def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[Completion]:
         self.calls.append(list(prompts))
-        return [self.answer_for(p) for p in prompts]
+        out = []
+        for prompt in prompts:
+            words = self.answer_for(prompt).split(" ")
+            limit = params["max_new_tokens"]  # a word stands for a token
+            text = " ".join(words[:limit])
+            out.append(Completion(text, len(prompt.split()), min(len(words), limit),
+                                  "length" if len(words) > limit else "stop"))
+        return out
 
     def _logprob(self, prompts: list[str], continuations: list[str]) -> list[float]:
         # Deterministic: continuations the fake would answer get a high score.

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
 def llm():
-    from promptkit.models import load_llm
+    from promptkit.llm import load_llm
 
     return load_llm()
 

@@ -94,7 +94,7 @@ class FakeQAChain(Runnable):
             f"Contexto: {' '.join(c)}\nPergunta: {i['question']}"
             for i, c in zip(inputs, contexts, strict=True)
         ]
-        messages = self.llm.batch(prompts)
+        messages = self.llm.batch(prompts, config)  # config carries the run's callbacks
         outs = []
         for message, ctx in zip(messages, contexts, strict=True):
             text = message.content
@@ -123,7 +123,7 @@ def test_reading_mode_end_to_end(dataset, tmp_path):
     llm = make_llm()
     chain = FakeQAChain(llm)
     out = tmp_path / "results" / "run.json"
-    result = evaluate(chain=chain, dataset=dataset, llm=llm, out=out, show_progress=False, chunk_size=2)
+    result = evaluate(chain=chain, dataset=dataset, out=out, show_progress=False, chunk_size=2)
     assert chain.batch_calls == 3 and len(llm.calls) == 3  # chunks of 2, batched
     rows = result.row_map()
     assert rows["q1"].exact == 1
@@ -148,7 +148,7 @@ def test_reading_mode_end_to_end(dataset, tmp_path):
 def test_rag_mode_passes_no_context_and_reports_hits(dataset):
     llm = make_llm()
     chain = FakeQAChain(llm)
-    result = evaluate(chain=chain, dataset=dataset, mode="rag", llm=llm, show_progress=False)
+    result = evaluate(chain=chain, dataset=dataset, mode="rag", show_progress=False)
     assert all("Contexto:" in p for batch in llm.calls for p in batch)
     assert result.mode == "rag"
     assert result.retrieval is not None
@@ -160,16 +160,16 @@ def test_rag_mode_passes_no_context_and_reports_hits(dataset):
 
 def test_split_and_limit(dataset):
     llm = make_llm()
-    result = evaluate(chain=FakeQAChain(llm), dataset=dataset, split="test", llm=llm, show_progress=False)
+    result = evaluate(chain=FakeQAChain(llm), dataset=dataset, split="test", show_progress=False)
     assert [r.id for r in result.rows] == ["q3", "q4"] and result.dataset.split == "test"
-    result = evaluate(chain=FakeQAChain(llm), dataset=dataset, limit=2, llm=llm, show_progress=False)
+    result = evaluate(chain=FakeQAChain(llm), dataset=dataset, limit=2, show_progress=False)
     assert [r.id for r in result.rows] == ["q1", "q2"] and result.dataset.limit == 2
 
 
 def test_second_run_replays_from_cache_and_strict_mode(dataset):
     first = evaluate(chain=FakeQAChain(make_llm()), dataset=dataset, show_progress=False)  # model found
     llm = make_llm()
-    again = evaluate(chain=FakeQAChain(llm), dataset=dataset, llm=llm, cache="strict", show_progress=False)
+    again = evaluate(chain=FakeQAChain(llm), dataset=dataset, cache="strict", show_progress=False)
     assert llm.calls == []  # nothing generated
     assert again.cache.hits == 5 and again.cache.misses == 0
     assert [r.prediction for r in again.rows] == [r.prediction for r in first.rows]
@@ -178,13 +178,13 @@ def test_second_run_replays_from_cache_and_strict_mode(dataset):
 def test_strict_mode_fails_on_a_miss(dataset):
     llm = make_llm()
     with pytest.raises(CacheMissError, match="strict replay"):
-        evaluate(chain=FakeQAChain(llm), dataset=dataset, llm=llm, cache="strict", show_progress=False)
+        evaluate(chain=FakeQAChain(llm), dataset=dataset, cache="strict", show_progress=False)
     assert llm.calls == []
 
 
 def test_cache_off_records_nothing(dataset):
     llm = make_llm()
-    evaluate(chain=FakeQAChain(llm), dataset=dataset, llm=llm, cache="off", show_progress=False)
+    evaluate(chain=FakeQAChain(llm), dataset=dataset, cache="off", show_progress=False)
     assert llm.cache is None  # restored after the run
     with pytest.raises(CacheMissError):
         evaluate(chain=FakeQAChain(make_llm()), dataset=dataset, cache="strict", show_progress=False)
@@ -196,13 +196,12 @@ def test_interrupted_run_resumes_from_the_cache(dataset):
         evaluate(
             chain=FakeQAChain(llm, fail_on_call=2),
             dataset=dataset,
-            llm=llm,
             chunk_size=2,
             show_progress=False,
         )
     assert len(llm.calls) == 1 and len(llm.calls[0]) == 2
     llm2 = make_llm()
-    result = evaluate(chain=FakeQAChain(llm2), dataset=dataset, llm=llm2, chunk_size=2, show_progress=False)
+    result = evaluate(chain=FakeQAChain(llm2), dataset=dataset, chunk_size=2, show_progress=False)
     assert result.cache.hits == 2 and result.cache.misses == 3
     assert sum(len(b) for b in llm2.calls) == 3
 
@@ -210,7 +209,7 @@ def test_interrupted_run_resumes_from_the_cache(dataset):
 def test_an_open_cache_can_be_passed(dataset, tmp_path):
     llm = make_llm()
     with ReplayCache(tmp_path / "mine.sqlite", mode="use") as cache:
-        result = evaluate(chain=FakeQAChain(llm), dataset=dataset, llm=llm, cache=cache, show_progress=False)
+        result = evaluate(chain=FakeQAChain(llm), dataset=dataset, cache=cache, show_progress=False)
         assert len(cache) == 5
     assert result.cache.path == str(tmp_path / "mine.sqlite")
 
@@ -258,7 +257,7 @@ def test_chain_name_is_resolved_with_load_chain(dataset, monkeypatch):
 
 def test_results_file_schema_is_strict(tmp_path, dataset):
     llm = make_llm()
-    result = evaluate(chain=FakeQAChain(llm), dataset=dataset, llm=llm, show_progress=False)
+    result = evaluate(chain=FakeQAChain(llm), dataset=dataset, show_progress=False)
     data = json.loads(result.to_json())
     assert set(data) == {
         "schema",
@@ -317,7 +316,7 @@ def test_lcel_chain_model_and_bound_settings_are_found(dataset):
 
 def test_hit_rank_counts_by_retrieval_rank_when_the_prompt_shows_the_best_document_last(dataset):
     llm = make_llm()
-    ranked = evaluate(chain=FakeQAChain(llm), dataset=dataset, mode="rag", llm=llm, show_progress=False)
+    ranked = evaluate(chain=FakeQAChain(llm), dataset=dataset, mode="rag", show_progress=False)
 
     class BestLast(FakeQAChain):
         def batch(self, inputs, config=None, **kwargs):
@@ -327,7 +326,7 @@ def test_hit_rank_counts_by_retrieval_rank_when_the_prompt_shows_the_best_docume
                 out["context_order"] = "best_last"
             return outs
 
-    shown = evaluate(chain=BestLast(llm), dataset=dataset, mode="rag", llm=llm, show_progress=False)
+    shown = evaluate(chain=BestLast(llm), dataset=dataset, mode="rag", show_progress=False)
     assert [r.hit_rank for r in shown.rows] == [r.hit_rank for r in ranked.rows]
     assert shown.retrieval == ranked.retrieval
     assert ranked.retrieval.k == 2 and any(r.hit_rank == 1 for r in ranked.rows)  # reversed, these would be 2

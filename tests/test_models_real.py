@@ -32,7 +32,7 @@ def messages(question: str) -> list:
 
 @pytest.fixture(scope="module")
 def llm():
-    from promptkit.models import load_llm
+    from promptkit.llm import load_llm
 
     try:
         return load_llm(max_new_tokens=24)
@@ -42,7 +42,7 @@ def llm():
 
 @pytest.fixture(scope="module")
 def embeddings():
-    from promptkit.models import load_embeddings
+    from promptkit.models.embeddings import load_embeddings
 
     try:
         return load_embeddings()
@@ -84,13 +84,13 @@ def test_logprob_prefers_the_likely_continuation(llm):
 
 
 def test_real_tokenizer_and_context_window(llm):
-    assert llm.context_window >= 4096
+    assert llm.window >= 4096
     assert 1 <= llm.get_num_tokens("Engenharia de prompts") < 10
-    assert llm.numerics() == {"dtype": "bf16", "int8": False}
+    assert llm.numerics() == {"dtype": "bf16"}
 
 
 def test_weights_are_loaded_once_per_process(llm):
-    from promptkit.models import load_llm
+    from promptkit.llm import load_llm
 
     other = load_llm(batch_size=2, temperature=0.7)
     assert other.backend is llm.backend

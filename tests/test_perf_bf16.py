@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from promptkit.errors import IntegrityError
-from promptkit.models import assemble, catalog, weights_source
-from promptkit.models.catalog import ModelEntry
+from promptkit.weights import assemble, catalog
+from promptkit.llm.runtime import Resolved
+from promptkit.weights.catalog import ModelEntry
+
+def weights_source(entry: ModelEntry | None, source: str, dtype: str) -> str:
+    """Where a load of ``source`` in ``dtype`` reads its weights from."""
+    if entry is None:
+        return Resolved(source, source, "", True, False).weights(source, dtype)
+    return Resolved(entry.name, entry.name, "", True, True).weights(source, dtype)
+
 
 PARTS = [b"GGUF" + bytes(range(256)), b"second-chunk" * 7]
 
@@ -67,27 +75,26 @@ def test_a_fresh_conversion_records_the_bf16_copy_in_the_manifest(entry, monkeyp
     manifest = assemble.read_manifest(folder)
     assert manifest["variants"] == {"bf16": "bf16"}
     assert {"bf16/model.safetensors", "bf16/config.json", "model.safetensors"} <= set(manifest["files"])
-    assert weights_source(entry, str(folder), "bf16", False) == str(folder / "bf16")
+    assert weights_source(entry, str(folder), "bf16") == str(folder / "bf16")
     assert copies == [], "nothing to upgrade"
 
 
 def test_the_float32_file_serves_fp32_and_int8(entry, monkeypatch, copies):
     monkeypatch.setattr(assemble, "convert_gguf", _with_bf16)
     folder = assemble.pull(entry, progress=False)
-    assert weights_source(entry, str(folder), "fp32", False) == str(folder)
-    assert weights_source(entry, str(folder), "bf16", True) == str(folder)
-    assert weights_source(None, "/some/local/folder", "bf16", False) == "/some/local/folder"
+    assert weights_source(entry, str(folder), "fp32") == str(folder)
+    assert weights_source(None, "/some/local/folder", "bf16") == "/some/local/folder"
 
 
 def test_an_older_folder_is_upgraded_once_with_a_message(entry, monkeypatch, copies, capsys):
     monkeypatch.setattr(assemble, "convert_gguf", _fp32_only)
     folder = assemble.pull(entry, progress=False)
     assert "variants" not in assemble.read_manifest(folder)
-    assert weights_source(entry, str(folder), "bf16", False) == str(folder / "bf16")
+    assert weights_source(entry, str(folder), "bf16") == str(folder / "bf16")
     assert "adding a bf16 copy" in capsys.readouterr().err
     manifest = assemble.read_manifest(folder)
     assert manifest["variants"] == {"bf16": "bf16"} and "bf16/model.safetensors" in manifest["files"]
-    assert weights_source(entry, str(folder), "bf16", False) == str(folder / "bf16")
+    assert weights_source(entry, str(folder), "bf16") == str(folder / "bf16")
     assert copies == [folder], "the copy is made once"
     assemble.check_folder(entry, folder, full=True)
     assert not list(folder.glob(".bf16.tmp-*"))
@@ -109,7 +116,7 @@ def test_an_unwritable_folder_falls_back_to_float32(entry, monkeypatch, capsys):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(assemble, "write_bf16_copy", denied)
-    assert weights_source(entry, str(folder), "bf16", False) == str(folder)
+    assert weights_source(entry, str(folder), "bf16") == str(folder)
     assert "loading the float32 weights instead" in capsys.readouterr().err
     assert "variants" not in assemble.read_manifest(folder)
 

@@ -139,7 +139,9 @@ def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, 
     from promptkit.chains import load_chain
     from promptkit.evaluation import evaluate
     from promptkit.index import build_index, load_index
-    from promptkit.models.local import LocalChatModel
+    from promptkit.llm.base import Completion
+    from promptkit.llm.local import LocalChatModel
+    from promptkit.llm.runtime import Backend, clear_backends
 
     corpus = write_corpus(tmp_path / "corpus", DOCS)
     context = DOCS["transformers.md"] + DOCS["rag.md"]
@@ -154,19 +156,25 @@ def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, 
     weight_loads: list[int] = []
 
     class Answering(LocalChatModel):
-        def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[str]:
+        def _complete_stream(self, prompts: list[str], params: dict[str, Any]):
             self.backend  # noqa: B018 - a real model needs its weights here
-            return ["2017" if "Transformer?" in p else "Patrick Lewis" for p in prompts]
+            for i, p in enumerate(prompts):
+                yield i, Completion("2017" if "Transformer?" in p else "Patrick Lewis", 1, 1)
+
+    import promptkit.llm.local as local
+
+    monkeypatch.setattr(local, "load_backend", lambda *a, **k: weight_loads.append(1) or Backend(
+        model=None, tokenizer=None, dtype="bf16", context_window=4096, eos_ids=[2]))
 
     def run() -> tuple[Any, CachedQueryEmbeddings, Counter]:
+        clear_backends()  # every run starts with no weights in memory
         factory = Counter(FakeEmbeddings(64))
         emb = CachedQueryEmbeddings(factory, "fake-hashing-64", cache=queries)
-        llm = Answering(model_id="tiny", path=str(folder), context_window=4096).defer(
-            lambda: weight_loads.append(1) or object())
+        llm = Answering(model=str(folder), context_window=4096)
         # hybrid retrieval, so that the questions need embedding (the shipped rag_course retrieves with BM25 only)
         chain = load_chain("rag_course", llm=llm, index=load_index(tmp_path / "idx", embeddings=emb), mode="hybrid")
         with ReplayCache(tmp_path / "replay.sqlite", mode="use") as cache:
-            result = evaluate(chain=chain, dataset=dataset, mode="rag", llm=llm, cache=cache, show_progress=False)
+            result = evaluate(chain=chain, dataset=dataset, mode="rag", cache=cache, show_progress=False)
         return result, emb, factory
 
     first, emb1, factory1 = run()
@@ -182,7 +190,7 @@ def test_a_cached_rag_run_loads_no_embedding_model_and_no_llm_weights(tmp_path, 
     # the shipped rag_course ranks with BM25 alone: even a first run never embeds a question
     factory = Counter(FakeEmbeddings(64))
     emb = CachedQueryEmbeddings(factory, "fake-hashing-64", cache=QueryEmbeddingCache(tmp_path / "q2.sqlite"))
-    llm = Answering(model_id="tiny", path=str(folder), context_window=4096).defer(lambda: object())
+    llm = Answering(model=str(folder), context_window=4096)
     with ReplayCache(tmp_path / "replay2.sqlite", mode="use") as cache:
         shipped = evaluate(chain="rag_course", dataset=dataset, mode="rag", llm=llm, cache=cache,
                            index=load_index(tmp_path / "idx", embeddings=emb), show_progress=False)

@@ -18,7 +18,7 @@ from tiny_qwen_support import (  # noqa: E402
     tiny_chat_model,
 )
 
-from promptkit.models.prefill import PrefixStore, common_prefix, grouped_order, prefix_groups  # noqa: E402
+from promptkit.llm.decoding.prefill import PrefixStore, common_prefix, grouped_order, prefix_groups  # noqa: E402
 
 
 def test_the_prefix_store_reuses_a_prefix_across_batches(tiny_model):
@@ -91,14 +91,14 @@ def test_grouped_order_keeps_shared_passages_together_longest_first():
 
 
 def test_prompts_sharing_a_passage_are_prefilled_together(tiny_model, monkeypatch):
-    import promptkit.models.greedy as greedy
+    import promptkit.llm.decoding.loop as decoder
 
     chat_model = tiny_chat_model(tiny_model, batch_size=4)
     rows = rows_sharing_passages(seed=22, sizes=[4, 4])  # longest-first would mix the passages
     prompts = [as_text(row) for row in rows]
     prefilled = []
-    real = greedy.prefill
-    monkeypatch.setattr(greedy, "prefill", lambda m, r, **k: prefilled.append(r) or real(m, r, **k))
+    real = decoder.prefill
+    monkeypatch.setattr(decoder, "prefill", lambda m, r, **k: prefilled.append(r) or real(m, r, **k))
     answers = chat_model.complete(prompts, max_new_tokens=4)
     assert sum(len(r) for r in prefilled) == 8
     # each prefill holds one passage's prompts: their common prefix reaches past the passage (34+ tokens)
@@ -121,7 +121,7 @@ def test_a_longer_stored_prefix_serves_a_batch_that_shares_less_of_it(tiny_model
 
 
 def test_length_buckets_keep_padding_small():
-    from promptkit.models.prefill import PAD_SLACK, PAD_SHARE, _buckets
+    from promptkit.llm.decoding.prefill import PAD_SLACK, PAD_SHARE, _buckets
 
     lengths = {0: 600, 1: 590, 2: 120, 3: 110, 4: 100, 5: 20}
     buckets = _buckets(lengths)

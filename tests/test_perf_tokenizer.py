@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptkit.models.local import LightTokenizer
+from promptkit.llm.tokenizer import LightTokenizer
 
 CHATS = [
     [{"role": "user", "content": "Quantas tarefas compõem o MMLU?"}],
@@ -36,7 +36,7 @@ def test_renders_are_remembered_and_replayed_without_transformers(tmp_path, monk
 @pytest.mark.model
 def test_same_prompts_and_counts_as_transformers(repo):
     transformers = pytest.importorskip("transformers")
-    from promptkit.models import DEFAULT_LLM, assemble, get_entry
+    from promptkit.weights import DEFAULT_LLM, assemble, get_entry
 
     entry = get_entry(DEFAULT_LLM)
     if not assemble.is_ready(entry):

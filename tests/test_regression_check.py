@@ -105,9 +105,9 @@ def project(tmp_path, monkeypatch):
         made.append(model)
         return model
 
-    import promptkit.models
+    import promptkit.llm
 
-    monkeypatch.setattr(promptkit.models, "load_llm", fake_load_llm)
+    monkeypatch.setattr(promptkit.llm, "load_llm", fake_load_llm)
     return root
 
 

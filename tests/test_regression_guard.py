@@ -28,13 +28,13 @@ def tokenizer_home(monkeypatch):
         monkeypatch.setenv("PROMPTKIT_HOME", REAL_HOME)
     else:
         monkeypatch.delenv("PROMPTKIT_HOME", raising=False)
-    from promptkit.models import DEFAULT_LLM, pull
+    from promptkit.weights import DEFAULT_LLM, pull
 
     pull(DEFAULT_LLM, progress=False)  # a no-op once converted; weights are not loaded here
 
 
 def _weights_loaded() -> bool:
-    from promptkit.models.local import _BACKENDS
+    from promptkit.llm.runtime import _BACKENDS
 
     return bool(_BACKENDS)
 

@@ -65,7 +65,7 @@ def test_eval_baseline_and_assert_no_regression_in_strict_mode(nested: pytest.Py
             assert report.ok, report.summary()
             with pytest.raises(CacheMissError, match="re-record"):
                 promptkit_eval(chain="qa_zero_shot", dataset="tiny", split="dev",
-                               llm=FakeChatModel(model_id="another-model"), replay=baseline.replay_path)
+                               llm=FakeChatModel(model="another-model"), replay=baseline.replay_path)
 
         def test_regression_message(project, promptkit_eval):
             from promptkit.regression import record_baseline

@@ -171,7 +171,7 @@ class SlowFake(FakeChatModel):
             f.write(f"batch {{len(prompts)}}\\n")
         return texts
 
-llm = SlowFake(model_id=model_id, default="sem resposta", rules=[("temperatura", "mais previsível")],
+llm = SlowFake(model=model_id, default="sem resposta", rules=[("temperatura", "mais previsível")],
                batch_size=2)
 with ReplayCache(cache_path) as cache:
     result = evaluate(chain="qa_zero_shot", dataset="course_qa", limit=limit, llm=llm, cache=cache,
@@ -210,7 +210,7 @@ def test_kill_during_eval_run_keeps_results_and_resumes_from_the_cache(tmp_path)
         dataset="course_qa",
         limit=4,
         cache="off",
-        llm=FakeChatModel(model_id="slow-fake"),
+        llm=FakeChatModel(model="slow-fake"),
         show_progress=False,
         out=out,
     )
@@ -227,7 +227,7 @@ def test_kill_during_eval_run_keeps_results_and_resumes_from_the_cache(tmp_path)
     assert status == "ok" and rows >= 6
 
     llm = FakeChatModel(
-        model_id="slow-fake", default="sem resposta", rules=[("temperatura", "mais previsível")], batch_size=2
+        model="slow-fake", default="sem resposta", rules=[("temperatura", "mais previsível")], batch_size=2
     )
     with ReplayCache(cache) as store:
         result = evaluate(
@@ -249,7 +249,7 @@ def test_kill_during_eval_run_keeps_results_and_resumes_from_the_cache(tmp_path)
         cache="off",
         show_progress=False,
         llm=FakeChatModel(
-            model_id="slow-fake", default="sem resposta", rules=[("temperatura", "mais previsível")]
+            model="slow-fake", default="sem resposta", rules=[("temperatura", "mais previsível")]
         ),
     )
     assert [r.prediction for r in result.rows] == [r.prediction for r in fresh.rows]
@@ -286,7 +286,7 @@ def test_concurrent_evals_share_one_replay_cache(tmp_path):
             dataset="course_qa",
             limit=limit,
             cache=store,
-            llm=FakeChatModel(model_id="fake-b", batch_size=2),
+            llm=FakeChatModel(model="fake-b", batch_size=2),
             show_progress=False,
         )
     assert replayed.cache.hits == limit and replayed.cache.misses == 0

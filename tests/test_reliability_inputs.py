@@ -145,13 +145,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def fake_default_llm(monkeypatch: pytest.MonkeyPatch) -> list[FakeChatModel]:
     """``load_llm()`` of the default model returns a FakeChatModel; other names go to the real loader."""
-    import promptkit.models as models
+    import promptkit.llm as models
+    from promptkit.weights import DEFAULT_LLM
 
     real = models.load_llm
     made: list[FakeChatModel] = []
 
     def fake(name: str | None = None, **settings):
-        if name not in (None, models.DEFAULT_LLM):
+        if name not in (None, DEFAULT_LLM):
             return real(name, **settings)
         llm = FakeChatModel(default="mais previsível", context_window=1024)
         if settings.get("cache") is not None:
@@ -348,7 +349,8 @@ def test_unknown_names_cli(argv, needles, guarded, fake_default_llm, capsys):
 def test_unknown_names_api(guarded, fake_default_llm):
     from promptkit.chains import load_chain
     from promptkit.evaluation import evaluate
-    from promptkit.models import get_model_info, load_llm
+    from promptkit.weights import get_model_info
+    from promptkit.llm import load_llm
     from promptkit.prompts import load_prompt
 
     with pytest.raises(NotFoundError, match="did you mean 'rag_qa'"):
@@ -859,8 +861,8 @@ def test_tampered_index(tmp_path, guarded, fake_index_embeddings, capsys):
 @pytest.fixture
 def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A catalogued fake LLM whose converted folder is built (tiny files) in PROMPTKIT_HOME."""
-    from promptkit.models import assemble, catalog
-    from promptkit.models.catalog import ModelEntry
+    from promptkit.weights import assemble, catalog
+    from promptkit.weights.catalog import ModelEntry
 
     whole = b"GGUF" + bytes(range(256)) * 4
     site = tmp_path / "site"
@@ -898,7 +900,8 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     ["flip_byte", "truncate", "delete", "manifest_garbage", "manifest_shape", "manifest_files_shape"],
 )
 def test_tampered_converted_model(damage, guarded, fake_model, capsys):
-    from promptkit.models import load_llm, verify
+    from promptkit.weights import verify
+    from promptkit.llm import load_llm
 
     entry, folder = fake_model
     weights = folder / "model.safetensors"
@@ -939,10 +942,10 @@ def test_tampered_converted_model(damage, guarded, fake_model, capsys):
 
 
 def test_intact_fake_model_loads_its_window(guarded, fake_model):
-    from promptkit.models import load_llm
+    from promptkit.llm import load_llm
 
     llm = load_llm("fake-rel")
-    assert llm.context_window == 512
+    assert llm.window == 512
 
 
 def test_huge_question_inside_a_dataset_names_its_id(tmp_path, guarded, fake_default_llm, capsys):

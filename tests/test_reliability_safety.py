@@ -138,7 +138,7 @@ def test_torch_load_is_weights_only():
 ALLOWED_WRITES = {
     "fileio.py: os.fdopen": "the atomic-write primitive itself (temporary file, fsync, rename)",
     "index/store.py: open(…) for writing": "the build lock file, opened to flock it (holds no data)",
-    "models/assemble.py: open(…) for writing": "the GGUF is assembled inside a private temporary folder that "
+    "weights/assemble.py: open(…) for writing": "the GGUF is assembled inside a private temporary folder that "
     "is renamed into place; the other open is the flock file",
     "pytest_plugin.py: shutil.copyfile": "copies a committed replay file to a private temporary copy",
     "regression/baseline.py: shutil.copyfile": "copies to a staging file, then os.replace onto the target",

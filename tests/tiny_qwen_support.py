@@ -1,4 +1,4 @@
-"""Helpers shared by the greedy-decoding and prefill tests (no tests here): a small random Qwen2 in float32,
+"""Helpers shared by the decoder and prefill tests (no tests here): a small random Qwen2 in float32,
 built offline, prompts shaped like the RAG chain's, and ``generate``'s greedy tokens as the reference."""
 
 from __future__ import annotations
@@ -27,15 +27,17 @@ def tiny_chat_model(model: Any, batch_size: int = 4) -> Any:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from promptkit.models.local import Backend, LocalChatModel
+    from promptkit.llm.local import LocalChatModel
+    from promptkit.llm.runtime import Backend
 
     words = ["<pad>", "</s>"] + [f"w{i}" for i in range(2, 64)]
     inner = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="w2"))
     inner.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok = PreTrainedTokenizerFast(tokenizer_object=inner, pad_token="<pad>", eos_token="</s>")
     tok.padding_side = "left"
-    backend = Backend(model=model, tokenizer=tok, dtype="fp32", int8=False, context_window=512, eos_ids=[EOS])
-    return LocalChatModel(model_id="tiny", path="/nonexistent/tiny", dtype="fp32", batch_size=batch_size,
+    backend = Backend(model=model, tokenizer=tok, dtype="fp32", context_window=512, eos_ids=[EOS])
+    # a hub-style name: nothing is resolved on disk, and the attached backend serves every call
+    return LocalChatModel(model="tiny/random", dtype="fp32", batch_size=batch_size,
                           context_window=512).attach(backend)
 
 
@@ -69,21 +71,23 @@ def rows_sharing_passages(seed: int, sizes: list[int]) -> list[list[int]]:
 
 
 def decode(model: Any, rows: list[list[int]], max_new: int, **options: Any) -> list[list[int]]:
-    """``greedy_batch`` with the small model's padding and EOS ids."""
+    """The decoder's tokens for ``rows`` with the small model's padding and EOS ids."""
     import torch
 
-    from promptkit.models.greedy import greedy_batch
+    from promptkit.llm.decoding import decode as run
 
     with torch.inference_mode():
-        return greedy_batch(model, rows, max_new_tokens=max_new, pad_id=PAD, eos_ids=[EOS], **options)
+        return [tokens for tokens, _ in run(model, rows, max_new_tokens=max_new, pad_id=PAD, eos_ids=[EOS],
+                                            **options)]
 
 
-def reference(model: Any, row: list[int], max_new: int) -> list[int]:
-    """``generate``'s greedy continuation of one row, EOS excluded."""
+def reference(model: Any, row: list[int], max_new: int, **generate_options: Any) -> list[int]:
+    """``generate``'s greedy continuation of one row, EOS excluded (transformers as the reference)."""
     import torch
 
     with torch.inference_mode():
         out = model.generate(input_ids=torch.tensor([row]), attention_mask=torch.ones(1, len(row), dtype=torch.long),
-                             max_new_tokens=max_new, do_sample=False, eos_token_id=EOS, pad_token_id=PAD)
+                             max_new_tokens=max_new, do_sample=False, eos_token_id=EOS, pad_token_id=PAD,
+                             **generate_options)
     new = out[0, len(row):].tolist()
     return new[: new.index(EOS)] if EOS in new else new

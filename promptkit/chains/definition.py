@@ -37,21 +37,16 @@ class ModelSettings(_Strict):
     stop: list[str] | None = None
     batch_size: int | None = Field(default=None, ge=1, le=256)
     dtype: Literal["bf16", "fp32"] | None = None
-    int8: bool | None = None
     threads: int | None = Field(default=None, ge=1)
     draft_tokens: int | None = Field(
         default=None, ge=0, le=32,
         description="greedy decoding: tokens drafted per step from the prompt and verified at once (0: off)",
     )
     prefix_cache: bool | None = Field(default=None, description="reuse the shared prompt prefix's key/value states")
-    continuous_batching: bool | None = Field(
-        default=None, description="greedy decoding: new prompts join a batch once half of its rows have finished"
-    )
+    timeout: float | None = Field(default=None, gt=0, description="seconds a model call may take")
 
     GENERATION: ClassVar[tuple[str, ...]] = ("max_new_tokens", "temperature", "top_p", "seed", "stop")
-    LOADING: ClassVar[tuple[str, ...]] = (
-        "batch_size", "dtype", "int8", "threads", "draft_tokens", "prefix_cache", "continuous_batching"
-    )
+    LOADING: ClassVar[tuple[str, ...]] = ("batch_size", "dtype", "threads", "draft_tokens", "prefix_cache", "timeout")
 
     def generation(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.GENERATION if getattr(self, k) is not None}

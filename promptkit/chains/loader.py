@@ -126,7 +126,7 @@ def load_chain(
     """The runnable for chain ``name`` (a file in ``chains/`` or a path to one).
 
     ``llm`` injects a chat model (e.g. :class:`promptkit.testing.FakeChatModel`), otherwise the definition's model
-    is loaded with :func:`promptkit.models.load_llm`; ``embeddings`` and ``index`` are used for few-shot selection
+    is loaded with :func:`promptkit.llm.load_llm`; ``embeddings`` and ``index`` are used for few-shot selection
     and retrieval; ``prompt`` replaces the prompt reference; ``cache`` (a ``ReplayCache``) is set on the model;
     other keyword arguments override settings of the definition (``k=8``, ``grounding=0.6``, ``guard=None``,
     ``name="qwen2.5-coder-1.5b-instruct"`` for the model …); the chain name is positional so ``name`` is free

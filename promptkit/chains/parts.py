@@ -64,7 +64,8 @@ class Parts:
 
     @property
     def context_window(self) -> int:
-        return int(getattr(self.llm, "context_window", 4096) or 4096)
+        """The model's context window in tokens (promptkit models know theirs; 4096 for other chat models)."""
+        return int(getattr(self.llm, "window", None) or getattr(self.llm, "context_window", None) or 4096)
 
     @property
     def max_new_tokens(self) -> int:
@@ -104,16 +105,16 @@ def generation_settings(definition: ChainDefinition, spec: Any) -> dict[str, Any
 
 
 def resolve_llm(definition: ChainDefinition, llm: Any = None, cache: Any = None) -> Any:
-    """The injected model, or :func:`promptkit.models.load_llm` with the definition's loading settings."""
+    """The injected model, or :func:`promptkit.llm.load_llm` with the definition's loading settings."""
     if llm is None:
-        from promptkit.models import load_llm
+        from promptkit.llm import load_llm
 
         settings = definition.model.loading()
         if cache is not None:
             settings["cache"] = cache
         return load_llm(definition.model.name, **settings)
-    if cache is not None:
-        llm.cache = cache
+    if cache is not None and hasattr(llm, "model_copy"):
+        return llm.model_copy(update={"cache": cache})  # the caller's model object keeps its own cache
     return llm
 
 

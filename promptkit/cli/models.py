@@ -25,7 +25,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from promptkit.models import get_model_info, list_models
+    from promptkit.weights import get_model_info, list_models
 
     rows = []
     for entry in list_models(args.kind):
@@ -42,7 +42,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from promptkit.models import pull
+    from promptkit.weights import pull
 
     folder = pull(args.name, progress=not args.quiet, keep_gguf=args.keep_gguf)
     print(folder)
@@ -50,7 +50,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from promptkit.models import get_model_info
+    from promptkit.weights import get_model_info
 
     info = get_model_info(args.name)
     if args.json:
@@ -68,7 +68,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from promptkit.models import verify
+    from promptkit.weights import verify
 
     rows = verify(args.name)
     print(_table([["ok" if ok else "FAILED", what, detail] for what, ok, detail in rows],

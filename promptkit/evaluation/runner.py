@@ -7,6 +7,7 @@ replays a run without a model.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit import metrics as M
-from promptkit.cache import ReplayCache, check_mode
+from promptkit.cache import ReplayCache, check_mode, global_cache
 from promptkit.datasets import SquadDataset, SquadExample, load_squad
 from promptkit.errors import ValidationError
 from promptkit.evaluation.results import (
@@ -51,68 +52,41 @@ def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str
     return out
 
 
-# -- locating the model inside a chain -----------------------------------------------------------------------
+# -- what model answered ---------------------------------------------------------------------------------------
 
 
-def _children(node: Any) -> Iterator[Any]:
-    """Runnables held by ``node`` (attributes, lists and dicts of them), whatever the runnable class."""
-    from langchain_core.runnables import Runnable
+def _model_recorder() -> Any:
+    """A LangChain callback handler that records the first chat model call of a run: the model's name and its
+    invocation parameters (what LangChain reports to tracers), whatever the chain and the model class."""
+    from langchain_core.callbacks import BaseCallbackHandler
 
-    try:
-        values = list(vars(node).values())
-    except TypeError:
-        return
-    for value in values:
-        if isinstance(value, Runnable):
-            yield value
-        elif isinstance(value, list | tuple):
-            yield from (v for v in value if isinstance(v, Runnable))
-        elif isinstance(value, dict):
-            yield from (v for v in value.values() if isinstance(v, Runnable))
+    class ModelRecorder(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.model_id: str | None = None
+            self.settings: dict[str, Any] = {}
 
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            if self.model_id is not None:
+                return
+            params = dict(kwargs.get("invocation_params") or {})
+            meta = kwargs.get("metadata") or {}
+            self.model_id = str(meta.get("ls_model_name") or params.get("model") or params.get("model_name")
+                                or params.get("_type") or "unknown")
+            self.settings = {k: v for k, v in params.items() if k not in ("_type", "model", "model_name")
+                             and _plain(v)}
 
-def find_model(chain: Any, depth: int = 8) -> tuple[Any, dict[str, Any]]:
-    """The first :class:`~promptkit.llm.base.BatchedChatModel` inside a runnable, and the generation settings
-    bound to it there (``model.bind(max_new_tokens=…)``); ``(None, {})`` when there is none."""
-    from langchain_core.runnables import RunnableBinding
-
-    from promptkit.llm.base import BatchedChatModel
-
-    if isinstance(chain, BatchedChatModel):
-        return chain, {}
-    seen: set[int] = set()
-    frontier = [chain]
-    for _ in range(depth):
-        nxt = []
-        for node in frontier:
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if isinstance(node, RunnableBinding) and isinstance(node.bound, BatchedChatModel):
-                return node.bound, dict(node.kwargs)
-            if isinstance(node, BatchedChatModel):
-                return node, {}
-            nxt.extend(_children(node))
-        frontier = nxt
-    return None, {}
+    return ModelRecorder()
 
 
-def model_settings(model: Any, bound: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The generation settings worth recording for a model (with those a chain binds), empty when unknown."""
-    if model is None:
-        return {}
-    settings: dict[str, Any] = {}
-    if hasattr(model, "generation_params"):
-        settings.update(model.generation_params(**(bound or {})))
-    for attr in ("revision", "batch_size", "context_window"):
-        if hasattr(model, attr):
-            settings[attr] = getattr(model, attr)
-    if hasattr(model, "numerics"):
-        try:
-            settings["numerics"] = model.numerics()
-        except Exception:  # noqa: BLE001 - best effort, never fail a run over metadata
-            pass
-    return settings
+def _plain(value: Any) -> bool:
+    """Whether a setting is plain JSON data (API keys and clients are never recorded)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 # -- chain outputs -------------------------------------------------------------------------------------------
@@ -243,9 +217,9 @@ def _resolve_chain(
             f"chain must be a chain name or a LangChain Runnable, got {type(chain).__name__}",
             hint="pass e.g. chain='qa_zero_shot' or a runnable taking {'question', 'context'}",
         )
-    if prompt is not None or index is not None:
+    if prompt is not None or index is not None or llm is not None:
         raise ValidationError(
-            "prompt= and index= only apply when chain is a chain name",
+            "prompt=, index= and llm= only apply when chain is a chain name",
             hint="build them into your runnable, or pass the chain's name",
         )
     name = getattr(chain, "name", None) or type(chain).__name__
@@ -280,9 +254,10 @@ def evaluate(
         cache: replay-cache mode (``use``, ``refresh``, ``off``, ``strict``) or an open :class:`ReplayCache`.
         prompt: overrides the chain's prompt ref (chain names only).
         index: a ``CourseIndex`` or its folder, for rag chains (chain names only).
-        llm: a model to inject into a named chain; for a Runnable, the model it uses (found inside the
-            runnable when not given). That model answers through this run's replay cache and its settings
-            are recorded.
+        llm: a chat model to inject into a named chain (it answers through this run's replay cache). A ready-made
+            runnable brings its own models: they answer through this run's replay cache as LangChain's global
+            cache, unless a model has a cache of its own. The model and settings of the first chat model call
+            are recorded in the results.
         out: write the results JSON here (atomically).
         show_progress: show a progress bar on stderr.
     """
@@ -302,25 +277,19 @@ def evaluate(
 
     replay, owned = _open_cache(cache)
     hits0, misses0 = replay.hits, replay.misses
-    swapped: list[tuple[Any, Any]] = []  # (model, its previous cache), restored at the end
+    recorder = _model_recorder()
     try:
         runnable, chain_name = _resolve_chain(chain, llm=llm, prompt=prompt, index=index, cache=replay)
-        found, bound = find_model(runnable)
-        model = llm if llm is not None else found
-        if model is not found:
-            bound = {}
-        if not isinstance(chain, str) and model is not None and hasattr(model, "cache"):
-            # A ready-made runnable: its model answers through this run's replay cache.
-            swapped.append((model, model.cache))
-            model.cache = replay
         extra_abstentions = _abstain_phrases(prompt)
-        rows, outputs, duration = _run(
-            runnable, examples, mode, chunk_size, show_progress, chain_name, extra_abstentions
-        )
+        # A named chain's model was built with this run's cache; a ready-made runnable's models answer through it
+        # as LangChain's global cache (a model with a cache of its own keeps using that one).
+        scope = global_cache(replay) if not isinstance(chain, str) else contextlib.nullcontext()
+        with scope:
+            rows, outputs, duration = _run(
+                runnable, examples, mode, chunk_size, show_progress, chain_name, extra_abstentions, recorder
+            )
     finally:
         hits, misses = replay.hits - hits0, replay.misses - misses0
-        for m, previous in swapped:
-            m.cache = previous
         if owned:
             replay.close()
 
@@ -341,9 +310,7 @@ def evaluate(
         prompt=PromptRef(
             ref=first.get("prompt") or prompt, hash=first.get("prompt_hash"), cross_check=first.get("cross_check_prompt")
         ),
-        model=ModelRef(
-            id=first.get("model") or getattr(model, "model_id", None), settings=model_settings(model, bound)
-        ),
+        model=ModelRef(id=first.get("model") or recorder.model_id, settings=recorder.settings),
         metrics=official,
         metrics_pt=pt,
         normalizers={"official": M.OFFICIAL_NORMALIZER, "pt": M.PT_NORMALIZER},
@@ -397,6 +364,7 @@ def _run(
     show_progress: bool,
     label: str,
     extra_abstentions: Sequence[str],
+    recorder: Any = None,
 ) -> tuple[list[EvalRow], list[dict[str, Any]], float]:
     from tqdm.auto import tqdm
 
@@ -417,7 +385,7 @@ def _run(
                 {"question": e.question, "context": e.context if mode == "reading" else None} for e in chunk
             ]
             t0 = time.perf_counter()
-            results = runnable.batch(inputs)
+            results = runnable.batch(inputs, {"callbacks": [recorder]} if recorder is not None else None)
             latency = (time.perf_counter() - t0) / len(chunk)
             if len(results) != len(chunk):
                 raise ValidationError(

@@ -81,7 +81,7 @@ class BuildReport:
 def default_embeddings_id() -> str:
     """The model id of the default embeddings, without loading them."""
     try:
-        from promptkit.models import DEFAULT_EMBEDDINGS
+        from promptkit.weights import DEFAULT_EMBEDDINGS
     except ImportError:
         return emb_mod.DEFAULT_EMBEDDINGS_ID
     return str(DEFAULT_EMBEDDINGS)

@@ -34,7 +34,7 @@ def default_embeddings(*, cache_documents: bool = False) -> Any:
     from promptkit.index.query_cache import CachedQueryEmbeddings
 
     try:
-        from promptkit.models import DEFAULT_EMBEDDINGS as model_id
+        from promptkit.weights import DEFAULT_EMBEDDINGS as model_id
     except ImportError:
         model_id = DEFAULT_EMBEDDINGS_ID
     return CachedQueryEmbeddings(load_default_embeddings, str(model_id), variant="normalized",
@@ -44,7 +44,7 @@ def default_embeddings(*, cache_documents: bool = False) -> Any:
 def load_default_embeddings() -> Any:
     """``promptkit.models.load_embeddings()``; a local HuggingFaceEmbeddings when that is not available."""
     try:
-        from promptkit.models import load_embeddings
+        from promptkit.models.embeddings import load_embeddings
     except ImportError:
         load_embeddings = None
     if load_embeddings is not None:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import MissingDependencyError
-from promptkit.models import assemble
-from promptkit.models.catalog import CATALOG, DEFAULT_EMBEDDINGS, get_entry
+from promptkit.weights import assemble
+from promptkit.weights.catalog import CATALOG, DEFAULT_EMBEDDINGS, get_entry
 
 _LOADED: dict[str, Any] = {}
 _LOCK = threading.Lock()

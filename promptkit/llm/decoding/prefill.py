@@ -14,12 +14,20 @@ mask 0, and position ids count only the unmasked tokens, so every row sees the p
 
 from __future__ import annotations
 
-import copy
-import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
+
+from promptkit.llm.decoding.kv import (
+    cache_argument,
+    copy_cache,
+    drop_last,
+    new_cache,
+    regroupable,
+    repeat_rows,
+    stack_rows,
+)
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth a separate forward pass
 MIN_GROUP = 32  # rows of a batch sharing at least this many more tokens (e.g. one retrieved passage) share them too
@@ -93,20 +101,6 @@ def grouped_order(texts: Sequence[str], min_extra: int = GROUP_CHARS) -> list[in
     return [i for cluster in clusters for i in cluster]
 
 
-def cache_argument(model: Any) -> str:
-    """The forward argument that takes the key/value cache (``cache`` in recent transformers, else the old name)."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
-def _new_cache(model: Any) -> Any:
-    from transformers import DynamicCache
-
-    try:
-        return DynamicCache(config=model.config)
-    except TypeError:  # older transformers
-        return DynamicCache()
-
-
 class PrefixStore:
     """The last few shared prefixes' key/value caches (batch 1), per model."""
 
@@ -143,8 +137,10 @@ class PrefixStore:
             self._items.clear()
 
 
-def _extend(model: Any, slot: str, cache: Any, mask: Any, tails: list[list[int]], pad_id: int) -> tuple[Any, Any]:
-    """Run ``tails`` (one per row of ``cache``) after the cached tokens: ``(last logits, attention mask)``.
+def extend(model: Any, slot: str, cache: Any, mask: Any, tails: list[list[int]], pad_id: int,
+           keep: int = 1) -> tuple[Any, Any]:
+    """Run ``tails`` (one per row of ``cache``) after the cached tokens: ``(logits of the last ``keep``
+    positions, attention mask)``.
 
     Layout of a row: [cached tokens] [padding] [its tail]; padding is masked out and position ids count only the
     unmasked tokens, so a row's tokens see the same positions as in an unpadded run.
@@ -156,7 +152,7 @@ def _extend(model: Any, slot: str, cache: Any, mask: Any, tails: list[list[int]]
     new = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails])
     mask = torch.cat([mask, new], dim=1)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=keep,
                    **{slot: cache}).logits
     return logits, mask
 
@@ -197,15 +193,15 @@ class _Tree:
                 alone[keys[run[0]]] = tails[keys[run[0]]]
                 continue
             shared = tails[keys[run[0]]][:n]
-            branch = copy.deepcopy(cache)
-            _, branch_mask = _extend(self.model, self.slot, branch, mask, [shared], self.pad_id)
+            branch = copy_cache(cache)
+            _, branch_mask = extend(self.model, self.slot, branch, mask, [shared], self.pad_id)
             self.saved += (len(run) - 1) * n
             self.run(branch, branch_mask, {keys[i]: tails[keys[i]][n:] for i in run})
         for bucket in _buckets({r: len(t) for r, t in alone.items()}):
-            branch = copy.deepcopy(cache)
+            branch = copy_cache(cache)
             if len(bucket) > 1:
-                branch.batch_repeat_interleave(len(bucket))
-            logits, rows_mask = _extend(self.model, self.slot, branch, mask.expand(len(bucket), -1),
+                repeat_rows(branch, len(bucket))
+            logits, rows_mask = extend(self.model, self.slot, branch, mask.expand(len(bucket), -1),
                                         [alone[r] for r in bucket], self.pad_id)
             for i, r in enumerate(bucket):
                 self.rows[r] = (logits[i : i + 1], branch, slice(i, i + 1), rows_mask[i : i + 1])
@@ -217,30 +213,6 @@ class _Tree:
         parts = [self.rows[r] for r in range(count)]
         cache, mask = stack_rows([(c, rows, m) for _, c, rows, m in parts])
         return torch.cat([logits for logits, _, _, _ in parts]), cache, mask
-
-
-def stack_rows(pieces: Sequence[tuple[Any, Any, Any]]) -> tuple[Any, Any]:
-    """Rows of several caches put side by side, each left-padded to the widest, padding masked out: ``pieces``
-    are ``(cache, its rows: an index or slice, their attention mask)``. The first piece's cache object receives
-    the result (in place); returns it and the joined mask."""
-    import torch
-    from torch.nn.functional import pad
-
-    width = max(m.shape[1] for _, _, m in pieces)
-    target = pieces[0][0]
-    for n, layer in enumerate(target.layers):
-        keys = [c.layers[n].keys[rows] for c, rows, _ in pieces]
-        values = [c.layers[n].values[rows] for c, rows, _ in pieces]
-        layer.keys = torch.cat([pad(k, (0, 0, width - k.shape[-2], 0)) for k in keys])
-        layer.values = torch.cat([pad(v, (0, 0, width - v.shape[-2], 0)) for v in values])
-    return target, torch.cat([pad(m, (width - m.shape[1], 0)) for _, _, m in pieces])
-
-
-def regroupable(cache: Any) -> bool:
-    """Whether rows of ``cache`` can be taken apart and stacked (plain dynamic layers holding ``keys`` and
-    ``values``)."""
-    layers = getattr(cache, "layers", None)
-    return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
 
 
 def prefill(
@@ -271,15 +243,15 @@ def prefill(
         found = prefixes.find(rows, shared, at_least)
         if found is None and batch > 1:
             key = tuple(rows[0][:shared])
-            base = _new_cache(model)
+            base = new_cache(model)
             model(input_ids=torch.tensor([list(key)]), use_cache=True, logits_to_keep=1, **{slot: base})
             prefixes.put(key, base)
             start = shared
         elif found is not None:
             start, base = found
-    cache = copy.deepcopy(base) if base is not None else _new_cache(model)
+    cache = copy_cache(base) if base is not None else new_cache(model)
     if base is not None and cache.get_seq_length() > start:  # a longer stored prefix: keep the shared part
-        cache.crop(start - cache.get_seq_length())
+        drop_last(cache, cache.get_seq_length() - start)
     suffixes = [list(r[start:]) for r in rows]
     if stats is not None:
         stats.setdefault("group_tokens_saved", 0)
@@ -291,6 +263,6 @@ def prefill(
         return tree.assemble(batch)
     # [shared prefix (cached)] [padding] [suffix], padding masked out
     if base is not None and batch > 1:
-        cache.batch_repeat_interleave(batch)
-    logits, mask = _extend(model, slot, cache, torch.ones((batch, start), dtype=torch.long), suffixes, pad_id)
+        repeat_rows(cache, batch)
+    logits, mask = extend(model, slot, cache, torch.ones((batch, start), dtype=torch.long), suffixes, pad_id)
     return logits, cache, mask

@@ -36,7 +36,7 @@ from typing import Any
 from promptkit import paths
 from promptkit.errors import IntegrityError, MissingDependencyError, PromptkitError
 from promptkit.fileio import atomic_write_json, read_json, sha256_file
-from promptkit.models.catalog import ModelEntry
+from promptkit.weights.catalog import ModelEntry
 
 MANIFEST = "promptkit-model.json"
 STAMP = ".promptkit-verified.json"
