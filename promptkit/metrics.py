@@ -11,9 +11,11 @@ The official rules (SQuAD v1.1 / v2.0 ``evaluate-v2.0.py``) are reproduced exact
   threshold (default 1.0) turns the prediction into an abstention; scores are split into ``HasAns_*`` and
   ``NoAns_*``, and ``best_exact``/``best_f1`` search the threshold (:func:`find_best_thresh`).
 
-Generative models abstain in words, so :func:`map_abstention` turns "sem resposta", "unanswerable" and similar
-phrases into ``""`` before scoring. A Portuguese-aware normaliser (:func:`normalize_answer_pt`, named
-``pt-v1``) is meant to be reported *beside* the official score, never instead of it. :func:`bootstrap_ci` and
+Generative models abstain in words, so :func:`~promptkit.text.map_abstention` turns "sem resposta",
+"unanswerable" and similar phrases into ``""`` before scoring. The Portuguese-aware normalisers
+(:func:`~promptkit.text.normalize_answer_pt`, named ``pt-v1`` and ``pt-v1-fold``) are meant to be reported
+*beside* the official score, never instead of it; they live in :mod:`promptkit.text` with the abstention
+vocabulary. :func:`bootstrap_ci` and
 :func:`paired_bootstrap` give seeded percentile confidence intervals.
 """
 
@@ -24,9 +26,17 @@ import functools
 import random
 import re
 import string
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+# the abstention mapping and the Portuguese normalisers are defined in promptkit.text and re-exported here for
+# the callers that score with them
+from promptkit.text import (  # noqa: F401
+    is_abstention,
+    map_abstention,
+    normalize_answer_pt,
+    normalize_answer_pt_fold,
+)
 
 Normalizer = Callable[[str], str]
 
@@ -37,7 +47,6 @@ PT_NORMALIZER = "pt-v1"
 
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_ARTICLES_PT = re.compile(r"\b(o|a|os|as|um|uma|uns|umas)\b", re.UNICODE)
 
 
 def normalize_answer(s: str) -> str:
@@ -54,51 +63,6 @@ def normalize_answer(s: str) -> str:
     text = "".join(ch for ch in text if ch not in _PUNCT)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
-
-
-def _is_punct(ch: str) -> bool:
-    return ch in _PUNCT or unicodedata.category(ch).startswith("P")
-
-
-def fold_accents(text: str) -> str:
-    """Drop combining marks: ``"ção" -> "cao"``.
-
-    >>> fold_accents("Atenção à posição")
-    'Atencao a posicao'
-    """
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def normalize_answer_pt(s: str, *, fold: bool = False) -> str:
-    """Portuguese-aware normalisation (``pt-v1``): Unicode punctuation, Portuguese articles, optional accents.
-
-    lowercase → delete every Unicode punctuation character (``« » “ ” — …`` included) → optionally fold
-    accents → articles ``o|a|os|as|um|uma|uns|umas`` become a space → collapse whitespace.
-
-    >>> normalize_answer_pt("O Brasil")
-    'brasil'
-    >>> normalize_answer_pt("«prompt»")
-    'prompt'
-    >>> normalize_answer_pt("“Atenção”", fold=True)
-    'atencao'
-    """
-    text = unicodedata.normalize("NFC", s)
-    if fold:  # before lowercasing: compatibility forms such as "𝕊" decompose to capitals
-        text = fold_accents(text)
-    text = text.lower()
-    text = "".join(ch for ch in text if not _is_punct(ch))
-    text = _ARTICLES_PT.sub(" ", text)
-    return " ".join(text.split())
-
-
-def normalize_answer_pt_fold(s: str) -> str:
-    """``pt-v1`` with accent folding (named ``pt-v1-fold``).
-
-    >>> normalize_answer_pt_fold("As Redes Neurais")
-    'redes neurais'
-    """
-    return normalize_answer_pt(s, fold=True)
 
 
 NORMALIZERS: dict[str, Normalizer] = {
@@ -193,79 +157,6 @@ def score_answer(
     exact = max(compute_exact(g, prediction, normalizer) for g in golds)
     f1 = max(compute_f1(g, prediction, normalizer) for g in golds)
     return exact, f1
-
-
-# -- abstentions ---------------------------------------------------------------------------------------------
-
-#: Phrases (after :func:`_abstain_key`) that mean "no answer" when they open the prediction.
-ABSTENTION_PREFIXES: tuple[str, ...] = (
-    "sem resposta",
-    "nao ha resposta",
-    "nao existe resposta",
-    "nenhuma resposta",
-    "nao sei",
-    "nao e possivel responder",
-    "nao e possivel determinar",
-    "nao e possivel saber",
-    "nao foi possivel responder",
-    "nao da para responder",
-    "nao consigo responder",
-    "nao posso responder",
-    "impossivel responder",
-    "resposta nao encontrada",
-    "nao ha informacao",
-    "nao ha informacoes",
-    "o contexto nao informa",
-    "o contexto nao menciona",
-    "o contexto nao contem",
-    "o contexto nao diz",
-    "o texto nao informa",
-    "o texto nao menciona",
-    "nao consta",
-    "nao informado",
-    "nao mencionado",
-    "unanswerable",
-    "no answer",
-    "not answerable",
-    "cannot be answered",
-    "cannot answer",
-    "can not be answered",
-    "i dont know",
-    "i do not know",
-    "not enough information",
-    "the context does not",
-)
-
-
-def _abstain_key(text: str) -> str:
-    text = fold_accents(unicodedata.normalize("NFC", text).lower())
-    text = text.replace("'", "").replace("\u2019", "")
-    text = "".join(" " if _is_punct(ch) else ch for ch in text)
-    return " ".join(text.split())
-
-
-def is_abstention(text: str, extra_phrases: Iterable[str] = ()) -> bool:
-    """True if ``text`` abstains in words (Portuguese or English), ignoring case, accents and punctuation.
-
-    >>> is_abstention("Sem resposta."), is_abstention("Não é possível responder com base no contexto.")
-    (True, True)
-    >>> is_abstention("unanswerable"), is_abstention("1943"), is_abstention("")
-    (True, False, True)
-    """
-    key = _abstain_key(text)
-    if not key:
-        return True
-    prefixes = [*ABSTENTION_PREFIXES, *(_abstain_key(p) for p in extra_phrases)]
-    return any(key == p or key.startswith(p + " ") for p in prefixes if p)
-
-
-def map_abstention(text: str, extra_phrases: Iterable[str] = ()) -> str:
-    """The prediction to score: ``""`` for an abstention, else the text unchanged.
-
-    >>> map_abstention("Não há resposta no texto."), map_abstention("2017")
-    ('', '2017')
-    """
-    return "" if is_abstention(text, extra_phrases) else text
 
 
 # -- aggregation, exactly as evaluate-v2.0.py ---------------------------------------------------------------
