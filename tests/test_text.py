@@ -1,4 +1,4 @@
-"""promptkit.text: folding, the Portuguese normalisers and the one abstention vocabulary shared by chains and scorer."""
+"""promptkit.text: folding, the Portuguese normalisers and the abstention vocabulary of chains and scorer."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_doctests_pass():
     assert result.attempted >= 15 and result.failed == 0
 
 
-# -- folding ---------------------------------------------------------------------------------------------------
+# -- folding -------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_every_folder_agrees_on_accents():
     assert T.normalize_answer_pt_fold(sample) == "nao e otimo"
 
 
-# -- Portuguese normalisers -----------------------------------------------------------------------------------
+# -- Portuguese normalisers ---------------------------------------------------------------------------------
 
 
 def test_pt_normalisers_are_the_registered_ones():
@@ -66,7 +66,7 @@ def test_pt_normalisers_are_the_registered_ones():
     assert T.normalize_answer_pt_fold("Atenção") == "atencao"
 
 
-# -- abstentions ----------------------------------------------------------------------------------------------
+# -- abstentions --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("phrase", T.ABSTENTION_PHRASES)

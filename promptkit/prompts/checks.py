@@ -207,7 +207,7 @@ def leakage(
 ) -> list[str]:
     """Pool examples whose id or question/text also appears in ``dataset`` (a path, or a name under
     ``eval/datasets/``: ``course_qa``, ``moderation``). Texts are compared folded
-    (:func:`promptkit.text.fold_words`): a copy that differs only in case, accents or punctuation still leaks."""
+    (:func:`promptkit.text.fold_words`): a copy differing only in case, accents or punctuation still leaks."""
     path = _dataset_path(dataset)
     items = dataset_items(path)
     ids = {str(i["id"]): i for i in items if i.get("id") is not None}
