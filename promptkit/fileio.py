@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,11 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
         raise ValidationError(
             f"{what} {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             hint="the file may be truncated or corrupted; regenerate it",
+        ) from None
+    except ValueError:  # the only other failure of json.loads: an integer longer than Python converts
+        raise ValidationError(
+            f"{what} {p} holds an integer of more than {sys.get_int_max_str_digits()} digits",
+            hint="write that value as an ordinary number",
         ) from None
 
 

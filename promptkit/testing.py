@@ -17,6 +17,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import Field
 
 from promptkit.llm.base import BatchedChatModel, Completion
+from promptkit.text import ABSTENTION_PHRASE
 
 Responder = Callable[[str], str]
 
@@ -35,7 +36,7 @@ class FakeChatModel(BatchedChatModel):
     respond: Responder | None = None
     rules: list[tuple[str, str]] = Field(default_factory=list)
     responses: list[str] = Field(default_factory=list)
-    default: str = "sem resposta"
+    default: str = ABSTENTION_PHRASE
     calls: list[list[str]] = Field(default_factory=list)
     counter: int = 0
 

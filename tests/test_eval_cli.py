@@ -70,13 +70,16 @@ def test_squad_eval_with_na_probs_and_abstention_mapping(repo, tmp_path, capsys)
     assert out["exact"] == 100.0 and out["best_f1"] == 100.0
 
 
-def test_squad_eval_reports_missing_predictions(repo, tmp_path, capsys):
+def test_squad_eval_counts_missing_predictions_as_wrong(repo, tmp_path, capsys):
     pred = tmp_path / "pred.json"
     pred.write_text(json.dumps({"en-q01": "2017"}), encoding="utf-8")
     assert main(["squad-eval", str(repo / "eval/datasets/english_qa.json"), str(pred)]) == 0
     captured = capsys.readouterr()
-    assert "Missing prediction for en-q02" in captured.err
-    assert json.loads(captured.out)["total"] == 1
+    warning = captured.err.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("warning: ")
+    assert "no prediction for 27 of 28 questions" in warning[0] and "en-q02" in warning[0]
+    out = json.loads(captured.out)
+    assert out["total"] == 28 and out["exact"] == pytest.approx(100.0 / 28)  # en-q01 is right
 
 
 def test_squad_eval_bad_input_is_one_line_error(repo, tmp_path, capsys):

@@ -114,11 +114,13 @@ def test_best_thresh_matches_the_official_search():
     assert "best_f1" not in M.squad_v2_eval(golds, preds)
 
 
-def test_missing_predictions_are_skipped():
+def test_a_missing_prediction_scores_zero_and_stays_in_the_totals():
     golds, preds = _toy()
-    del preds["d"]
+    del preds["c"]  # an unanswerable question the toy answered correctly ("")
     out = M.squad_v2_eval(golds, preds)
-    assert out["total"] == 3 and out["NoAns_total"] == 1
+    assert out["total"] == 4 and out["NoAns_total"] == 2
+    assert out["exact"] == 25.0 and out["NoAns_exact"] == 0.0  # c no longer counts as a correct abstention
+    assert M.missing_predictions(golds, preds) == ["c"]
 
 
 # -- properties ----------------------------------------------------------------------------------------------

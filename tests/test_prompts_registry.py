@@ -264,6 +264,19 @@ def test_leakage_by_question_and_id(registry, tmp_path):
     assert all("leakage" in e and pool_row["id"] in e for e in errors)
 
 
+def test_leakage_ignores_accents_case_and_punctuation(registry, tmp_path):
+    from promptkit.text import strip_accents
+
+    rows = [json.loads(line) for line in (registry / "_pools" / "qa_pt.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if not r["question"].isascii())
+    copy = strip_accents(row["question"]).upper().replace("?", " ?!")
+    assert copy != row["question"]
+    dataset = tmp_path / "copy.jsonl"
+    dataset.write_text(json.dumps({"id": "c-1", "question": copy}) + "\n")
+    errors = _errors(registry, dataset=dataset)
+    assert len(errors) == 1 and row["id"] in errors[0] and "same question" in errors[0]
+
+
 def test_leakage_jsonl_text(registry, tmp_path):
     row = json.loads((registry / "_pools" / "sentiment_pt.jsonl").read_text().splitlines()[2])
     dataset = tmp_path / "s.jsonl"

@@ -21,7 +21,7 @@ from test_prompts_support import FIXED_INPUTS, REPO, SIMPLE, copy_registry, writ
 
 from promptkit.errors import PromptkitError
 from promptkit.prompts import get_prompt_spec, list_prompts, load_prompt, render, select_examples
-from promptkit.prompts.fewshot import choose
+from promptkit.prompts.selectors import choose
 from promptkit.testing import FakeEmbeddings
 
 GOLDEN = REPO / "tests" / "golden" / "prompts"

@@ -193,7 +193,8 @@ def test_truncation_respects_the_budget(text, budget):
 @FAST
 @given(TEXT, TEXT, st.booleans(), st.booleans())
 def test_answer_post_processing(raw, context, first_line, strip):
-    from promptkit.chains.postprocess import clean_answer, grounding_score, is_abstention, snap_to_span
+    from promptkit.chains.postprocess import clean_answer, grounding_score, snap_to_span
+    from promptkit.text import is_abstention
 
     answer = clean_answer(raw, first_line=first_line, strip=strip)
     assert isinstance(answer, str)

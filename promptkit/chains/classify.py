@@ -15,9 +15,10 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from promptkit.limits import check_text
 from promptkit.chains.parts import Parts
-from promptkit.chains.postprocess import clean_answer, fold_text
+from promptkit.chains.postprocess import clean_answer
 from promptkit.chains.runnables import BatchAssign, finisher
 from promptkit.errors import ValidationError
+from promptkit.text import fold_words
 
 
 class LabelParser(BaseOutputParser[dict]):
@@ -36,11 +37,11 @@ class LabelParser(BaseOutputParser[dict]):
     labels: list[str]
 
     def parse(self, text: str) -> dict[str, Any]:
-        folded = {fold_text(label): label for label in self.labels}
-        cleaned = fold_text(clean_answer(text))
+        folded = {fold_words(label): label for label in self.labels}
+        cleaned = fold_words(clean_answer(text))
         if cleaned in folded:
             return {"label": folded[cleaned], "verdict": "ok"}
-        everything = fold_text(text)
+        everything = fold_words(text)
         positions = []
         for key, label in folded.items():
             m = re.search(rf"(?<!\w){re.escape(key)}(?!\w)", everything)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from promptkit.text import fold
+
 _DEFAULT = ("um termo ou expressão curta copiada do texto", "a short term or phrase copied from the text")
 # (pattern over the folded question, Portuguese hint, English hint); the first match wins
 _RULES: tuple[tuple[str, str, str], ...] = (
@@ -33,9 +35,6 @@ _ENGLISH = re.compile(r"\b(what|which|who|whom|when|where|why|how|is|are|does|do
 
 def answer_hint(question: str) -> str:
     """The expected answer type of ``question``, in the question's language (Portuguese unless English)."""
-    # imported here: only prompts that declare answer_hint pay for the index package
-    from promptkit.index.lexical import fold
-
     folded = fold(question)
     english = len(_ENGLISH.findall(folded)) >= 2 or folded.startswith(("what", "which", "who", "when", "where",
                                                                          "why", "how"))

@@ -1,9 +1,11 @@
-"""Turning a model's raw text into a final answer: cleanup, abstention and the grounding check.
+"""Turning a model's raw text into a final answer: cleanup, span snapping and the grounding check.
 
 Small models answer with a sentence, a "Resposta:" prefix, quotes or a trailing full stop, and they invent
 answers that are nowhere in the context. :func:`clean_answer` keeps the first line and strips the decoration;
 :func:`grounding_score` measures how well the answer occurs in the context (1.0 = verbatim after
-normalisation), so a chain can abstain below a threshold.
+normalisation), so a chain can abstain below a threshold. Texts are compared in their folded form
+(:func:`promptkit.text.fold_words`); whether an answer abstains is decided by
+:func:`promptkit.text.is_abstention`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-import unicodedata
 
-DEFAULT_ABSTAIN = ("sem resposta", "unanswerable", "no answer")
+from promptkit.text import fold_words
 
 _PREFIX = re.compile(
     r"^\s*(?:\*\*)?(?:resposta(?: final)?|answer|final answer|r|resumo|summary|categoria|label|rótulo|rotulo)"
@@ -22,7 +23,6 @@ _PREFIX = re.compile(
 )
 _QUOTES = "\"'`«»“”‘’„*"
 _TRAILING = ".;:!,。…"
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _first_line(text: str) -> str:
@@ -52,46 +52,6 @@ def clean_answer(text: str, *, first_line: bool = True, strip: bool = True) -> s
         if out == before:
             break
     return out
-
-
-def fold_text(text: str) -> str:
-    """Lowercase, accents removed, punctuation turned into spaces, whitespace collapsed."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    if not text.isascii():
-        text = text.translate(_STRIP_COMBINING)
-    return " ".join(_WORD.findall(text))
-
-
-class _CombiningTable(dict):
-    """``str.translate`` table deleting combining marks, filled as characters are met (C-speed folding)."""
-
-    def __missing__(self, codepoint: int) -> int | None:
-        value = None if unicodedata.combining(chr(codepoint)) else codepoint
-        self[codepoint] = value
-        return value
-
-
-_STRIP_COMBINING = _CombiningTable()
-
-
-def is_abstention(answer: str, phrases: tuple[str, ...] | list[str] = DEFAULT_ABSTAIN) -> bool:
-    """True when the (cleaned) answer is, or starts with, an abstention phrase.
-
-    >>> is_abstention("Sem resposta.")
-    True
-    >>> is_abstention("O texto não diz; sem resposta")
-    True
-    >>> is_abstention("1958")
-    False
-    """
-    folded = fold_text(answer)
-    if not folded:
-        return True
-    for phrase in phrases:
-        p = fold_text(phrase)
-        if p and (folded == p or folded.startswith(p) or folded.endswith(p)):
-            return True
-    return False
 
 
 def _similarity(a: str, window: str, cutoff: float = 0.0) -> float:
@@ -163,8 +123,8 @@ def grounding_score(answer: str, context: str) -> float:
     >>> grounding_score("1999", "o artigo saiu em 2017") < 0.6
     True
     """
-    a = fold_text(answer)
-    c = fold_text(context)
+    a = fold_words(answer)
+    c = fold_words(context)
     if not a:
         return 0.0
     if f" {a} " in f" {c} ":
@@ -198,7 +158,7 @@ EDGE_STOPWORDS = frozenset(
 
 
 # retrieved chunks repeat across questions, so their words do too: fold each distinct word once
-_fold_word = functools.lru_cache(maxsize=1 << 16)(fold_text)
+_fold_word = functools.lru_cache(maxsize=1 << 16)(fold_words)
 
 
 def _folded_tokens(text: str) -> list[tuple[str, int, int]]:
@@ -223,7 +183,7 @@ def snap_to_span(answer: str, context: str, *, min_ratio: float = 0.75) -> str:
     >>> snap_to_span("1999", "O artigo saiu em 2017.")
     '1999'
     """
-    a = fold_text(answer)
+    a = fold_words(answer)
     if not a:
         return answer
     tokens = _folded_tokens(context)
@@ -259,8 +219,8 @@ def trim_question_words(answer: str, question: str) -> str:
     >>> trim_question_words("Vaswani e colegas", "Quem escreveu o artigo?")
     'Vaswani e colegas'
     """
-    q_words = set(fold_text(question).split())
-    parts = [(m.group(0), fold_text(m.group(0))) for m in _SPAN_TOKEN.finditer(answer)]
+    q_words = set(fold_words(question).split())
+    parts = [(m.group(0), fold_words(m.group(0))) for m in _SPAN_TOKEN.finditer(answer)]
 
     def removable(folded: str) -> bool:
         return not folded or all(w in q_words or w in EDGE_STOPWORDS for w in folded.split())
@@ -319,10 +279,10 @@ def complete_number(answer: str, context: str) -> str:
     text = answer.strip()
     if not _NUMBER.match(text):
         return answer
-    folded = f" {fold_text(context)} "
-    if f" {fold_text(text)} " not in folded:
+    folded = f" {fold_words(context)} "
+    if f" {fold_words(text)} " not in folded:
         word = NUMBER_WORDS_PT.get(text)
-        if not word or f" {fold_text(word)} " not in folded:
+        if not word or f" {fold_words(word)} " not in folded:
             return answer
         match = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", context, re.IGNORECASE)
         text = match.group(0) if match else word

@@ -8,8 +8,10 @@ Shape: ``prepare | BatchAssign("raw", prompt | model | StrOutputParser()) | fini
   into the model's context window by token count (what is dropped or cut is recorded). Few-shot chains record
   the ids of the demonstrations the prompt's selector picks.
 * the middle step sends every prompt of a batch to the model in one ``model.batch`` call.
-* ``finish`` cleans the answer, maps the prompt's abstention phrase to ``answer=""``/``abstained=True`` and,
-  when the definition sets ``postprocess.grounding``, abstains on answers that do not occur in the context.
+* ``finish`` cleans the answer, maps a worded abstention (the prompt's own phrase or one of
+  :data:`promptkit.text.ABSTENTION_PHRASES`, the vocabulary the scorer uses too) to ``answer=""``/
+  ``abstained=True`` and, when the definition sets ``postprocess.grounding``, abstains on answers that do not
+  occur in the context.
 * with ``cross_check: <prompt ref>`` a second prompt answers from the same context first (one more batched
   call); its answer goes through the same post-processing, and when it abstains the chain abstains too
   (``abstain_reason="cross_check"``) without running the main prompt. Two prompts that must agree a question
@@ -29,11 +31,9 @@ from promptkit.chains.hints import answer_hint
 from promptkit.limits import check_question
 from promptkit.chains.parts import Parts, generation_settings
 from promptkit.chains.postprocess import (
-    DEFAULT_ABSTAIN,
     clean_answer,
     complete_number,
     grounding_score,
-    is_abstention,
     no_answer_probability,
     snap_to_span,
     trim_question_words,
@@ -41,6 +41,7 @@ from promptkit.chains.postprocess import (
 from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
 from promptkit.errors import ValidationError
 from promptkit.prompts.build import size_bound
+from promptkit.text import ABSTENTION_PHRASE, is_abstention
 
 # tokens kept free for the chat template's own markup
 TEMPLATE_MARGIN = 24
@@ -200,7 +201,7 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
         return state
 
     post = definition.postprocess
-    abstain_text = parts.spec.abstain_phrase or DEFAULT_ABSTAIN[0]
+    abstain_text = parts.spec.abstain_phrase or ABSTENTION_PHRASE
 
     def score_no_answer(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``na_prob`` for each state: P(abstention phrase) against P(generated answer), one batched call."""
@@ -322,9 +323,10 @@ def build_qa(parts: Parts, *, retrieval: bool) -> Runnable:
 
 
 def _abstain_phrases(spec: Any) -> tuple[str, ...]:
-    """A prompt version's own abstention phrase (if it declares one), then the default ones."""
+    """A prompt version's own abstention phrase, if it declares one (matched beside the shared vocabulary of
+    :func:`promptkit.text.is_abstention`)."""
     own = getattr(spec, "abstain_phrase", None)
-    return ((own,) if own else ()) + DEFAULT_ABSTAIN
+    return (own,) if own else ()
 
 
 def _shown_examples(prompt: Any, values: dict[str, Any]) -> list[dict[str, Any]]:

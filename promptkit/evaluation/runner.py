@@ -29,6 +29,7 @@ from promptkit.evaluation.results import (
     PromptRef,
     RetrievalStats,
 )
+from promptkit.text import map_abstention, normalize_answer_pt
 
 MODES = ("reading", "rag")
 CHUNK_SIZE = 16
@@ -115,9 +116,9 @@ def _make_row(
 ) -> EvalRow:
     raw = str(out.get("raw", out.get("answer", "")) or "")
     answer = str(out.get("answer", raw) or "")
-    prediction = "" if out.get("abstained") else M.map_abstention(answer, extra_abstentions)
+    prediction = "" if out.get("abstained") else map_abstention(answer, extra_abstentions)
     exact, f1 = M.score_answer(example.answers, prediction)
-    exact_pt, f1_pt = M.score_answer(example.answers, prediction, M.normalize_answer_pt)
+    exact_pt, f1_pt = M.score_answer(example.answers, prediction, normalize_answer_pt)
     na_prob = out.get("na_prob", out.get("no_answer_prob"))
     contexts = [str(c) for c in (out.get("contexts") or [])]
     if out.get("context_order") == "best_last":
@@ -163,7 +164,7 @@ def score_rows(rows: Sequence[EvalRow], *, na_prob_thresh: float = 1.0) -> tuple
     na = na_probs if rows and len(na_probs) == len(rows) else None
     official = M.squad_v2_eval(golds, preds, na_probs=na, na_prob_thresh=na_prob_thresh)
     pt = M.squad_v2_eval(
-        golds, preds, na_probs=na, na_prob_thresh=na_prob_thresh, normalizer=M.normalize_answer_pt
+        golds, preds, na_probs=na, na_prob_thresh=na_prob_thresh, normalizer=normalize_answer_pt
     )
     ci: dict[str, dict[str, Any]] = {}
     if rows:

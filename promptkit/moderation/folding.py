@@ -8,7 +8,8 @@ CPF, SSN or age patterns still work; ``fold_leet(text)`` also maps look-alike di
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from promptkit.text import fold as fold_case_and_accents
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
@@ -19,14 +20,14 @@ _SPACES = re.compile(r"\s+")
 _SPLIT_WORD = re.compile(r"\b(?:[a-z][.\-_*]){2,}[a-z]\b")
 
 
-def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 def fold(text: str) -> str:
-    """Lowercase, accents removed, typographic quotes made plain, whitespace collapsed."""
-    text = strip_accents(text.casefold())
+    """Lowercase, accents removed (:func:`promptkit.text.fold`), typographic quotes made plain, whitespace
+    collapsed.
+
+    >>> fold("  Você É “BURRO”  ")
+    'voce e "burro"'
+    """
+    text = fold_case_and_accents(text)
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     return _SPACES.sub(" ", text).strip()
 

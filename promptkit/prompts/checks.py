@@ -4,8 +4,6 @@ and no few-shot example leaking into an evaluation dataset."""
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from promptkit.prompts.store import (
     read_labels,
     version_files,
 )
+from promptkit.text import fold_words
 
 
 @dataclass(frozen=True)
@@ -157,13 +156,6 @@ def check_all(root: Path | str | None = None, dataset: Path | str | None = None)
 _TEXT_FIELDS = ("question", "text")
 
 
-def normalize(text: str) -> str:
-    """Case-, accent-spacing- and punctuation-insensitive form used to compare questions."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def dataset_items(path: Path) -> list[dict[str, Any]]:
     """``[{"id", "text"}]`` from a SQuAD-style JSON file or a JSON-lines file with ``question``/``text``."""
     items: list[dict[str, Any]] = []
@@ -214,11 +206,12 @@ def leakage(
     dataset: Path | str, root: Path, specs: dict[str, dict[int, PromptVersion]] | None = None
 ) -> list[str]:
     """Pool examples whose id or question/text also appears in ``dataset`` (a path, or a name under
-    ``eval/datasets/``: ``course_qa``, ``moderation``)."""
+    ``eval/datasets/``: ``course_qa``, ``moderation``). Texts are compared folded
+    (:func:`promptkit.text.fold_words`): a copy differing only in case, accents or punctuation still leaks."""
     path = _dataset_path(dataset)
     items = dataset_items(path)
     ids = {str(i["id"]): i for i in items if i.get("id") is not None}
-    texts = {normalize(i["text"]): i for i in items if i.get("text")}
+    texts = {fold_words(i["text"]): i for i in items if i.get("text")}
     pools = {p.relative_to(root).as_posix() for p in sorted((root / "_pools").glob("*.jsonl"))}
     for versions in (specs or {}).values():
         pools |= {s.fewshot.pool for s in versions.values() if s.fewshot is not None}
@@ -234,7 +227,7 @@ def leakage(
                 )
             for field in _TEXT_FIELDS:
                 value = row.get(field)
-                hit = texts.get(normalize(value)) if isinstance(value, str) else None
+                hit = texts.get(fold_words(value)) if isinstance(value, str) else None
                 if hit is not None:
                     problems.append(
                         f"leakage: example {row['id']!r} of {pool} has the same {field} as item "

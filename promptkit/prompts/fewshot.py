@@ -1,10 +1,11 @@
 """Few-shot example selection over a pool: fixed, by similarity, or by maximal marginal relevance.
 
-The similarity selectors are LangChain's ``SemanticSimilarityExampleSelector`` and
-``MaxMarginalRelevanceExampleSelector`` over a FAISS store, made deterministic: candidates are ranked by
-distance (rounded to 6 decimals) with ties broken by example id, and an optional ``cover`` rule guarantees
-that given values (an abstention answer, each label) appear among the chosen examples.
-LangChain is imported only when a selector is built.
+This module builds the selector a prompt version asks for: the examples of a ``fixed`` selector, or one of the
+deterministic LangChain selectors of :mod:`promptkit.prompts.selectors` over a FAISS store of the pool (ranked
+by distance rounded to 6 decimals, ties broken by example id, then the ``cover`` rule that guarantees given
+values, such as an abstention answer or each label, appear among the chosen examples).
+LangChain is imported only when a selector is built; :mod:`~promptkit.prompts.selectors` never imports this
+module back.
 """
 
 from __future__ import annotations
@@ -17,33 +18,6 @@ from promptkit.prompts.schema import FewShot, PromptVersion
 
 # (pool sha256, embeddings model id, id(embeddings), input keys) -> (embeddings, FAISS store)
 _STORES: dict[tuple[str, str, int, tuple[str, ...]], tuple[Any, Any]] = {}
-
-
-def choose(ranked: list[dict[str, Any]], k: int, cover: dict[str, list[str]] | None) -> list[dict[str, Any]]:
-    """The first ``k`` of ``ranked``, swapping the lowest-ranked ones for the best candidates that carry each
-    value listed in ``cover`` when no chosen example carries it. Keeps ranking order."""
-    position = {e["id"]: i for i, e in enumerate(ranked)}
-    chosen = list(ranked[:k])
-    required = [(f, v) for f, values in (cover or {}).items() for v in values]
-
-    def carries(example: dict[str, Any], field: str, value: str) -> bool:
-        return str(example.get(field)) == value
-
-    for field, value in required:
-        if any(carries(e, field, value) for e in chosen):
-            continue
-        ids = {e["id"] for e in chosen}
-        candidate = next((e for e in ranked if e["id"] not in ids and carries(e, field, value)), None)
-        if candidate is None:
-            continue
-        for victim in reversed(chosen):
-            if all(
-                not carries(victim, f, v) or sum(carries(e, f, v) for e in chosen) > 1 for f, v in required
-            ):
-                chosen.remove(victim)
-                chosen.append(candidate)
-                break
-    return sorted(chosen, key=lambda e: position[e["id"]])
 
 
 def _query_keys(spec: PromptVersion) -> list[str]:

@@ -1,4 +1,8 @@
-"""Deterministic versions of LangChain's vector-store example selectors (imported only when needed)."""
+"""Deterministic versions of LangChain's vector-store example selectors (imported only when needed).
+
+:func:`choose` is the ``cover`` rule both selectors apply to their ranking. The module sits below
+:mod:`promptkit.prompts.fewshot`, which builds these selectors, and imports nothing from it.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,35 @@ from langchain_core.example_selectors import (
 )
 from pydantic import PrivateAttr
 
-from promptkit.prompts.fewshot import choose
-
 # selections remembered per selector (a chain selects once to record the ids and once more to render the prompt)
 MEMO_SIZE = 4096
+
+
+def choose(ranked: list[dict[str, Any]], k: int, cover: dict[str, list[str]] | None) -> list[dict[str, Any]]:
+    """The first ``k`` of ``ranked``, swapping the lowest-ranked ones for the best candidates that carry each
+    value listed in ``cover`` when no chosen example carries it. Keeps ranking order."""
+    position = {e["id"]: i for i, e in enumerate(ranked)}
+    chosen = list(ranked[:k])
+    required = [(f, v) for f, values in (cover or {}).items() for v in values]
+
+    def carries(example: dict[str, Any], field: str, value: str) -> bool:
+        return str(example.get(field)) == value
+
+    for field, value in required:
+        if any(carries(e, field, value) for e in chosen):
+            continue
+        ids = {e["id"] for e in chosen}
+        candidate = next((e for e in ranked if e["id"] not in ids and carries(e, field, value)), None)
+        if candidate is None:
+            continue
+        for victim in reversed(chosen):
+            if all(
+                not carries(victim, f, v) or sum(carries(e, f, v) for e in chosen) > 1 for f, v in required
+            ):
+                chosen.remove(victim)
+                chosen.append(candidate)
+                break
+    return sorted(chosen, key=lambda e: position[e["id"]])
 
 
 class _Memo:
