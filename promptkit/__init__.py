@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "PromptkitError": "promptkit.errors",
     "load_llm": "promptkit.models",
-    "load_embeddings": "promptkit.models",
+    "load_embeddings": "promptkit.embeddings",
     "load_prompt": "promptkit.prompts",
     "load_chain": "promptkit.chains",
     "load_index": "promptkit.index",
@@ -27,10 +27,11 @@ __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
     from promptkit.chains import load_chain
+    from promptkit.embeddings import load_embeddings
     from promptkit.errors import PromptkitError
     from promptkit.evaluation import evaluate
     from promptkit.index import build_index, load_index
-    from promptkit.models import load_embeddings, load_llm
+    from promptkit.models import load_llm
     from promptkit.prompts import load_prompt
 
 

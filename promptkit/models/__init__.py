@@ -14,6 +14,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from promptkit.embeddings import load_embeddings
 from promptkit.errors import ValidationError
 from promptkit.models import assemble
 from promptkit.models.catalog import (
@@ -25,7 +26,6 @@ from promptkit.models.catalog import (
     get_entry,
     list_entries,
 )
-from promptkit.models.embeddings import load_embeddings
 
 __all__ = [
     "CATALOG",
