@@ -1,4 +1,4 @@
-"""Sentence embeddings: the one loader, the default embeddings behind the query cache, and vector helpers.
+"""Sentence embeddings: the one loader, the default embeddings behind the query cache, and vector utilities.
 
 :class:`LocalEmbeddings` is LangChain's ``HuggingFaceEmbeddings`` that also names the model that produced its
 vectors (``model_id``, stored in index manifests and checked on load). :func:`load_embeddings` builds one per
