@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 from promptkit.index import build_index, load_index  # noqa: E402
 from langchain_core.embeddings import Embeddings  # noqa: E402
 
-from promptkit.index.embedding import model_id_of  # noqa: E402
+from promptkit.embeddings import model_id_of  # noqa: E402
 from promptkit.index.lexical import fold  # noqa: E402
+from promptkit.index.modes import MODES  # noqa: E402
 
 
 class CachedQueries(Embeddings):
@@ -104,6 +105,8 @@ def latency(index, questions: list[dict], mode: str, k: int = 4, embed: bool = T
             index.dense_ranking(q["question"], k, vector=vectors[q["question"]])
         elif mode == "hybrid":
             index.hybrid_ranking(q["question"], k, vector=vectors[q["question"]])
+        elif mode == "mmr":
+            index.mmr_ranking(index.hybrid_ranking(q["question"], 20, vector=vectors[q["question"]]), k, 0.5)
         else:
             index.bm25_ranking(q["question"], k)
         samples.append(time.perf_counter() - t)
@@ -196,10 +199,10 @@ def main(argv: list[str] | None = None) -> int:
 
         emb = FakeEmbeddings(384)
     else:
-        from promptkit.index.embedding import load_default_embeddings
+        from promptkit.embeddings import load_embeddings
 
         t = time.perf_counter()
-        emb = load_default_embeddings()  # the model itself: latency figures must not come from the query cache
+        emb = load_embeddings()  # the model itself: latency figures must not come from the query cache
         emb.embed_query("aquecimento")
         print(f"embedding model loaded in {time.perf_counter() - t:.1f} s")
     raw_emb, emb = emb, CachedQueries(emb)
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
     index = load_index(tmp / "default", embeddings=emb)
     rows = []
-    for mode in ("dense", "bm25", "hybrid"):
+    for mode in MODES:
         rows.append((f"{mode} (defaults), all", quality(index, questions, mode)))
         for split in sorted({q["split"] for q in questions} - {""}):
             subset = [q for q in questions if q["split"] == split]
@@ -236,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     uncached = load_index(tmp / "default", embeddings=raw_emb)  # latency includes embedding each query
     timed = questions[: args.latency_questions]
-    for mode in ("dense", "bm25", "hybrid"):
+    for mode in MODES:
         p50, p95 = latency(uncached, timed, mode)
         s50, s95 = latency(uncached, timed, mode, embed=False)
         print(f"corpus latency {mode:6s} ({len(index)} chunks): end-to-end p50 {p50:.2f} ms p95 {p95:.2f} ms;"

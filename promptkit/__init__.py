@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "PromptkitError": "promptkit.errors",
     "load_llm": "promptkit.llm",
-    "load_embeddings": "promptkit.models.embeddings",
+    "load_embeddings": "promptkit.embeddings",
     "load_prompt": "promptkit.prompts",
     "load_chain": "promptkit.chains",
     "load_index": "promptkit.index",
@@ -27,11 +27,12 @@ __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
     from promptkit.chains import load_chain
+    from promptkit.embeddings import load_embeddings
     from promptkit.errors import PromptkitError
     from promptkit.evaluation import evaluate
     from promptkit.index import build_index, load_index
+    from promptkit.embeddings import load_embeddings
     from promptkit.llm import load_llm
-    from promptkit.models.embeddings import load_embeddings
     from promptkit.prompts import load_prompt
 
 

@@ -130,3 +130,19 @@ def test_every_prompt_of_the_cross_checked_chain_fits_the_window(index, fake_emb
         assert len(llm.calls) == 2 and out["answer"] == "Transformer"
     else:  # no room for any document next to the few-shot prompt: nothing to answer from
         assert out["abstain_reason"] == "no_context" and out["cross_check"]["abstain_reason"] == "no_context"
+
+
+def test_every_index_mode_is_a_chain_setting(index):
+    from promptkit.chains.definition import RetrieverSettings
+    from promptkit.index import MODES
+
+    for mode in MODES:
+        assert RetrieverSettings(mode=mode).mode == mode
+    with pytest.raises(Exception, match="mode"):
+        RetrieverSettings(mode="sparse")
+    llm = FakeChatModel(rules=[("Attention Is All You Need", "2017")], default="sem resposta")
+    out = load_chain("rag_course", llm=llm, index=index, mode="mmr", k=2).invoke(
+        {"question": "Em que ano saiu o Transformer?"}
+    )
+    assert out["mode"] == "retrieval" and out["answer"] == "2017"
+    assert out["citations"][0]["source"].endswith("transformers.md")

@@ -1,4 +1,4 @@
-"""Retrieval: the three modes, metadata, MMR, LangChain retriever and vector store, splitting."""
+"""Retrieval: every mode, metadata, MMR, filters, LangChain retriever and vector store, splitting."""
 
 from __future__ import annotations
 
@@ -50,7 +50,12 @@ def test_every_result_carries_its_metadata(course_index, mode):
         assert m["id"] == doc.id and len(m["id"]) == 16
         assert isinstance(m["score"], float) and m["rank"] == rank and m["mode"] == mode
     scores = [d.metadata["score"] for d in docs]
-    assert scores == sorted(scores, reverse=True)
+    if mode == "mmr":  # selection order, not score order: each result keeps its fused hybrid score
+        candidates = course_index.search("atenção entre tokens", k=20, mode="hybrid")
+        hybrid = {d.id: d.metadata["score"] for d in candidates}
+        assert scores == [hybrid[d.id] for d in docs]
+    else:
+        assert scores == sorted(scores, reverse=True)
 
 
 def test_mmr_diversifies(course_index):
@@ -58,6 +63,62 @@ def test_mmr_diversifies(course_index):
     mmr = course_index.search("autoencoder", k=4, mode="dense", mmr=True, fetch_k=20, lambda_mult=0.2)
     assert len(mmr) == 4 and mmr[0].metadata["id"] == plain[0].metadata["id"]
     assert len({d.metadata["source"] for d in mmr}) >= len({d.metadata["source"] for d in plain})
+
+
+def test_mmr_mode_diversifies_the_hybrid_ranking(course_index):
+    """``mmr`` keeps hybrid's best chunk first, then trades relevance for chunks that repeat less."""
+    import numpy as np
+
+    def redundancy(docs) -> float:
+        vecs = course_index.vectors([course_index._position[d.id] for d in docs])
+        sims = vecs @ vecs.T
+        np.fill_diagonal(sims, -1.0)
+        return float(sims.max())
+
+    less = 0
+    for question in QUESTIONS:
+        hybrid = course_index.search(question, k=4, mode="hybrid")
+        mmr = course_index.search(question, k=4, mode="mmr", fetch_k=20, lambda_mult=0.3)
+        candidates = {d.id for d in course_index.search(question, k=20, mode="hybrid")}
+        assert mmr[0].id == hybrid[0].id and {d.id for d in mmr} <= candidates
+        assert [d.metadata["mode"] for d in mmr] == ["mmr"] * 4
+        assert redundancy(mmr) <= redundancy(hybrid) + 1e-6
+        less += redundancy(mmr) < redundancy(hybrid) - 1e-3
+        same = course_index.search(question, k=4, mode="mmr", lambda_mult=1.0)
+        assert [d.id for d in same] == [d.id for d in hybrid]  # lambda 1: relevance only, the hybrid order
+    assert less >= len(QUESTIONS) // 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_filters_in_every_mode(course_index, mode):
+    wanted = "corpus/06-autoencoders.md"
+    by_dict = course_index.search("redes neurais e atenção", k=3, mode=mode, filter={"source": wanted})
+    assert by_dict and all(d.metadata["source"] == wanted for d in by_dict)
+    by_call = course_index.search("redes neurais e atenção", k=50, mode=mode,
+                                  filter=lambda doc: doc.metadata["source"] != wanted)
+    assert by_call and all(d.metadata["source"] != wanted for d in by_call)
+    assert course_index.search("autoencoder", k=3, mode=mode, filter={"source": "nenhum"}) == []
+
+
+def test_retriever_takes_search_settings_per_call(course_index):
+    from promptkit.errors import NotFoundError as Unknown
+
+    retriever = course_index.as_retriever(k=4)
+    question = "Como o Word2Vec aprende vetores de palavras?"
+    assert len(retriever.invoke(question, k=1)) == 1 and len(retriever.invoke(question)) == 4
+    assert {d.metadata["mode"] for d in retriever.invoke(question, mode="bm25", k=2)} == {"bm25"}
+    only = retriever.invoke(question, filter={"source": "corpus/06-autoencoders.md"}, mode="mmr", k=2)
+    assert {d.metadata["source"] for d in only} == {"corpus/06-autoencoders.md"}
+    assert retriever.k == 4 and retriever.mode == "hybrid"  # a call changes nothing for the next one
+    with pytest.raises(ValidationError, match="unknown retriever argument.*kk"):
+        retriever.invoke(question, kk=1)
+    with pytest.raises(Unknown, match="unknown search mode 'sparse'"):
+        course_index.as_retriever(mode="sparse")
+
+
+async def test_retriever_async_takes_search_settings(course_index):
+    docs = await course_index.as_retriever(mode="dense").ainvoke("autoencoder", k=2)
+    assert len(docs) == 2 and {d.metadata["mode"] for d in docs} == {"dense"}
 
 
 def test_bad_queries(course_index):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from corpus_support import write_corpus
 
-from promptkit.errors import IntegrityError, NotFoundError
+from promptkit.errors import IntegrityError, NotFoundError, ValidationError
 from promptkit.index import build_index, ensure_index, load_index
 from promptkit.index.store import MANIFEST
 from promptkit.testing import FakeEmbeddings
@@ -218,3 +218,60 @@ def test_a_skipped_file_that_gains_text_makes_the_index_stale(corpus: Path, tmp_
     assert index_is_stale(out, corpus)
     index = ensure_index(out, embeddings=FakeEmbeddings(), corpus_dir=corpus, show_progress=False)
     assert "corpus/09-vazio.md" in {c.source for c in index.chunks}
+
+
+# -- an index is refreshed only from the corpus it was built from --------------------------------------------
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.name != ".lock"}
+
+
+def test_a_user_index_stays_built_from_its_own_corpus(corpus: Path, tmp_path: Path):
+    out = tmp_path / "meu-indice"
+    build(corpus, out)
+    before = snapshot(out)
+    index = ensure_index(out, embeddings=FakeEmbeddings(), show_progress=False)  # corpus: the manifest's
+    assert snapshot(out) == before  # fresh: nothing rebuilt, and never from the course corpus
+    assert {c.source for c in index.chunks} == {f"corpus/{n}" for n in DOCS}
+    assert json.loads((out / MANIFEST).read_text())["corpus_dir"] == str(corpus.resolve())
+
+
+def test_refresh_reads_the_edited_file_of_its_corpus_with_the_same_settings(corpus: Path, tmp_path: Path):
+    out = tmp_path / "meu-indice"
+    build_index(corpus, out, embeddings=FakeEmbeddings(), show_progress=False, chunk_tokens=40,
+                overlap_tokens=5)
+    (corpus / "03-rag.txt").write_text("A recuperação traz trechos; o reranqueamento ordena os candidatos.\n")
+    index = ensure_index(out, embeddings=FakeEmbeddings(), show_progress=False)
+    hit = index.search("reranqueamento candidatos", k=1, mode="bm25")[0]
+    assert hit.metadata["source"] == "corpus/03-rag.txt" and "reranqueamento" in hit.page_content
+    assert {c.source for c in index.chunks} == {f"corpus/{n}" for n in DOCS}
+    splitter = json.loads((out / MANIFEST).read_text())["splitter"]
+    assert (splitter["chunk_tokens"], splitter["overlap_tokens"]) == (40, 5)
+
+
+def test_a_deleted_corpus_is_an_error_and_the_index_is_untouched(corpus: Path, tmp_path: Path):
+    import shutil
+
+    out = tmp_path / "meu-indice"
+    build(corpus, out)
+    before = snapshot(out)
+    shutil.rmtree(corpus)
+    with pytest.raises(NotFoundError) as err:
+        ensure_index(out, embeddings=FakeEmbeddings(), show_progress=False)
+    message = str(err.value)
+    assert f"built from the corpus folder {corpus.resolve()}, which no longer exists" in message
+    assert f"promptkit index build --corpus DIR --out {out}" in message
+    assert snapshot(out) == before
+    # other embeddings would mean a rebuild: still refused, still untouched
+    with pytest.raises(NotFoundError, match="no longer exists"):
+        ensure_index(out, embeddings=FakeEmbeddings(64), show_progress=False)
+    assert snapshot(out) == before
+    assert len(load_index(out, embeddings=FakeEmbeddings())) > 0
+
+
+def test_another_corpus_folder_is_refused(corpus: Path, tmp_path: Path, repo: Path):
+    out = tmp_path / "meu-indice"
+    build(corpus, out)
+    before = snapshot(out)
+    with pytest.raises(ValidationError, match=f"built from the corpus folder {corpus.resolve()}, not"):
+        ensure_index(out, embeddings=FakeEmbeddings(), corpus_dir=repo / "corpus", show_progress=False)
+    assert snapshot(out) == before

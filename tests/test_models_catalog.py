@@ -93,7 +93,7 @@ def test_catalogue_has_the_three_offline_models_with_exact_pins():
 def test_unknown_model_names_the_available_ones():
     from promptkit.weights import get_model_info
     from promptkit.llm import load_llm
-    from promptkit.models.embeddings import load_embeddings
+    from promptkit.embeddings import load_embeddings
 
     with pytest.raises(NotFoundError, match=r"unknown model 'qwen-tiny'.*available: .*qwen2.5-coder-0.5b-instruct"):
         load_llm("qwen-tiny")
@@ -278,9 +278,10 @@ def test_cli_verify_real_embeddings_package(capsys):
     assert main(["models", "verify", "all-minilm-l6-v2"]) == 0
 
 
-def test_importing_promptkit_models_loads_no_torch():
+def test_importing_the_model_packages_loads_no_torch_and_no_langchain():
     import subprocess
 
-    code = "import promptkit, promptkit.models, promptkit.cli, sys; print('torch' in sys.modules)"
+    code = ("import promptkit, promptkit.weights, promptkit.llm, promptkit.cli, sys; "
+            "print('torch' in sys.modules, 'langchain_core' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+    assert out.strip() == "False False"

@@ -42,7 +42,7 @@ def llm():
 
 @pytest.fixture(scope="module")
 def embeddings():
-    from promptkit.models.embeddings import load_embeddings
+    from promptkit.embeddings import load_embeddings
 
     try:
         return load_embeddings()

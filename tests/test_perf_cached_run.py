@@ -87,11 +87,11 @@ def test_documents_are_cached_text_by_text_only_when_asked(tmp_path):
 
 
 def test_few_shot_selection_replays_its_embeddings_without_the_model(monkeypatch):
-    from promptkit.index import embedding
+    from promptkit import embeddings
     from promptkit.prompts import fewshot, select_examples
 
     loads = Counter()
-    monkeypatch.setattr(embedding, "load_default_embeddings", loads)
+    monkeypatch.setattr(embeddings, "load_embeddings", loads)
     inputs = {"question": "Quem propôs o perceptron?", "context": "x"}
 
     def fresh_process() -> list[str]:

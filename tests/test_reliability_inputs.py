@@ -429,11 +429,10 @@ def test_chain_inputs_missing_or_wrong(guarded, fake_default_llm, capsys):
 
 @pytest.fixture
 def fake_index_embeddings(monkeypatch: pytest.MonkeyPatch) -> None:
-    import promptkit.index.build as build
-    import promptkit.index.embedding as embedding
+    import promptkit.embeddings as embedding
 
     monkeypatch.setattr(embedding, "default_embeddings", lambda: FakeEmbeddings())
-    monkeypatch.setattr(build, "default_embeddings_id", lambda: FakeEmbeddings().model_id)
+    monkeypatch.setattr(embedding, "default_embeddings_id", lambda: FakeEmbeddings().model_id)
 
 
 def _build_argv(corpus: Path, out: Path) -> list[str]:

@@ -16,6 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from promptkit import paths
 from promptkit.errors import ValidationError, unknown
+from promptkit.index.modes import DEFAULT_MODE, MODES
 
 KINDS = ("zero_shot", "few_shot", "summarize", "rag", "moderation")
 
@@ -58,7 +59,7 @@ class ModelSettings(_Strict):
 class RetrieverSettings(_Strict):
     """How a RAG chain retrieves and how much retrieved text it may give the model."""
 
-    mode: Literal["hybrid", "dense", "bm25", "mmr"] = "hybrid"
+    mode: Literal[MODES] = DEFAULT_MODE  # type: ignore[valid-type] - the index's modes
     k: int = Field(default=4, ge=1, le=50)
     max_context_tokens: int = Field(
         default=1200, ge=32, description="token budget for the retrieved documents"

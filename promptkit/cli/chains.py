@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import ValidationError
+from promptkit.index.modes import DEFAULT_MODE, MODES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-k", type=int, metavar="N", help="documents to retrieve (default: the chain's, 4)")
     p.add_argument(
-        "--mode", choices=("hybrid", "dense", "bm25", "mmr"), help="retrieval mode (default hybrid)"
+        "--mode", choices=MODES, help=f"retrieval mode (default: the chain's, usually {DEFAULT_MODE})"
     )
     p.add_argument("--chain", default="rag_course", help="RAG chain to use (default rag_course)")
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON (no streaming)")

@@ -6,6 +6,8 @@ import argparse
 import sys
 import textwrap
 
+from promptkit.index.modes import DEFAULT_MODE, MODES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this group's commands to the top-level parser."""
@@ -24,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     search = cmds.add_parser("search", help="print the chunks that best match a query")
     search.add_argument("query", metavar="QUERY")
     search.add_argument("-k", type=int, default=4, help="number of chunks (4)")
-    search.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
+    search.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help=f"search mode ({DEFAULT_MODE})")
     search.add_argument("--mmr", action="store_true", help="diversify results (maximal marginal relevance)")
     search.add_argument("--index", metavar="DIR", help="index folder (default: build/load the course index)")
     search.add_argument("--width", type=int, default=300, help="characters of each chunk to print (300; 0 = all)")

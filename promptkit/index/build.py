@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from promptkit import embeddings as emb_mod
 from promptkit import paths
 from promptkit.errors import IntegrityError, NotFoundError, PromptkitError, ValidationError
-from promptkit.index import embedding as emb_mod
 from promptkit.index.course_index import CourseIndex
 from promptkit.index.loaders import load_file, scan_corpus
 from promptkit.index.splitting import Chunk, SplitterSettings, make_text_splitter, split_document
@@ -76,15 +76,6 @@ class BuildReport:
             f"  chunks: {self.chunks_embedded} embedded, {self.chunks_reused} reused; "
             f"{self.index_type} index, {self.dimension} dims, embeddings {self.model_id!r}; {self.seconds:.1f} s"
         )
-
-
-def default_embeddings_id() -> str:
-    """The model id of the default embeddings, without loading them."""
-    try:
-        from promptkit.weights import DEFAULT_EMBEDDINGS
-    except ImportError:
-        return emb_mod.DEFAULT_EMBEDDINGS_ID
-    return str(DEFAULT_EMBEDDINGS)
 
 
 def _previous(out_dir: Path, model_id: str, settings: SplitterSettings, notes: list[str]) -> dict[str, Any]:
@@ -269,16 +260,58 @@ def load_index(
     return index
 
 
-def index_is_stale(path: str | os.PathLike[str], corpus_dir: str | os.PathLike[str] | None = None) -> bool:
-    """True when the corpus files differ (added, changed or removed) from those recorded in the manifest."""
-    manifest = read_manifest(Path(path))
-    corpus = Path(corpus_dir) if corpus_dir is not None else Path(manifest.get("corpus_dir", paths.corpus_dir()))
+def source_corpus(path: str | os.PathLike[str], manifest: dict[str, Any] | None = None) -> Path:
+    """The corpus folder the index at ``path`` was built from, as its manifest records it.
+
+    An index is only ever refreshed from that folder: when it is gone, this refuses (naming the command that
+    rebuilds the index from another folder) instead of letting anything else replace the index.
+    """
+    folder = Path(path).expanduser()
+    manifest = manifest if manifest is not None else read_manifest(folder)
+    recorded = manifest.get("corpus_dir")
+    rebuild = f"`promptkit index build --corpus DIR --out {folder}`"
+    if not isinstance(recorded, str) or not recorded:
+        raise IntegrityError(
+            f"{folder / MANIFEST} does not record the corpus folder the index was built from",
+            hint=f"rebuild it with {rebuild}",
+        )
+    corpus = Path(recorded)
     if not corpus.is_dir():
-        return False
+        state = "is not a folder" if corpus.exists() else "no longer exists"
+        raise NotFoundError(
+            f"index {folder} was built from the corpus folder {corpus}, which {state}",
+            hint=f"restore that folder, or rebuild the index from another one with {rebuild}",
+        )
+    return corpus
+
+
+def index_is_stale(path: str | os.PathLike[str], corpus_dir: str | os.PathLike[str] | None = None) -> bool:
+    """True when the corpus files differ (added, changed or removed) from those recorded in the manifest.
+
+    ``corpus_dir`` defaults to the folder the index was built from (:func:`source_corpus`).
+    """
+    folder = Path(path).expanduser()
+    manifest = read_manifest(folder)
+    corpus = Path(corpus_dir).expanduser() if corpus_dir is not None else source_corpus(folder, manifest)
     recorded = {e["source"]: e["sha256"] for e in manifest.get("files", [])}
     recorded.update(manifest.get("skipped", {}))
     current = {f.source: f.sha256 for f in scan_corpus(corpus, [])}
     return current != recorded
+
+
+def _build_settings(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`build_index` settings an index was built with: a refresh splits and indexes the same way."""
+    splitter, index = manifest.get("splitter") or {}, manifest.get("index") or {}
+    settings: dict[str, Any] = {}
+    for key in ("chunk_tokens", "overlap_tokens"):
+        value = splitter.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            settings[key] = value
+    if isinstance(splitter.get("context_header"), bool):
+        settings["context_header"] = splitter["context_header"]
+    if index.get("type") == "hnsw":
+        settings["index_type"] = "hnsw"
+    return settings
 
 
 def ensure_index(
@@ -289,21 +322,33 @@ def ensure_index(
     show_progress: bool = True,
     **search_settings: Any,
 ) -> CourseIndex:
-    """Load the index at ``path``, building it from the course corpus first when it is missing or out of date.
+    """Load the index at ``path`` (default: the course index), first building or refreshing it when needed.
 
-    A missing index, a corpus that changed since the last build, or different embeddings trigger an
-    (incremental) build; a tampered index is refused, never silently replaced.
+    A missing index is built from ``corpus_dir`` (default: the course corpus). An existing index is refreshed
+    (incrementally, with the settings it was built with) only from the corpus folder it was built from, when
+    that folder's files changed or other embeddings are asked for; a ``corpus_dir`` naming another folder, or
+    a source folder that no longer exists, is refused with the command that rebuilds the index, and the index
+    is left as it is. A tampered index is refused, never silently replaced.
     """
     folder = Path(path).expanduser() if path is not None else paths.default_index_dir()
-    corpus = Path(corpus_dir) if corpus_dir is not None else paths.corpus_dir()
     try:
         manifest = read_manifest(folder)
     except NotFoundError:
         manifest = None
-    if manifest is not None:
-        read_index(folder)  # refuses a tampered index before anything else
-        wanted = emb_mod.model_id_of(embeddings) if embeddings is not None else default_embeddings_id()
-        fresh = manifest["embedding"]["model_id"] == wanted and not index_is_stale(folder, corpus)
-    if manifest is None or not fresh:
+    if manifest is None:
+        corpus = Path(corpus_dir).expanduser() if corpus_dir is not None else paths.corpus_dir()
         build_index(corpus, folder, embeddings=embeddings, show_progress=show_progress)
+        return load_index(folder, embeddings=embeddings, **search_settings)
+    read_index(folder)  # refuses a tampered index before anything else
+    corpus = source_corpus(folder, manifest)
+    if corpus_dir is not None and Path(corpus_dir).expanduser().resolve() != corpus.resolve():
+        raise ValidationError(
+            f"index {folder} was built from the corpus folder {corpus}, not {corpus_dir}",
+            hint=f"rebuild it from that folder with "
+            f"`promptkit index build --corpus {corpus_dir} --out {folder}`, or pass another index folder",
+        )
+    wanted = emb_mod.model_id_of(embeddings) if embeddings is not None else emb_mod.default_embeddings_id()
+    if manifest["embedding"]["model_id"] != wanted or index_is_stale(folder, corpus):
+        settings = _build_settings(manifest)
+        build_index(corpus, folder, embeddings=embeddings, show_progress=show_progress, **settings)
     return load_index(folder, embeddings=embeddings, **search_settings)

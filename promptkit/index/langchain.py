@@ -1,121 +1,185 @@
-"""LangChain adapters: the course index as a ``BaseRetriever`` and as a ``VectorStore``."""
+"""LangChain adapters: the course index as a ``VectorStore`` (and, re-exported, as a ``BaseRetriever``).
+
+:class:`CourseVectorStore` follows LangChain's vector-store contract, checked by LangChain's standard test
+suite (``tests/standard/``): documents keep their ids and their metadata exactly as given, an id added again
+replaces its entry, ``delete`` and ``get_by_ids`` work, searches take a ``filter``, relevance scores lie in
+[0, 1]. Searches are dense (cosine similarity of normalised embeddings); the index's BM25, hybrid and MMR
+modes are reached through :class:`CourseRetriever` (``index.as_retriever(mode=...)``). The async methods are
+LangChain's defaults, which run these in an executor.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
-from pydantic import ConfigDict
 
-from promptkit.index.course_index import CourseIndex
-from promptkit.index.splitting import Chunk, chunk_id
+from promptkit.embeddings import normalise
+from promptkit.errors import ValidationError
+from promptkit.index.course_index import CourseIndex, MetadataFilter
+from promptkit.index.retriever import CourseRetriever
+from promptkit.index.splitting import Chunk
 
-
-class CourseRetriever(BaseRetriever):
-    """Retrieves chunks from a :class:`CourseIndex` in ``dense``, ``bm25`` or ``hybrid`` mode."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    index: Any  # CourseIndex (Any keeps pydantic from inspecting it)
-    mode: str = "hybrid"
-    k: int = 4
-    mmr: bool = False
-    fetch_k: int = 20
-    lambda_mult: float = 0.5
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
-    ) -> list[Document]:
-        return self.index.search(
-            query, k=self.k, mode=self.mode, mmr=self.mmr, fetch_k=self.fetch_k, lambda_mult=self.lambda_mult
-        )
-
-
-class DenseRetriever(CourseRetriever):
-    mode: str = "dense"
-
-
-class BM25Retriever(CourseRetriever):
-    mode: str = "bm25"
-
-
-class HybridRetriever(CourseRetriever):
-    mode: str = "hybrid"
+__all__ = ["CourseRetriever", "CourseVectorStore"]
 
 
 class CourseVectorStore(VectorStore):
-    """A LangChain ``VectorStore`` view of a :class:`CourseIndex` (dense search; additions stay in memory).
+    """A LangChain ``VectorStore`` over a :class:`CourseIndex`: a loaded course index, or a new in-memory one.
 
-    Persist a corpus with :func:`promptkit.index.build_index`; this adapter exists so the index plugs into any
-    LangChain component that expects a vector store.
+    ``CourseVectorStore(index)`` views an existing index (its chunks carry the index's metadata: id, source,
+    title, chunk, heading); ``CourseVectorStore(embedding=emb)`` and :meth:`from_texts` start an in-memory
+    store. Changes stay in memory; persist a corpus with :func:`promptkit.index.build_index`.
     """
 
-    def __init__(self, index: CourseIndex):
+    def __init__(
+        self,
+        index: CourseIndex | None = None,
+        *,
+        embedding: Embeddings | None = None,
+        index_type: str = "auto",
+    ):
+        if index is None:
+            if embedding is None:
+                raise ValidationError(
+                    "a CourseVectorStore needs an index or embeddings",
+                    hint="pass CourseVectorStore(index) or CourseVectorStore(embedding=...)",
+                )
+            index = CourseIndex.from_chunks([], embedding, context_header=False, index_type=index_type)
         self.index = index
 
     @property
     def embeddings(self) -> Embeddings | None:
         return self.index.embeddings
 
-    def add_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: list[dict] | None = None,
-        *,
-        ids: list[str] | None = None,
-        **kwargs: Any,
+    # ---- writing ------------------------------------------------------------------------------------------
+    def add_documents(
+        self, documents: list[Document], ids: list[str] | None = None, **kwargs: Any
     ) -> list[str]:
-        chunks = _chunks(list(texts), metadatas, ids)
+        """Embed and add documents; returns their ids (``ids``, else each document's id, else a new uuid4).
+
+        Metadata is stored exactly as given (a copy); an id already in the store replaces that document.
+        """
+        if ids is not None and len(ids) != len(documents):
+            raise ValidationError(
+                f"got {len(ids)} ids for {len(documents)} documents; pass one id per document"
+            )
+        given = ids if ids is not None else [doc.id for doc in documents]
+        chunks = [
+            _chunk(n, doc, str(doc_id) if doc_id else str(uuid.uuid4()))
+            for n, (doc, doc_id) in enumerate(zip(documents, given, strict=True))
+        ]
         return self.index.add_chunks(chunks)
 
-    def similarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any) -> list[tuple[Document, float]]:
-        mode = kwargs.get("mode", "dense")
-        return [(d, d.metadata["score"]) for d in self.index.search(query, k=k, mode=mode)]
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Remove the documents with these ids (unknown ids are ignored; ``None`` removes every document)."""
+        self.index.delete([c.id for c in self.index.chunks] if ids is None else ids)
+        return True
+
+    # ---- reading ------------------------------------------------------------------------------------------
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        return [doc for i in ids if (doc := self.index.get(i)) is not None]
+
+    def similarity_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: MetadataFilter | None = None,  # noqa: A002 - LangChain's name
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """``(document, cosine similarity)`` of the ``k`` nearest documents that ``filter`` keeps."""
+        vector = normalise(np.asarray([embedding], dtype=np.float32))
+        ranking = self.index.dense_ranking("", k, vector=vector, allowed=self.index.allowed(filter))
+        return [(self.index.chunk_document(pos), score) for pos, score in ranking]
+
+    def similarity_search_with_score(
+        self,
+        query: str,
+        k: int = 4,
+        filter: MetadataFilter | None = None,  # noqa: A002 - LangChain's name
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        if not self.index.chunks:
+            return []
+        return self.similarity_search_with_score_by_vector(
+            self.embeddings.embed_query(query), k, filter=filter, **kwargs
+        )
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        return [d for d, _ in self.similarity_search_with_score(query, k, **kwargs)]
-
-    def _select_relevance_score_fn(self):
-        return lambda score: (score + 1.0) / 2.0  # cosine in [-1, 1] -> [0, 1]
+        return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
 
     def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
-        import numpy as np
+        return [doc for doc, _ in self.similarity_search_with_score_by_vector(embedding, k, **kwargs)]
 
-        from promptkit.index.embedding import normalise
+    def _select_relevance_score_fn(self):
+        # the cosine similarity of unit vectors lies in [-1, 1]: mapped linearly onto [0, 1], then clipped
+        return _cosine_to_relevance
 
-        vec = normalise(np.asarray([embedding], dtype=np.float32))
-        ranking = self.index.dense_ranking("", k, vector=vec)
-        return self.index._documents(ranking, "dense")
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: MetadataFilter | None = None,  # noqa: A002
+        **kwargs: Any,
+    ) -> list[Document]:
+        """``k`` of the ``fetch_k`` nearest documents, picked for relevance and diversity (MMR)."""
+        vector = normalise(np.asarray([embedding], dtype=np.float32))
+        allowed = self.index.allowed(filter)
+        candidates = self.index.dense_ranking("", max(fetch_k, k), vector=vector, allowed=allowed)
+        picked = self.index.mmr_ranking(candidates, k, lambda_mult)
+        return [self.index.chunk_document(pos) for pos, _ in picked]
 
     def max_marginal_relevance_search(
-        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: MetadataFilter | None = None,  # noqa: A002
+        **kwargs: Any,
     ) -> list[Document]:
-        mode = kwargs.get("mode", "dense")
-        return self.index.search(query, k=k, mode=mode, mmr=True, fetch_k=fetch_k, lambda_mult=lambda_mult)
-
-    def get_by_ids(self, ids, /) -> list[Document]:
-        return [d for i in ids if (d := self.index.get(i)) is not None]
+        if not self.index.chunks:
+            return []
+        return self.max_marginal_relevance_search_by_vector(
+            self.embeddings.embed_query(query), k, fetch_k, lambda_mult, filter=filter, **kwargs
+        )
 
     @classmethod
     def from_texts(
-        cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, **kwargs: Any
+        cls,
+        texts: Iterable[str],
+        embedding: Embeddings,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        index_type: str = "auto",
+        **kwargs: Any,
     ) -> CourseVectorStore:
-        chunks = _chunks(list(texts), metadatas, kwargs.pop("ids", None))
-        return cls(CourseIndex.from_chunks(chunks, embedding, context_header=False))
+        """An in-memory store holding ``texts`` (none: an empty store); ``index_type``: auto, flat or hnsw."""
+        store = cls(embedding=embedding, index_type=index_type)
+        store.add_texts(list(texts), metadatas, ids=ids)
+        return store
 
 
-def _chunks(texts: list[str], metadatas: list[dict] | None, ids: list[str] | None) -> list[Chunk]:
-    metas = metadatas or [{} for _ in texts]
-    out = []
-    for n, (text, meta) in enumerate(zip(texts, metas, strict=True)):
-        source = str(meta.get("source", "memory"))
-        position = int(meta.get("chunk", n))
-        cid = ids[n] if ids else chunk_id(source, position, text)
-        out.append(Chunk(id=cid, source=source, title=str(meta.get("title", "")), chunk=position, text=text,
-                         heading=str(meta.get("heading", ""))))
-    return out
+def _cosine_to_relevance(score: float) -> float:
+    return min(1.0, max(0.0, (score + 1.0) / 2.0))
+
+
+def _chunk(position: int, doc: Document, doc_id: str) -> Chunk:
+    """A document as a chunk: its metadata kept whole (a copy), and string ``source``, ``title`` and
+    ``heading`` values reused for the chunk's own fields (what BM25's context header and citations read)."""
+    meta = copy.deepcopy(dict(doc.metadata))
+
+    def text_of(key: str) -> str:
+        value = meta.get(key)
+        return value if isinstance(value, str) else ""
+
+    return Chunk(id=doc_id, source=text_of("source"), title=text_of("title"), chunk=position,
+                 text=doc.page_content, heading=text_of("heading"), user_metadata=meta)

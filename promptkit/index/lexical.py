@@ -181,11 +181,14 @@ class LexicalIndex:
                 out[posting[0]] += posting[1]
         return out
 
-    def top(self, query: str, k: int) -> list[tuple[int, float]]:
-        """The ``k`` best (document position, score) pairs with a positive score, best first."""
+    def top(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` best (document position, score) pairs with a positive score, best first; with ``allowed``
+        (a boolean mask over positions), only among those documents."""
         if self.size == 0 or k <= 0:
             return []
         scores = self.scores(query)
+        if allowed is not None:
+            scores[~allowed] = 0.0
         k = min(k, self.size)
         cand = np.argpartition(-scores, k - 1)[:k]
         cand = cand[np.argsort(-scores[cand], kind="stable")]

@@ -37,7 +37,12 @@ class SplitterSettings:
 
 @dataclass
 class Chunk:
-    """One retrievable piece of a corpus file. ``text`` is what a chain shows the model."""
+    """One retrievable piece of a corpus file, or one document added through the vector store.
+
+    ``text`` is what a chain shows the model. ``user_metadata`` is the metadata a caller gave a document added
+    through :class:`~promptkit.index.langchain.CourseVectorStore`, kept exactly as given (``None`` for corpus
+    chunks, which are described by ``source``, ``title``, ``chunk``, ``heading``, ``topic`` and ``page``).
+    """
 
     id: str
     source: str
@@ -47,6 +52,7 @@ class Chunk:
     heading: str = ""
     topic: str | None = None
     page: int | None = None
+    user_metadata: dict[str, Any] | None = None
 
     def index_text(self, context_header: bool = True) -> str:
         """The text that is embedded and BM25-indexed (title and heading first, when enabled)."""
@@ -56,6 +62,7 @@ class Chunk:
         return f"{head}\n{self.text}" if head else self.text
 
     def metadata(self) -> dict[str, Any]:
+        """What the index knows of the chunk: id, source, title, position, heading (topic and page if set)."""
         meta: dict[str, Any] = {
             "id": self.id,
             "source": self.source,
@@ -69,13 +76,24 @@ class Chunk:
             meta["page"] = self.page
         return meta
 
+    def document_metadata(self) -> dict[str, Any]:
+        """The metadata of this chunk as a LangChain ``Document``: the caller's own, else :meth:`metadata`."""
+        if self.user_metadata is not None:
+            return dict(self.user_metadata)
+        return self.metadata()
+
     def to_json(self) -> dict[str, Any]:
         data = self.metadata()
         data["text"] = self.text
+        if self.user_metadata is not None:
+            data["user_metadata"] = self.user_metadata
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Chunk:
+        user_metadata = data.get("user_metadata")
+        if user_metadata is not None and not isinstance(user_metadata, dict):
+            raise TypeError(f"chunk {data.get('id')!r}: user_metadata should be an object")
         return cls(
             id=str(data["id"]),
             source=str(data["source"]),
@@ -85,6 +103,7 @@ class Chunk:
             heading=str(data.get("heading", "")),
             topic=data.get("topic"),
             page=data.get("page"),
+            user_metadata=user_metadata,
         )
 
 

@@ -66,7 +66,7 @@ def load_prompt(ref: str, *, embeddings: Any = None, root: Path | str | None = N
 
     ``embeddings`` (a LangChain ``Embeddings``) is used by similarity/MMR few-shot selectors; by default
     they use
-    :func:`promptkit.models.load_embeddings`."""
+    :func:`promptkit.embeddings.load_embeddings`."""
     from promptkit.prompts.build import build_prompt
 
     spec = get_prompt_spec(ref, root=root)

@@ -33,7 +33,7 @@ def _default_embeddings() -> Any:
     """The default embeddings behind the on-disk query cache, one per process: a run whose questions and pool
     were embedded before selects its examples without loading the embedding model (or torch)."""
     if not _DEFAULT_EMBEDDINGS:
-        from promptkit.index.embedding import default_embeddings
+        from promptkit.embeddings import default_embeddings
 
         _DEFAULT_EMBEDDINGS.append(default_embeddings(cache_documents=True))
     return _DEFAULT_EMBEDDINGS[0]
