@@ -70,14 +70,18 @@ def without_credentials(text: str) -> str:
     return _CREDENTIALS.sub(r"\1", text)
 
 
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
 def message_record(message: Any) -> dict[str, Any]:
     """What a cache entry keeps of an ``AIMessage``: plain JSON, rebuilt by :func:`message_from_record`."""
     record: dict[str, Any] = {"text": message.content if isinstance(message.content, str) else "",
-                              "content": message.content}
+                              "content": _plain(message.content)}
     for name in ("tool_calls", "usage_metadata", "response_metadata", "additional_kwargs"):
         value = getattr(message, name, None)
         if value:
-            record[name] = json.loads(json.dumps(value, default=str))
+            record[name] = _plain(value)
     return record
 
 
@@ -87,6 +91,33 @@ def message_from_record(record: dict[str, Any]) -> Any:
     fields = {name: record[name] for name in ("tool_calls", "usage_metadata", "response_metadata",
                                               "additional_kwargs") if record.get(name)}
     return AIMessage(content=record.get("content", record.get("text", "")), **fields)
+
+
+def generations_record(generations: Iterable[Any]) -> dict[str, Any]:
+    """Plain JSON for a call's generations (chat messages or completion texts, with their generation info)."""
+    out = []
+    for generation in generations:
+        item: dict[str, Any] = {"text": generation.text}
+        if generation.generation_info:
+            item["generation_info"] = _plain(generation.generation_info)
+        message = getattr(generation, "message", None)
+        if message is not None:
+            item["message"] = message_record(message)
+        out.append(item)
+    return {"generations": out}
+
+
+def generations_from_record(record: dict[str, Any]) -> list[Any]:
+    from langchain_core.outputs import ChatGeneration, Generation
+
+    out: list[Any] = []
+    for item in record.get("generations", []):
+        info = item.get("generation_info")
+        if "message" in item:
+            out.append(ChatGeneration(message=message_from_record(item["message"]), generation_info=info))
+        else:
+            out.append(Generation(text=item.get("text", ""), generation_info=info))
+    return out
 
 
 @contextlib.contextmanager
@@ -201,28 +232,20 @@ class ReplayCache(BaseCache):
             pending = self._pending.pop(key, None)
         if pending is not None:
             self.count(0, 1)
-            from langchain_core.outputs import ChatGeneration
-
-            return [ChatGeneration(message=message_from_record(pending))]
+            return generations_from_record(pending)
         found = self.get_many([key])
         if key not in found:
             self.count(0, 1)
             self.require([key], describe=_describe(llm_string))
             return None
         self.count(1, 0)
-        from langchain_core.outputs import ChatGeneration
-
-        return [ChatGeneration(message=message_from_record(found[key]))]
+        return generations_from_record(found[key])
 
     def update(self, prompt: str, llm_string: str, return_val: Any) -> None:
-        """Record a chat call's first generation (later ones, rarely asked for, are not kept)."""
-        generations = list(return_val or [])
-        message = getattr(generations[0], "message", None) if generations else None
-        if message is None:
-            return
+        """Record a call's generations."""
         key = chat_key(prompt, llm_string)
         request = {"kind": "chat", "prompt": prompt, "llm": without_credentials(llm_string)}
-        self.put_many([(key, _describe(llm_string), request, message_record(message))])
+        self.put_many([(key, _describe(llm_string), request, generations_record(return_val or []))])
 
     def record(self, prompt: str, llm_string: str, message: Any) -> str | None:
         """Store a chat call answered ahead of its LangChain call (a batch generated at once): stored now, so a
@@ -233,10 +256,11 @@ class ReplayCache(BaseCache):
             return None
         from langchain_core.outputs import ChatGeneration
 
-        self.update(prompt, llm_string, [ChatGeneration(message=message)])
+        generations = [ChatGeneration(message=message)]
+        self.update(prompt, llm_string, generations)
         key = chat_key(prompt, llm_string)
         with self._lock:
-            self._pending[key] = message_record(message)
+            self._pending[key] = generations_record(generations)
         return key
 
     def discard(self, keys: Iterable[str]) -> None:

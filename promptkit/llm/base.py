@@ -40,7 +40,11 @@ from promptkit.fileio import canonical_json
 ProgressFn = Callable[[int], None]
 
 #: keyword arguments a call (``invoke(..., **kwargs)``, ``bind(**kwargs)``) may set; anything else is refused
-CALL_OPTIONS = ("max_new_tokens", "max_tokens", "temperature", "top_p", "seed", "stop", "timeout", "model")
+CALL_OPTIONS = ("max_new_tokens", "max_tokens", "temperature", "top_p", "seed", "stop", "timeout", "model",
+                "response_format")
+#: what LangChain's ``with_structured_output`` binds for tracers only (``generate``/``stream`` drop it before the
+#: model sees the call; a batch hands it on, so it is dropped here too)
+TRACING_ONLY = ("ls_structured_output_format", "structured_output_format")
 
 
 class Completion(NamedTuple):
@@ -144,8 +148,9 @@ class BatchedChatModel(BaseChatModel):
         """The effective options of one call: the model's defaults overridden by the call's ``kwargs``.
 
         Only :data:`CALL_OPTIONS` are accepted; anything else (``tools``, a misspelt name) is refused rather than
-        silently ignored.
+        silently ignored. ``response_format`` (OpenAI's shapes) makes the answer JSON, optionally matching a schema.
         """
+        kwargs = {k: v for k, v in kwargs.items() if k not in TRACING_ONLY}
         unknown = sorted(set(kwargs) - set(CALL_OPTIONS))
         if unknown:
             raise UnsupportedError(
@@ -171,6 +176,11 @@ class BatchedChatModel(BaseChatModel):
             )
         if kwargs.get("model"):
             params["model"] = str(kwargs["model"])
+        if kwargs.get("response_format") is not None:
+            from promptkit.llm.decoding.grammar import schema_of
+
+            schema_of(kwargs["response_format"])  # refuses an unsupported shape now
+            params["response_format"] = dict(kwargs["response_format"])
         timeout = kwargs.get("timeout", self.timeout)
         if timeout is not None:
             if float(timeout) <= 0:
@@ -306,7 +316,7 @@ class BatchedChatModel(BaseChatModel):
         ``invoke`` of each input: a promptkit replay cache stores each answer as soon as it is finished (a crash
         keeps what was generated), other cases hold them in memory. Returns what to :meth:`release` afterwards."""
         stop = kwargs.get("stop")
-        rest = {k: v for k, v in kwargs.items() if k != "stop"}
+        rest = {k: v for k, v in kwargs.items() if k != "stop" and k not in TRACING_ONLY}
         params = self.call_params(stop, **rest)
         if max_concurrency:
             params["batch_size"] = max(1, min(self.batch_size, int(max_concurrency)))
@@ -510,6 +520,22 @@ class BatchedChatModel(BaseChatModel):
                                                          chunk_position="last"))
         if cache is not None and not ready:
             cache.update(cache_prompt, llm_string, [ChatGeneration(message=message)])
+
+    def with_structured_output(
+        self,
+        schema: Any = None,
+        *,
+        method: str = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Answers as validated objects: ``schema`` is a pydantic class, a TypedDict or a JSON schema dict;
+        ``method`` is ``json_schema`` (default) or ``function_calling`` (both enforce the schema while decoding),
+        or ``json_mode`` (any JSON object). See :mod:`promptkit.llm.structured`."""
+        from promptkit.llm.structured import structured
+
+        return structured(self, schema, method=method, include_raw=include_raw, strict=strict, **kwargs)
 
     # -- log-probabilities ------------------------------------------------------------------------------------
     def logprob(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:

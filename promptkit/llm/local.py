@@ -238,8 +238,19 @@ class LocalChatModel(BatchedChatModel):
 
         backend = self.backend
         self._set_threads()
+        if any(not r for r in rows):
+            raise ValidationError("a prompt encodes to no tokens with this model's tokenizer",
+                                  hint="check the prompt's text and the model's tokenizer files")
         self._check_window(max(len(r) for r in rows), params["max_new_tokens"])
-        events = decode_events(backend.model, rows, batch_size=batch_size, **self._decode_options(params, backend))
+        options = self._decode_options(params, backend)
+        if params.get("response_format"):
+            from promptkit.llm.decoding.grammar import RowConstraint, compile_grammar, guidance_tokenizer
+
+            vocab = int(backend.model.config.vocab_size)
+            grammar = compile_grammar(params["response_format"])
+            tokenizer = guidance_tokenizer(backend.tokenizer, vocab)
+            options["constraints"] = [RowConstraint(tokenizer, grammar, vocab) for _ in rows]
+        events = decode_events(backend.model, rows, batch_size=batch_size, **options)
         while True:
             with torch.inference_mode():
                 step = next(events, None)

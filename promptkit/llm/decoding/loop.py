@@ -110,10 +110,12 @@ class _Chooser:
         logits[index] = torch.where(picked < 0, picked * penalty, picked / penalty)
         return logits
 
-    def choose(self, row: int, logits: Any, seen: Sequence[int]) -> int:
+    def choose(self, row: int, logits: Any, seen: Sequence[int], allowed: Any = None) -> int:
         import torch
 
         logits = self.penalise(logits.float(), seen)
+        if allowed is not None:  # constrained decoding: every token the grammar forbids is impossible
+            logits = logits.masked_fill(~allowed[: logits.shape[-1]], float("-inf"))
         if self.sampling.greedy:
             return int(logits.argmax(-1))
         probs = torch.softmax(logits / self.sampling.temperature, dim=-1)
@@ -139,6 +141,7 @@ def decode_events(
     draft: int = 8,
     sampling: Sampling = Sampling(),
     deadline: float | None = None,
+    constraints: Sequence[Any] | None = None,
     stats: dict[str, int] | None = None,
 ) -> Iterator[Step]:
     """Decode every row of ``rows`` (prompt token ids), yielding a :class:`Step` for each row after each forward
@@ -148,7 +151,10 @@ def decode_events(
     finished. ``stopped(generated)`` ends a row early (e.g. once its text holds a stop string); ``prefixes``
     enables the shared-prefix cache and the prefix-tree prefill; ``draft`` is the number of prompt-lookup tokens
     proposed per row and greedy step (0: plain one-token steps). Past ``deadline`` (a ``time.monotonic()`` value)
-    :class:`~promptkit.errors.GenerationTimeout` is raised between steps. ``stats``, when given, receives the
+    :class:`~promptkit.errors.GenerationTimeout` is raised between steps. ``constraints`` (one per row, or
+    ``None``) restrict each constrained row's tokens to what its grammar allows
+    (:class:`~promptkit.llm.decoding.grammar.RowConstraint`); such rows propose no drafts and end once their grammar
+    is complete. ``stats``, when given, receives the
     number of decoding steps (``steps``, prefills not counted), of drafted tokens accepted (``accepted``), of
     prefills (``prefills``) and of prompt tokens the shared spans saved (``group_tokens_saved``).
     """
@@ -166,9 +172,18 @@ def decode_events(
     lengths: dict[int, int] = {}  # real (unmasked) tokens per row so far = next position id
     finish: dict[int, str] = {}
 
+    def rule(r: int) -> Any:
+        return constraints[r] if constraints is not None else None
+
+    def choose(r: int, logits: Any) -> int:
+        constraint = rule(r)
+        return chooser.choose(r, logits, seqs[r] if sampling.repetition_penalty != 1.0 else (),
+                              constraint.allowed() if constraint is not None else None)
+
     def accept(r: int, tokens: list[int]) -> list[int]:
         """Add ``tokens`` to row ``r`` until it ends; the tokens actually added."""
         added = []
+        constraint = rule(r)
         for t in tokens:
             if t in eos:
                 finish[r] = "stop"
@@ -176,6 +191,11 @@ def decode_events(
             out[r].append(t)
             seqs[r].append(t)
             added.append(t)
+            if constraint is not None:
+                constraint.consume(t)
+                if constraint.complete:
+                    finish[r] = "stop"
+                    break
             if stopped is not None and stopped(out[r]):
                 finish[r] = "stop"
                 break
@@ -199,8 +219,7 @@ def decode_events(
         for i, r in enumerate(live):
             seqs[r], out[r], lengths[r] = list(rows[r]), [], len(rows[r])
             chooser.start(r, rows[r])
-            token = chooser.choose(r, logits[i, -1], seqs[r] if sampling.repetition_penalty != 1.0 else ())
-            yield Step(r, accept(r, [token]), finish.get(r))
+            yield Step(r, accept(r, [choose(r, logits[i, -1])]), finish.get(r))
         while True:
             keep = [i for i, r in enumerate(live) if r not in finish]
             for r in live:
@@ -217,7 +236,8 @@ def decode_events(
             drafts = []
             for r in live:
                 left = max_new_tokens - len(out[r]) - 1
-                drafts.append(lookup_draft(seqs[r], min(drafting, left)) if drafting and left > 0 else [])
+                free = drafting and left > 0 and rule(r) is None
+                drafts.append(lookup_draft(seqs[r], min(drafting, left)) if free else [])
             block = 1 + max(len(d) for d in drafts)
             stats["steps"] += 1
             ids = torch.full((len(live), block), pad_id, dtype=torch.long)
@@ -241,7 +261,7 @@ def decode_events(
                     chosen = d[:n] + [preds[n]]
                 else:
                     n = 0
-                    chosen = [chooser.choose(r, logits[i, 0], seqs[r] if sampling.repetition_penalty != 1.0 else ())]
+                    chosen = [choose(r, logits[i, 0])]
                 # the fed token and the n accepted drafts are now real context; rejected draft slots stay masked
                 mask[i, mask.shape[1] - block + 1 + n :] = 0
                 lengths[r] += 1 + n
