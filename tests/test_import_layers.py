@@ -1,89 +1,97 @@
-"""Import layering, read from the source with ast: promptkit.text is a leaf, and no import cycle (module- or
-function-level import) runs through the text, scoring or few-shot modules."""
+"""Import layering, read from the source with ast (imports inside functions count): no import cycle anywhere in
+the package, promptkit.text is a leaf, and the cheap entry points import nothing heavy."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
-import promptkit
-
-PACKAGE = Path(promptkit.__file__).parent
-LAYERED = (
-    "promptkit.text",
-    "promptkit.metrics",
-    "promptkit.cli.squad",
-    "promptkit.chains.postprocess",
-    "promptkit.moderation.folding",
-    "promptkit.prompts.fewshot",
-    "promptkit.prompts.selectors",
-)
+PACKAGE = Path(__file__).resolve().parent.parent / "promptkit"
 
 
-def _modules() -> dict[str, tuple[Path, bool]]:
-    out = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        is_package = parts[-1] == "__init__"
-        out[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
-    return out
-
-
-def _import_graph() -> dict[str, set[str]]:
-    """Module -> the promptkit modules it imports anywhere in its source (``from a import b`` counts as
-    importing ``a.b`` when that is a module, else ``a``)."""
-    modules = _modules()
-
-    def land(name: str) -> str | None:
-        while name and name not in modules:
-            name = name.rpartition(".")[0]
-        return name or None
-
+def module_graph(package: Path) -> dict[str, set[str]]:
+    """``module -> modules of the package it imports`` (every ``import`` statement, at any depth)."""
+    root = package.parent
+    names = {}
+    for file in package.rglob("*.py"):
+        parts = file.relative_to(root).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = file
     graph: dict[str, set[str]] = {}
-    for name, (path, is_package) in modules.items():
-        targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+    for name, file in names.items():
+        deps: set[str] = set()
+        here = name.split(".") if file.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(file.read_text("utf-8"))):
             if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
+                deps.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    here = name if is_package else name.rpartition(".")[0]
-                    for _ in range(node.level - 1):
-                        here = here.rpartition(".")[0]
-                    base = f"{here}.{node.module}" if node.module else here
-                names = [f"{base}.{a.name}" for a in node.names]
-            else:
-                continue
-            targets |= {t for n in names if n.startswith("promptkit") and (t := land(n)) and t != name}
-        graph[name] = targets
+                base = ".".join(here[: len(here) - node.level + 1] + [node.module or ""]).strip(".") \
+                    if node.level else node.module or ""
+                submodules = {f"{base}.{alias.name}" for alias in node.names} & set(names)
+                deps.update(submodules)
+                if len(submodules) < len(node.names):
+                    deps.add(base)
+        graph[name] = {d for d in deps if d in names and d != name}
     return graph
 
 
-def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
-    seen, todo = set(), [start]
-    while todo:
-        node = todo.pop()
-        if node == goal:
-            return True
-        if node not in seen:
-            seen.add(node)
-            todo += graph.get(node, ())
-    return False
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for dep in graph.get(node, ()):
+            if dep not in index:
+                visit(dep)
+                low[node] = min(low[node], low[dep])
+            elif dep in stack:
+                low[node] = min(low[node], index[dep])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_graph_sees_imports_inside_functions():
+    graph = module_graph(PACKAGE)
+    assert "promptkit.index.retriever" in graph["promptkit.index.course_index"]  # as_retriever's lazy import
+    assert "promptkit.index.course_index" in graph["promptkit.index.langchain"]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycle_in_the_package():
+    assert cycles(module_graph(PACKAGE)) == []
 
 
 def test_the_text_module_is_a_leaf():
-    assert _import_graph()["promptkit.text"] == set()
-
-
-def test_no_import_cycle_through_the_layered_modules():
-    graph = _import_graph()
-    assert set(LAYERED) <= set(graph)
-    cycles = [(m, t) for m in LAYERED for t in graph[m] if _reaches(graph, t, m)]
-    assert cycles == []
+    assert module_graph(PACKAGE)["promptkit.text"] == set()
 
 
 def test_the_selectors_sit_below_the_fewshot_builder():
-    graph = _import_graph()
+    graph = module_graph(PACKAGE)
     assert "promptkit.prompts.selectors" in graph["promptkit.prompts.fewshot"]
     assert "promptkit.prompts.fewshot" not in graph["promptkit.prompts.selectors"]
+
+
+def test_the_mode_list_imports_nothing_heavy():
+    code = ("import sys, promptkit.index, promptkit.index.modes, promptkit.cli.index, promptkit.cli.chains;"
+            "print(sorted(m for m in ('numpy', 'faiss', 'langchain_core', 'torch', 'promptkit.index.build')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

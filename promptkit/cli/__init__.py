@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from promptkit import __version__
+from promptkit.version import __version__
 from promptkit.errors import PromptkitError
 
 # command-group modules, in help order

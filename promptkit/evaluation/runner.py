@@ -47,9 +47,9 @@ def package_versions(names: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str
         except metadata.PackageNotFoundError:
             out[name] = None
     if out.get("promptkit") is None:
-        import promptkit
+        from promptkit.version import __version__
 
-        out["promptkit"] = promptkit.__version__
+        out["promptkit"] = __version__
     return out
 
 
