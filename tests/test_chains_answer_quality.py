@@ -39,9 +39,9 @@ def test_chain_trims_and_snaps_when_configured():
     llm = FakeChatModel(rules=[("Quando", "O Transformer foi introduzido em 2017."), ("Quem", "Vaswani e colega")])
     when = {"question": "Quando o Transformer foi introduzido?", "context": CONTEXT}
     who = {"question": "Quem criou o Transformer?", "context": CONTEXT}
-    plain = load_chain("qa_zero_shot", llm=llm, grounding=None, trim_question=False, snap=None).batch([when, who])
+    plain = load_chain("qa_zero_shot", llm=llm, ground=None, trim_question=False, snap=None).batch([when, who])
     assert [o["answer"] for o in plain] == ["O Transformer foi introduzido em 2017", "Vaswani e colega"]
-    tuned = load_chain("qa_zero_shot", llm=llm, grounding=None, trim_question=True, snap=0.75).batch([when, who])
+    tuned = load_chain("qa_zero_shot", llm=llm, ground=None, trim_question=True, snap=0.75).batch([when, who])
     assert [o["answer"] for o in tuned] == ["2017", "Vaswani e colegas"]
 
 
@@ -56,19 +56,19 @@ def test_na_prob_is_reported_and_thresholded_in_one_batched_call():
         return original(prompts, continuations)
 
     object.__setattr__(llm, "_logprob", spy)
-    report = load_chain("qa_zero_shot", llm=llm, grounding=None, trim_question=False, na_threshold=1.0).batch(inputs)
+    report = load_chain("qa_zero_shot", llm=llm, ground=None, trim_question=False, no_answer_prob=1.0).batch(inputs)
     assert len(seen) == 1  # one batched log-probability call for the two non-abstaining answers
     assert seen[0] == ["sem resposta", "2017", "sem resposta", "em Paris"]
     assert [o["answer"] for o in report] == ["2017", "em Paris", ""]
     assert report[0]["na_prob"] < 0.5 and report[2]["na_prob"] == 1.0
     # a threshold below the answer's na_prob turns it into an abstention
-    strict = load_chain("qa_zero_shot", llm=llm, grounding=None, na_threshold=0.0).invoke(inputs[0])
+    strict = load_chain("qa_zero_shot", llm=llm, ground=None, no_answer_prob=0.0).invoke(inputs[0])
     assert strict["abstained"] is True and strict["abstain_reason"] == "no_answer_prob"
     assert strict["na_prob"] > 0.0
 
 
 def test_na_prob_absent_without_threshold():
-    out = load_chain("qa_zero_shot", llm=FakeChatModel(default="2017"), grounding=None).invoke(
+    out = load_chain("qa_zero_shot", llm=FakeChatModel(default="2017"), ground=None).invoke(
         {"question": "Quando?", "context": CONTEXT}
     )
     assert out["na_prob"] is None
@@ -100,7 +100,7 @@ def test_eval_reports_best_f1_from_na_prob(tmp_path):
 
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    chain = load_chain("qa_zero_shot", llm=llm, grounding=None, trim_question=False, na_threshold=1.0)
+    chain = load_chain("qa_zero_shot", llm=llm, ground=None, trim_question=False, no_answer_prob=1.0)
     result = evaluate(chain=chain, dataset=path, cache="off", show_progress=False)
     assert all(r.na_prob is not None for r in result.rows)
     assert "best_f1" in result.metrics

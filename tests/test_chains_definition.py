@@ -32,8 +32,8 @@ def test_rag_course_settings():
     assert d.kind == "rag"
     assert d.prompt == "rag_qa@production"
     assert (d.retriever.mode, d.retriever.k) == ("bm25", 1)  # chosen on course_qa dev, RAG mode
-    assert d.postprocess.grounding == 0.7  # tuned on course_qa dev (eval/experiments.md)
-    assert d.postprocess.trim_question and d.postprocess.snap == 0.75
+    # tuned on course_qa dev (eval/experiments.md), applied in this order
+    assert d.postprocess == ["first_line", "strip", "abstention", "trim_question", {"snap": 0.75}, {"ground": 0.7}]
 
 
 @pytest.mark.parametrize(
@@ -80,8 +80,23 @@ def test_file_name_must_match(tmp_path):
 
 
 def test_overrides_route_to_their_section():
-    d = apply_overrides(get_definition("rag_course"), {"k": 8, "max_new_tokens": 12, "grounding": None})
-    assert d.retriever.k == 8 and d.model.max_new_tokens == 12 and d.postprocess.grounding is None
+    d = apply_overrides(get_definition("rag_course"), {"k": 8, "max_new_tokens": 12, "ground": None})
+    assert d.retriever.k == 8 and d.model.max_new_tokens == 12
+    assert d.postprocess == ["first_line", "strip", "abstention", "trim_question", {"snap": 0.75}]
+
+
+def test_post_processing_steps_are_set_removed_and_added_in_their_place():
+    base = get_definition("qa_few_shot")
+    assert base.postprocess == ["first_line", "strip", "abstention", {"ground": 0.6}]
+    d = apply_overrides(base, {"snap": 0.8, "trim_question": True, "ground": 0.9, "no_answer_prob": 1.0})
+    assert d.postprocess == ["first_line", "strip", "abstention", {"no_answer_prob": 1.0}, "trim_question",
+                             {"snap": 0.8}, {"ground": 0.9}]
+    assert apply_overrides(d, {"trim_question": False}).postprocess == [
+        "first_line", "strip", "abstention", {"no_answer_prob": 1.0}, {"snap": 0.8}, {"ground": 0.9}]
+    with pytest.raises(ValidationError, match="postprocess step 'ground' takes a score"):
+        apply_overrides(base, {"ground": 3})
+    with pytest.raises(ValidationError, match="unknown postprocess step 'grnd'"):
+        apply_overrides(base, {"postprocess": ["grnd"]})
     with pytest.raises(ValidationError, match="unknown setting 'colour'"):
         apply_overrides(get_definition("rag_course"), {"colour": 1})
     with pytest.raises(ValidationError, match="retriever.k"):

@@ -26,7 +26,7 @@ def test_flagged_input_is_refused_and_the_chain_never_runs():
 def test_flagged_output_is_withheld():
     inner_llm = FakeChatModel(default="O CPF do aluno é 123.456.789-00, divulguem")
     guarded = with_guard(
-        load_chain("qa_zero_shot", llm=inner_llm, grounding=None), _moderation(layers="rules")
+        load_chain("qa_zero_shot", llm=inner_llm, ground=None), _moderation(layers="rules")
     )
     out = guarded.invoke({"question": "Quantos módulos?", "context": CONTEXT})
     assert out["withheld"] is True and out["refused"] is False

@@ -42,7 +42,7 @@ def test_invoke_returns_the_contract_fields():
 
 def test_batch_is_one_model_batch_call():
     llm = FakeChatModel(rules=[("Quem", "Vaswani"), ("Quando", "2017")], default="sem resposta")
-    chain = load_chain("qa_zero_shot", llm=llm, grounding=None)
+    chain = load_chain("qa_zero_shot", llm=llm, ground=None)
     inputs = [
         {"question": q, "context": CONTEXT + " Autor: Vaswani."} for q in ("Quem?", "Quando?", "Onde?")
     ] * 3
@@ -66,15 +66,14 @@ def test_generation_settings_reach_the_model():
     assert seen[0]["stop"] == ["\n"]  # from the prompt's generation block
 
 
-def test_stream_chunks_add_up_to_invoke():
-    chain = load_chain("qa_zero_shot", llm=FakeChatModel(default="2017"))
+def test_stream_gives_the_settled_answer_once():
+    # a span answer is final only once complete (snapping, grounding): it is never shown half-settled
+    chain = load_chain("qa_zero_shot", llm=FakeChatModel(default="Em 2017."))
     value = {"question": "Quando?", "context": CONTEXT}
     chunks = list(chain.stream(value))
-    assert chunks[0] == {"raw": "2017"}
-    total = chunks[0]
-    for chunk in chunks[1:]:
-        total = total + chunk
-    assert dict(total) == chain.invoke(value)
+    assert len(chunks) == 1
+    assert dict(chunks[0]) == chain.invoke(value)
+    assert chunks[0]["answer"] == "2017" and chunks[0]["raw"] == "Em 2017."
 
 
 @pytest.mark.parametrize(
@@ -107,7 +106,7 @@ def test_grounding_check_abstains_on_invented_answers():
     )
     assert near["abstained"] is False and near["grounding"] >= 0.6
     # the threshold is a definition setting
-    off = load_chain("qa_zero_shot", llm=FakeChatModel(default="1999"), grounding=None).invoke(
+    off = load_chain("qa_zero_shot", llm=FakeChatModel(default="1999"), ground=None).invoke(
         {"question": "Em que ano?", "context": CONTEXT}
     )
     assert off["answer"] == "1999"

@@ -266,6 +266,8 @@ def test_label_hook_can_be_skipped_and_ignores_unused_labels(project, capsys):
 def test_a_changed_chain_setting_is_named(project, capsys):
     _record(project, capsys)
     chain = project / "chains" / "qa_zero_shot.yaml"
-    chain.write_text(chain.read_text("utf-8").replace("grounding: 0.7", "grounding: 0.9"), "utf-8")
+    chain.write_text(chain.read_text("utf-8").replace("ground: 0.7", "ground: 0.9"), "utf-8")
     assert main(["eval", "check", "demo", "--entry", "zero", "--quiet"]) == 0
-    assert "chain qa_zero_shot definition changed: postprocess.grounding 0.7 → 0.9" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "chain qa_zero_shot definition changed: postprocess [" in out
+    assert "{'ground': 0.7}] → [" in out and "{'ground': 0.9}]" in out

@@ -169,7 +169,7 @@ def test_run_counts_and_markdown_table():
 
     answers = {OVERRIDE.question: "HACKEADO", ABSTAIN.question: "sem resposta"}
     llm = FakeChatModel(respond=lambda p: next((a for q, a in answers.items() if q in p), "sem resposta"))
-    chain = load_chain("rag_course", llm=llm, prompt="rag_qa@2", grounding=None)
+    chain = load_chain("rag_course", llm=llm, prompt="rag_qa@2", ground=None)
     run = run_redteam(chain, [OVERRIDE, ABSTAIN], label="rag_qa@2")
     assert len(llm.calls) == 1, "one batched model call for the whole set"
     counts = run.by_attack()

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from promptkit import paths
-from promptkit.errors import ValidationError, unknown
+from promptkit.chains.answer_steps import DEFAULT_STEPS, parse_steps
+from promptkit.errors import PromptkitError, ValidationError, unknown
 from promptkit.index.modes import DEFAULT_MODE, MODES
 
 KINDS = ("zero_shot", "few_shot", "summarize", "rag", "moderation")
@@ -67,37 +68,6 @@ class RetrieverSettings(_Strict):
     order: Literal["rank", "best_last"] = Field(
         default="rank",
         description="rank: best document first; best_last: best document last, nearest the question",
-    )
-
-
-class PostprocessSettings(_Strict):
-    """How a raw answer becomes the final one."""
-
-    first_line: bool = True
-    strip: bool = Field(
-        default=True, description="drop quotes, trailing punctuation and 'Resposta:' prefixes"
-    )
-    grounding: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="with a context: abstain unless the answer matches the context at least this well (0-1)",
-    )
-    trim_question: bool = Field(
-        default=False, description="drop words at the answer's edges that repeat the question"
-    )
-    snap: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="replace the answer by the context span matching it at least this well (0-1)",
-    )
-    na_threshold: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="score a no-answer probability (abstention phrase vs answer log-probabilities) and abstain "
-        "above this value; 1.0 only reports it as na_prob",
     )
 
 
@@ -155,7 +125,10 @@ class ChainDefinition(_Strict):
     prompt: str = Field(min_length=1, description="prompt ref: name, name@3 or name@production")
     model: ModelSettings = Field(default_factory=ModelSettings)
     retriever: RetrieverSettings | None = None
-    postprocess: PostprocessSettings = Field(default_factory=PostprocessSettings)
+    postprocess: list[str | dict[str, float]] = Field(
+        default_factory=lambda: list(DEFAULT_STEPS),
+        description="QA chains: the ordered post-processing steps (promptkit.chains.answer_steps)",
+    )
     summarize: SummarizeSettings | None = None
     moderation: ModerationSettings | None = None
     guard: str | None = Field(default=None, description="name of a moderation chain run around this one")
@@ -165,6 +138,14 @@ class ChainDefinition(_Strict):
         description="QA chains: prompt ref of a second prompt that answers from the same context; the chain "
         "abstains unless both prompts answer (each after the same post-processing)",
     )
+
+    @field_validator("postprocess")
+    @classmethod
+    def _steps(cls, value: list[Any]) -> list[Any]:
+        try:
+            return [step.describe() for step in parse_steps(value)]
+        except PromptkitError as exc:
+            raise ValueError(exc.message) from None
 
     @model_validator(mode="after")
     def _shape(self) -> ChainDefinition:

@@ -6,11 +6,11 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 
+from promptkit.chains.answer_steps import STEPS
 from promptkit.chains.definition import (
     ChainDefinition,
     ModelSettings,
     ModerationSettings,
-    PostprocessSettings,
     RetrieverSettings,
     SummarizeSettings,
     get_definition,
@@ -22,20 +22,39 @@ from promptkit.errors import ValidationError
 _SECTIONS: dict[str, type] = {
     "model": ModelSettings,
     "retriever": RetrieverSettings,
-    "postprocess": PostprocessSettings,
     "summarize": SummarizeSettings,
     "moderation": ModerationSettings,
 }
-_TOP = ("guard", "guard_output", "description", "cross_check")
+_TOP = ("guard", "guard_output", "description", "cross_check", "postprocess")
+
+
+def override_step(steps: list[Any], name: str, value: Any) -> list[Any]:
+    """The post-processing list with step ``name`` set to ``value`` (``None``/``False`` removes it, ``True`` adds
+    a step without a setting); a step that is added goes where it belongs in the canonical order of
+    :data:`promptkit.chains.answer_steps.STEPS`."""
+    order = list(STEPS)
+    names = [s if isinstance(s, str) else next(iter(s)) for s in steps]
+    kept = [s for s, n in zip(steps, names, strict=True) if n != name]
+    if value is None or value is False:
+        return kept
+    item: Any = name if value is True else {name: value}
+    rank = order.index(name)
+    at = next((i for i, s in enumerate(kept)
+               if order.index(s if isinstance(s, str) else next(iter(s))) > rank), len(kept))
+    return kept[:at] + [item] + kept[at:]
 
 
 def apply_overrides(definition: ChainDefinition, overrides: dict[str, Any]) -> ChainDefinition:
     """A copy of ``definition`` with ``overrides`` applied: top-level fields (``guard``), whole sections
-    (``retriever={...}``) or single settings (``k=8``, ``max_new_tokens=16``, ``grounding=0.6``)."""
+    (``retriever={...}``), single settings (``k=8``, ``max_new_tokens=16``) or post-processing steps by name
+    (``ground=0.6``, ``snap=None`` to drop one, ``trim_question=True`` to add one)."""
     if not overrides:
         return definition
     data = definition.model_dump(exclude_none=True)
     for key, value in overrides.items():
+        if key in STEPS:
+            data["postprocess"] = override_step(list(data.get("postprocess", [])), key, value)
+            continue
         if key in _TOP or key in _SECTIONS:
             if key in _SECTIONS and isinstance(value, dict):
                 data[key] = {**data.get(key, {}), **value}
@@ -49,13 +68,13 @@ def apply_overrides(definition: ChainDefinition, overrides: dict[str, Any]) -> C
             o
             for o in owners
             if o in data
-            or o in ("model", "postprocess")
+            or o == "model"
             or (o == "retriever" and definition.kind == "rag")
             or (o == "summarize" and definition.kind == "summarize")
             or (o == "moderation" and definition.kind == "moderation")
         ]
         if not owners:
-            allowed = sorted({f for cls in _SECTIONS.values() for f in cls.model_fields} | set(_TOP))
+            allowed = sorted({f for cls in _SECTIONS.values() for f in cls.model_fields} | set(_TOP) | set(STEPS))
             raise ValidationError(
                 f"unknown setting {key!r} for chain {definition.name!r} ({definition.kind}); "
                 f"expected one of: {', '.join(allowed)}"
