@@ -160,7 +160,15 @@ class SquadTask(Task):
         return False  # a SQuAD dataset is a JSON file, never JSON Lines
 
     def load(self, dataset: Any) -> SquadDataset:
-        return dataset if isinstance(dataset, SquadDataset) else load_squad(dataset)
+        if isinstance(dataset, SquadDataset):
+            return dataset
+        from promptkit.datasets import resolve_dataset_path
+
+        path = resolve_dataset_path(dataset)
+        if path.suffix == ".jsonl":
+            raise ValidationError(f"{path} is JSON Lines; a SQuAD dataset is one JSON file",
+                                  hint="run it as the task its rows are written for (--task)")
+        return load_squad(path)
 
     def check_mode(self, mode: str | None) -> str:
         chosen = mode or self.default_mode
