@@ -1,4 +1,4 @@
-"""Evaluation datasets: SQuAD 2.0 question answering (strict loading, splits, merging) and JSON Lines item sets.
+"""Evaluation datasets: SQuAD 2.0 QA files (strict loading, splits, merging) and JSON Lines item sets.
 
 A SQuAD dataset file has the official SQuAD shape (``{"version", "data": [{"title", "paragraphs": [{"context",
 "qas": [{"id", "question", "answers": [{"text", "answer_start"}], "is_impossible"}]}]}]}``). Two optional
@@ -9,8 +9,8 @@ extras are understood: a per-question ``split`` (e.g. ``"dev"``/``"test"``) and 
 A JSON Lines dataset (``.jsonl``) holds one item per line, a JSON object with an ``id`` and, optionally, a
 ``split``; the fields of the rest are the business of the evaluation task that reads it
 (:mod:`promptkit.evaluation.tasks`), which validates each row with its item model. A row may declare the task
-it is written for with a ``"task"`` key (the same on every row). :func:`load_jsonl` reads and checks the lines,
-:class:`JsonlDataset` holds the validated items.
+it is written for with a ``"task"`` key (the same on every row). :func:`read_jsonl` reads and checks the
+lines, :class:`JsonlDataset` holds the validated items.
 """
 
 from __future__ import annotations
@@ -232,8 +232,8 @@ def parse_squad(obj: Any, *, name: str = "<memory>") -> list[SquadExample]:
 
 
 def resolve_dataset_path(ref: str | os.PathLike[str]) -> Path:
-    """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa``, ``tutor_questions``):
-    ``NAME``, ``NAME.json`` or ``NAME.jsonl``."""
+    """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa``,
+    ``tutor_questions``): ``NAME``, ``NAME.json`` or ``NAME.jsonl``."""
     path = Path(ref)
     if path.exists():
         return path
@@ -247,7 +247,8 @@ def resolve_dataset_path(ref: str | os.PathLike[str]) -> Path:
             return candidate
     from promptkit.errors import unknown
 
-    names = [p.stem for p in folder.glob("*.json*") if p.suffix in DATASET_SUFFIXES] if folder.is_dir() else []
+    found = folder.glob("*.json*") if folder.is_dir() else []
+    names = [p.stem for p in found if p.suffix in DATASET_SUFFIXES]
     err = unknown("dataset", str(ref), names)
     raise NotFoundError(f"{err.message}; or pass the path of a SQuAD 2.0 JSON file or a JSON Lines file")
 
@@ -320,8 +321,8 @@ class JsonlRow:
 
 
 def parse_jsonl(raw: bytes, *, name: str) -> list[JsonlRow]:
-    """The objects of a JSON Lines text (blank lines skipped), each with a string ``id`` unique in the file and
-    an optional non-empty string ``split``; one :class:`ValidationError` naming the line otherwise."""
+    """The objects of a JSON Lines text (blank lines skipped), each with a string ``id`` unique in the file
+    and an optional non-empty string ``split``; one :class:`ValidationError` naming the line otherwise."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

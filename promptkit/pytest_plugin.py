@@ -2,11 +2,11 @@
 
 Fixtures:
 
-* ``promptkit_eval(chain=, dataset=, prompt=, split=, limit=, mode=, llm=, baseline=, replay=, cache=, task=…)`` runs
-  an evaluation of any task and returns its results (:class:`~promptkit.evaluation.EvalResult` for SQuAD,
-  :class:`~promptkit.evaluation.TaskResult` for the others). Model calls go through a replay cache in
-  the mode of ``--promptkit-cache`` (default ``use``; CI passes ``strict``): the baseline's recorded calls when
-  ``baseline=`` is given, the file ``replay=`` otherwise, else the user's cache.
+* ``promptkit_eval(chain=, dataset=, prompt=, split=, limit=, mode=, llm=, baseline=, replay=, cache=,
+  task=…)`` runs an evaluation of any task and returns its results (:class:`~promptkit.evaluation.EvalResult`
+  for SQuAD, :class:`~promptkit.evaluation.TaskResult` for others). Model calls go through a replay cache in
+  the mode of ``--promptkit-cache`` (default ``use``; CI passes ``strict``): the baseline's recorded calls
+  when ``baseline=`` is given, the file ``replay=`` otherwise, else the user's cache.
 * ``promptkit_baseline(suite, entry)`` loads a recorded baseline (``eval/baselines/<suite>/<entry>.json``).
 * ``promptkit_check(suite, entry=None)`` runs ``promptkit eval check`` and returns the report (``.ok``,
   ``.summary()``).

@@ -1,5 +1,5 @@
-"""The LLM judge (log-probability and generated-word verdicts, cached like any model call), Cohen's kappa, the hand
-labels file and the judge's agreement with them."""
+"""The LLM judge (log-probability and generated-word verdicts, cached like any model call), Cohen's kappa, the
+hand labels file and the judge's agreement with them."""
 
 from __future__ import annotations
 
@@ -123,7 +123,8 @@ LABELS = [
      "answer": "O MMLU reúne 57 tarefas [1].", "sources": ["O MMLU reúne 57 tarefas de múltipla escolha."],
      "labels": {"faithful": True, "answers": True}},
     {"id": "a2", "question": "Quantas tarefas tem o MMLU?", "answer": "O MMLU reúne 75 tarefas [1].",
-     "sources": ["O MMLU reúne 57 tarefas de múltipla escolha."], "labels": {"faithful": False, "answers": True}},
+     "sources": ["O MMLU reúne 57 tarefas de múltipla escolha."],
+     "labels": {"faithful": False, "answers": True}},
     {"id": "a3", "question": "O que a temperatura controla?", "answer": "Ela muda os pesos da rede [1].",
      "sources": ["A temperatura controla o sorteio do próximo token."], "labels": {"faithful": False,
                                                                                     "answers": False}},
@@ -144,7 +145,7 @@ def test_hand_labels_load_strictly(tmp_path, repo):
     assert [j.id for j in labels] == ["a1", "a2", "a3", "a4"] and labels[3].labels == {"faithful": True}
     assert labels[0].request()["sources"] == ["O MMLU reúne 57 tarefas de múltipla escolha."]
     bad = write_labels(tmp_path, [LABELS[0], {**LABELS[1], "labels": {"polite": True}}], "bad.jsonl")
-    with pytest.raises(ValidationError, match="bad.jsonl, line 2 \\(id 'a2'\\): labels: unknown criterion polite"):
+    with pytest.raises(ValidationError, match=r"line 2 \(id 'a2'\): labels: unknown criterion polite"):
         A.load_judgments(bad)
     extra = write_labels(tmp_path, [{**LABELS[0], "verdict": "yes"}], "extra.jsonl")
     with pytest.raises(ValidationError, match="line 1 .*verdict: Extra inputs are not permitted"):
@@ -156,22 +157,25 @@ def test_hand_labels_load_strictly(tmp_path, repo):
 def test_agreement_of_a_judge_with_the_labels(tmp_path):
     labels = A.load_judgments(write_labels(tmp_path))
     # says faithful only for answers holding "57" or "sorteio"; says it answers everything
-    model = FakeChatModel(model="fake-judge", respond=lambda p: "Yes" if ("57 tarefas [1]" in p or "sorteio do "
-                          "próximo token [1]" in p or "answer the student" in p) else "No")
+    liked = ("57 tarefas [1]", "sorteio do próximo token [1]", "answer the student")
+    model = FakeChatModel(model="fake-judge", respond=lambda p: "Yes" if any(s in p for s in liked) else "No")
     report = A.judge_agreement(labels, model, cache="off")
     faithful, answers = report.criteria
-    assert faithful.criterion == "faithful" and faithful.n == 4 and faithful.agreement == 1.0 and faithful.kappa == 1.0
+    assert faithful.criterion == "faithful" and faithful.n == 4
+    assert faithful.agreement == 1.0 and faithful.kappa == 1.0
     assert answers.n == 3 and answers.agreement == pytest.approx(2 / 3) and answers.disagreements == ["a3"]
     assert answers.kappa == 0.0 and answers.confusion["human no, judge yes"] == 1
     text = A.format_agreement(report)
-    assert "judge fake-judge against 4 hand-labelled answers" in text and "answers: the judge disagrees on a3" in text
+    assert "judge fake-judge against 4 hand-labelled answers" in text
+    assert "answers: the judge disagrees on a3" in text
     assert report.as_dict()["criteria"][0]["kappa"] == 1.0
 
 
 def test_cli_agreement_and_label_template(tmp_path, monkeypatch, capsys):
     import promptkit.llm
 
-    monkeypatch.setattr(promptkit.llm, "load_llm", lambda name=None, **s: FakeChatModel(model=name, default="Yes"))
+    monkeypatch.setattr(promptkit.llm, "load_llm",
+                        lambda name=None, **s: FakeChatModel(model=name, default="Yes"))
     path = write_labels(tmp_path)
     assert main(["eval", "agreement", "--labels", str(path), "--judge", "fake-judge", "--cache", "off"]) == 0
     out = capsys.readouterr().out
@@ -183,8 +187,8 @@ def test_cli_agreement_and_label_template(tmp_path, monkeypatch, capsys):
     assert main(["eval", "agreement", "--judge", "fake-judge"]) == 2  # the shipped file has no labels yet
     assert "holds no hand labels yet" in capsys.readouterr().err
     results = tmp_path / "run.json"
-    evaluate(chain=FakeTutor(make_llm(GOOD)), dataset=write_dataset(tmp_path), cache="off", show_progress=False,
-             out=results)
+    evaluate(chain=FakeTutor(make_llm(GOOD)), dataset=write_dataset(tmp_path), cache="off",
+             show_progress=False, out=results)
     assert main(["eval", "agreement", "--template", str(results)]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["question_id"] for x in lines] == ["q1", "q2", "q3", "q4"]  # declines are left out

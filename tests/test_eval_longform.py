@@ -1,5 +1,5 @@
-"""evaluate() on the long-form task with a fake tutor: scores, breakdowns, results schema v2, replay cache, task
-inference, dataset errors, compare, report and the CLI."""
+"""evaluate() on the long-form task with a fake tutor: scores, breakdowns, results schema v2, replay cache,
+task inference, dataset errors, compare, report and the CLI."""
 
 from __future__ import annotations
 
@@ -83,15 +83,17 @@ def test_split_limit_and_strict_replay(dataset):
     first = run(dataset, split="dev", limit=3, cache="use")
     assert [r.id for r in first.rows] == ["q1", "q2", "q3"] and first.dataset.split == "dev"
     llm = make_llm(GOOD)
-    again = evaluate(chain=FakeTutor(llm), dataset=dataset, split="dev", limit=3, cache="strict", show_progress=False)
+    again = evaluate(chain=FakeTutor(llm), dataset=dataset, split="dev", limit=3, cache="strict",
+                     show_progress=False)
     assert llm.calls == [] and again.cache.hits == 3 and again.cache.misses == 0
     assert again.metrics == first.metrics
     with pytest.raises(CacheMissError, match="strict replay"):
-        evaluate(chain=FakeTutor(make_llm(GOOD)), dataset=dataset, split="test", cache="strict", show_progress=False)
+        evaluate(chain=FakeTutor(make_llm(GOOD)), dataset=dataset, split="test", cache="strict",
+                 show_progress=False)
 
 
 def test_bad_arguments_and_datasets_are_one_line_errors(dataset, tmp_path):
-    with pytest.raises(ValidationError, match="unknown mode 'reading' for task longform; expected one of: rag"):
+    with pytest.raises(ValidationError, match="mode 'reading' for task longform; expected one of: rag"):
         run(dataset, mode="reading")
     with pytest.raises(ValidationError, match="na_prob_thresh: not an option of task 'longform'"):
         run(dataset, na_prob_thresh=0.5)
@@ -127,8 +129,8 @@ def test_a_huge_question_is_named_before_any_model_call(tmp_path):
     items = [ITEMS[0], {**ITEMS[1], "question": "por que " * (MAX_QUESTION_CHARS // 4)}]
     llm = make_llm(GOOD)
     with pytest.raises(ValidationError, match="question 'q2' in .*long.jsonl: the question has"):
-        evaluate(chain=FakeTutor(llm), dataset=write_dataset(tmp_path, items, "long.jsonl"), show_progress=False,
-                 cache="off")
+        evaluate(chain=FakeTutor(llm), dataset=write_dataset(tmp_path, items, "long.jsonl"),
+                 show_progress=False, cache="off")
     assert llm.calls == []
 
 
@@ -211,9 +213,10 @@ def test_cli_run_compare_report_for_the_tutor(dataset, tmp_path, monkeypatch, ca
     assert "correct → wrong (key facts ≥ 0.5, or declined out of scope): 3" in capsys.readouterr().out
     assert main(["eval", "compare", str(a), str(b), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["drop_metric"] == "key_fact_recall"
-    assert main(["eval", "report", str(a), str(b), "--markdown", "-", "--html", str(tmp_path / "r.html")]) == 0
+    html = tmp_path / "r.html"
+    assert main(["eval", "report", str(a), str(b), "--markdown", "-", "--html", str(html)]) == 0
     printed = capsys.readouterr().out
-    assert "| tutor_answer@2 |" in printed and (tmp_path / "r.html").is_file()
+    assert "| tutor_answer@2 |" in printed and html.is_file()
     assert main([*base, "--mode", "reading"]) == 2
     assert "unknown mode 'reading' for task longform" in capsys.readouterr().err
 

@@ -1,5 +1,6 @@
-"""The long-form metrics as pure functions: key facts robust to inflection and accents but strict against unrelated
-text, sentence support and faithfulness, citation precision and recall, context recall, declines, length."""
+"""The long-form metrics as pure functions: key facts robust to inflection and accents but strict against
+unrelated text, sentence support and faithfulness, citation precision and recall, context recall, declines,
+length."""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ def test_doctests_pass():
     ("fact", "answer"),
     [
         ("rede discriminadora", "As redes discriminadoras tentam separar o real do falso."),  # plural, gender
-        ("aleatória", "a escolha fica mais aleatorio"),                                         # gender, no accent
+        ("aleatória", "a escolha fica mais aleatorio"),                                       # gender, accent
         ("não lineares", "padrões NÃO LINEARES como o XOR"),                                  # case
         ("retropropagação", "a retropropagacao ajusta os pesos"),                             # accents folded
-        ("modelo já treinado", "parte de modelos treinados antes"),                           # 2 of 2 content words
+        ("modelo já treinado", "parte de modelos treinados antes"),                           # 2 of 2 words
         ("erro de reconstrução alto", "o erro fica alto"),                                    # 2 of 3
         ("Attention is All You Need", "no artigo attention is all you need"),
         ("2017 e 2022", "em 2017 e de novo em 2022"),
@@ -58,28 +59,32 @@ def test_fact_not_found_in_unrelated_or_wrong_text(fact, answer):
 
 
 def test_every_key_fact_of_the_tutor_set_is_found_in_its_own_reference():
-    rows = [json.loads(line) for line in (REPO / "eval/datasets/tutor_questions.jsonl").read_text("utf-8").splitlines()]
+    text = (REPO / "eval/datasets/tutor_questions.jsonl").read_text("utf-8")
+    rows = [json.loads(line) for line in text.splitlines()]
+    reference = {r["id"]: r["reference"] for r in rows}
     facts = [(r["id"], f) for r in rows for f in r["key_facts"]]
     assert len(facts) > 300
-    assert [x for x in facts if not L.fact_found(x[1], next(r for r in rows if r["id"] == x[0])["reference"])] == []
+    assert [x for x in facts if not L.fact_found(x[1], reference[x[0]])] == []
     # and hardly ever in the reference of a question on another file (the few hits are terms both really use:
     # BERT and T5 in a comparison, softmax beside the temperature)
     others = 0
     for i, r in enumerate(rows):
-        other = next(o for o in rows[i + 1:] + rows[:i] if o["gold_sources"] and o["gold_sources"] != r["gold_sources"])
+        other = next(o for o in rows[i + 1:] + rows[:i]
+                     if o["gold_sources"] and o["gold_sources"] != r["gold_sources"])
         others += sum(L.fact_found(f, other["reference"]) for f in r["key_facts"])
     assert others <= 0.03 * len(facts)
 
 
 def test_key_fact_recall_is_the_share_found():
-    assert L.key_fact_recall(["1958", "Frank Rosenblatt", "Perceptron"], "Rosenblatt e o Perceptron, em 1958") == \
-        pytest.approx(2 / 3)
+    facts = ["1958", "Frank Rosenblatt", "Perceptron"]
+    recall = L.key_fact_recall(facts, "Rosenblatt e o Perceptron, em 1958")
+    assert recall == pytest.approx(2 / 3)
     assert L.key_fact_recall([], "x") is None
 
 
 def test_sentences_and_their_citations():
-    answer = ("A atenção compara consultas e chaves [1][2]. Depois, soma os valores [2]. Veja p. ex. o artigo "
-              "de Vaswani et al. [3] sobre isso.\n- Um item de lista [1]")
+    answer = ("A atenção compara consultas e chaves [1][2]. Depois, soma os valores [2]. Veja p. ex. o "
+              "artigo de Vaswani et al. [3] sobre isso.\n- Um item de lista [1]")
     sentences = L.split_sentences(answer)
     assert [s.cites for s in sentences] == [(1, 2), (2,), (3,), (1,)]
     assert sentences[2].text.startswith("Veja p. ex. o artigo") and sentences[2].text.endswith("sobre isso.")
@@ -94,7 +99,8 @@ CHUNKS = {
 
 
 def test_faithfulness_counts_supported_sentences():
-    good = "O MMLU reúne 57 tarefas de múltipla escolha [1]. A temperatura controla a escolha do próximo token [2]."
+    good = ("O MMLU reúne 57 tarefas de múltipla escolha [1]. "
+            "A temperatura controla a escolha do próximo token [2].")
     assert L.faithfulness(good, CHUNKS) == 1.0
     # cited to the wrong chunk, uncited, a wrong number, a citation to no chunk: all unsupported
     assert L.faithfulness("O MMLU reúne 57 tarefas de múltipla escolha [2].", CHUNKS) == 0.0
@@ -138,13 +144,14 @@ def test_declines_and_length():
     assert L.is_decline("nao encontrei isso no material do curso")
     assert L.is_decline("Sem resposta.")
     assert not L.is_decline("Encontrei isso no material do curso [1].")
-    assert not L.is_decline("Não encontrei isso no material do curso.", declined=False)  # the chain's flag wins
+    assert not L.is_decline("Não encontrei isso no material do curso.", declined=False)  # the flag wins
     assert L.answer_words("O MMLU [1] reúne 57 tarefas [2].") == 5
 
 
 def test_stems_meet_inflections_but_not_derivations():
-    pairs = [("professores", "professor"), ("imagens", "imagem"), ("papéis", "papel"), ("prováveis", "provável"),
-             ("treinada", "treinar"), ("geradoras", "gerador"), ("queries", "query")]
+    pairs = [("professores", "professor"), ("imagens", "imagem"), ("papéis", "papel"),
+             ("prováveis", "provável"), ("treinada", "treinar"), ("geradoras", "gerador"),
+             ("queries", "query")]
     for a, b in pairs:
         assert L.stem(L.words(a)[0]) == L.stem(L.words(b)[0]), (a, b)
     for a, b in [("transformer", "transformação"), ("estado", "este"), ("aleatoriedade", "aleatório")]:

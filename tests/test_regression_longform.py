@@ -1,5 +1,6 @@
-"""Regression suites for the long-form task: `eval baseline` / `eval check` with tolerances named by the task's
-metrics, strict replay, flips, a lower-is-better metric, a neutral one, and an LLM judge recorded with the baseline."""
+"""Regression suites for the long-form task: `eval baseline` / `eval check` with tolerances named by the
+task's metrics, strict replay, flips, a lower-is-better metric, a neutral one, and an LLM judge recorded with
+the baseline."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_suite_entry_validates_metric_names_against_the_task(project):
                                "answer_words"]
     bad = SUITE.replace("false_decline_rate: {max_rise: 0.05}", "exact: {max_drop: 1}")
     (project / "eval" / "suites" / "bad.yaml").write_text(bad, "utf-8")
-    with pytest.raises(ValidationError, match="entries.0.tolerances.exact: unknown metric 'exact' of task longform"):
+    with pytest.raises(ValidationError, match="tolerances.exact: unknown metric 'exact' of task longform"):
         load_suite("bad")
 
 
@@ -81,7 +82,8 @@ def test_worse_tutor_is_a_regression_with_its_flips(project, monkeypatch, capsys
     assert main(["eval", "check", "tutor", "--cache", "refresh", "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "REGRESSION" in out
-    assert "key_fact_recall fell 0.667 (1.000 → 0.333), more than the allowed 0.05" in out  # dev: q1-q3 in scope
+    # the dev split has three questions in scope
+    assert "key_fact_recall fell 0.667 (1.000 → 0.333), more than the allowed 0.05" in out
     assert "false_decline_rate rose 0.333 (0.000 → 0.333), more than the allowed 0.05" in out
     assert "decline_accuracy fell 0.500 (1.000 → 0.500), more than the allowed 0" in out
     assert "3 item(s) flipped from correct to wrong (allowed 0): q1, q3, q5" in out
@@ -106,12 +108,12 @@ def test_gate_directions_and_the_assertion(project, monkeypatch, tmp_path):
 
     dataset = project / "eval" / "datasets" / "mini_tutor.jsonl"
     good = evaluate(chain=FakeTutor(make_llm(GOOD)), dataset=dataset, cache="off", show_progress=False)
-    longer = {**GOOD, "Quantas tarefas": GOOD["Quantas tarefas"] + " " + "Isso é o que o trecho diz [1]. " * 6}
+    longer = {**GOOD, "Quantas tarefas": GOOD["Quantas tarefas"] + " Isso é o que o trecho diz [1]." * 6}
     wordy = evaluate(chain=FakeTutor(make_llm(longer)), dataset=dataset, cache="off", show_progress=False)
     # a neutral metric is bounded only when a tolerance names it
     assert gate(good, wordy, metrics=["answer_words"]).ok
     verdict = gate(good, wordy, metrics=["answer_words"], tolerances={"answer_words": {"max_rise": 5}})
-    assert not verdict.ok and verdict.failures == ["answer_words rose 10.5 (12.5 → 23.0), more than the allowed 5"]
+    assert verdict.failures == ["answer_words rose 10.5 (12.5 → 23.0), more than the allowed 5"]
     # a lower-is-better metric may not rise by default, and may fall freely
     worse = evaluate(chain=FakeTutor(make_llm(WORSE)), dataset=dataset, cache="off", show_progress=False)
     assert not gate(good, worse, metrics=["false_decline_rate"]).ok
@@ -145,7 +147,8 @@ def test_judge_verdicts_are_recorded_and_replayed(project, monkeypatch, capsys):
     assert main(["eval", "baseline", "tutor", "--quiet"]) == 0
     baseline = load_baseline("tutor", "tutor")
     assert baseline.fingerprint.judge == "fake-judge" and baseline.result.judge.id == "fake-judge"
-    assert baseline.result.metrics["judge_faithful"] == 1.0 and baseline.result.metrics["judge_answers"] == 1.0
+    metrics = baseline.result.metrics
+    assert metrics["judge_faithful"] == 1.0 and metrics["judge_answers"] == 1.0
     assert len(baseline.replay.keys) == 5 + 3 * 2 * 4  # 5 answers; 3 answered rows x 2 criteria x 4 spellings
     judges.clear()
     capsys.readouterr()

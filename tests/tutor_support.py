@@ -1,6 +1,6 @@
-"""A stand-in course tutor for the long-form evaluation tests: a tiny made-up corpus, a tiny question set in the
-``tutor_questions.jsonl`` format, and a Runnable that answers through a :class:`FakeChatModel` and returns the
-tutor's output contract (answer, declined, citations, sentences, contexts, sources, prompt, model)."""
+"""A stand-in course tutor for the long-form evaluation tests: a tiny made-up corpus, a tiny question set in
+the ``tutor_questions.jsonl`` format, and a Runnable that answers through a :class:`FakeChatModel` and returns
+the tutor's output contract (answer, declined, citations, sentences, contexts, sources, prompt, model)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ CHUNKS = [
     ("04-avaliacao-e-benchmarks.md",
      "O benchmark MMLU reúne 57 tarefas de múltipla escolha, que vão do direito à medicina."),
     ("10-saida-do-llm-e-temperatura.md",
-     "A temperatura controla o quanto a escolha do próximo token é aleatória. Perto de zero, o modelo fica com o "
-     "token mais provável quase sempre."),
+     "A temperatura controla o quanto a escolha do próximo token é aleatória. Perto de zero, o modelo fica "
+     "com o token mais provável quase sempre."),
     ("01-historia-da-ia-generativa.md",
-     "As GANs foram propostas por Ian Goodfellow em 2014: uma rede geradora disputa com uma rede discriminadora."),
+     "As GANs foram propostas por Ian Goodfellow em 2014: uma rede geradora disputa com uma rede "
+     "discriminadora."),
     ("08-transformers.md",
      "O Transformer apareceu em 2017 no artigo Attention is All You Need, escrito por Vaswani e colegas."),
 ]
@@ -43,7 +44,8 @@ ITEMS = [
      "reference": "GANs were proposed by Ian Goodfellow in 2014.", "key_facts": ["Ian Goodfellow", "2014"],
      "gold_sources": ["01-historia-da-ia-generativa.md"], "split": "dev"},
     {"id": "q4", "lang": "pt", "type": "fact", "question": "Quando surgiu o Transformer e quem o propôs?",
-     "reference": "O Transformer surgiu em 2017, proposto por Vaswani e colegas.", "key_facts": ["2017", "Vaswani"],
+     "reference": "O Transformer surgiu em 2017, proposto por Vaswani e colegas.",
+     "key_facts": ["2017", "Vaswani"],
      "gold_sources": ["08-transformers.md"], "split": "test"},
     {"id": "q5", "lang": "pt", "type": "out_of_scope", "question": "Qual é o preço da mensalidade do curso?",
      "reference": DECLINE_PT, "key_facts": [], "gold_sources": [], "split": "dev"},
@@ -51,12 +53,12 @@ ITEMS = [
      "reference": DECLINE_EN, "key_facts": [], "gold_sources": [], "split": "dev"},
 ]
 
-# what a good tutor says, by the start of the question (citations are numbered by retrieval rank: [1] is the first
-# chunk retrieved)
+# what a good tutor says, by the start of the question (citations are numbered by retrieval rank: [1] is the
+# first chunk retrieved)
 GOOD = {
     "Quantas tarefas": "O MMLU reúne 57 tarefas de múltipla escolha [1].",
-    "O que a temperatura": "A temperatura controla o quanto a escolha do próximo token é aleatória [1]. Perto de "
-                            "zero, o modelo fica com o token mais provável [1].",
+    "O que a temperatura": "A temperatura controla o quanto a escolha do próximo token é aleatória [1]. "
+                           "Perto de zero, o modelo fica com o token mais provável [1].",
     "Who proposed GANs": "GANs were proposed by Ian Goodfellow in 2014 [1].",
     "Quando surgiu o Transformer": "O Transformer apareceu em 2017, no artigo de Vaswani e colegas [1].",
     "Qual é o preço": DECLINE_PT,
@@ -66,8 +68,8 @@ GOOD = {
 # a worse tutor: a wrong number, an unsupported claim, a false decline and an out-of-scope answer
 WORSE = {
     "Quantas tarefas": "O MMLU reúne 75 tarefas de múltipla escolha [1].",
-    "O que a temperatura": "A temperatura controla o quanto a escolha do próximo token é aleatória [1]. Ela também "
-                            "muda os pesos da rede durante o treino.",
+    "O que a temperatura": "A temperatura controla o quanto a escolha do próximo token é aleatória [1]. "
+                           "Ela também muda os pesos da rede durante o treino.",
     "Who proposed GANs": DECLINE_EN,
     "Quando surgiu o Transformer": "O Transformer apareceu em 2017, no artigo de Vaswani e colegas [1].",
     "Qual é o preço": "A mensalidade custa 300 reais [2].",
@@ -75,16 +77,18 @@ WORSE = {
 }
 
 
-def write_dataset(folder: Path, items: list[dict[str, Any]] | None = None, name: str = "mini_tutor.jsonl") -> Path:
+def write_dataset(folder: Path, items: list[dict[str, Any]] | None = None,
+                  name: str = "mini_tutor.jsonl") -> Path:
     path = folder / name
-    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in (items or ITEMS)), encoding="utf-8")
+    lines = [json.dumps(i, ensure_ascii=False) + "\n" for i in (items or ITEMS)]
+    path.write_text("".join(lines), encoding="utf-8")
     return path
 
 
 def make_llm(answers: dict[str, str] = GOOD, model: str = "fake-tutor") -> FakeChatModel:
     """A fake model answering by the start of the question (the prompt's "Pergunta:" line)."""
-    return FakeChatModel(model=model, rules=[(f"Pergunta: {k}", v) for k, v in answers.items()], default=DECLINE_PT,
-                         max_new_tokens=200)
+    rules = [(f"Pergunta: {k}", v) for k, v in answers.items()]
+    return FakeChatModel(model=model, rules=rules, default=DECLINE_PT, max_new_tokens=200)
 
 
 def _words(text: str) -> set[str]:
@@ -92,8 +96,8 @@ def _words(text: str) -> set[str]:
 
 
 class FakeTutor(Runnable):
-    """The tutor's contract with a fake model: retrieve two chunks by word overlap, ask the model once per batch,
-    number the chunks [1], [2] and report the ones the answer cites."""
+    """The tutor's contract with a fake model: retrieve two chunks by word overlap, ask the model once per
+    batch, number the chunks [1], [2] and report the ones the answer cites."""
 
     def __init__(self, llm: FakeChatModel, prompt: str = "tutor_answer@1"):
         self.llm = llm
@@ -113,20 +117,22 @@ class FakeTutor(Runnable):
         self.batch_calls += 1
         retrieved = [self._retrieve(i["question"]) for i in inputs]
         prompts = [  # the prompt version is part of the text, as a new version's wording would be
-            f"({self.prompt}) Trechos:\n" + "\n".join(f"[{n}] {text}" for n, (_, _, text) in enumerate(r, start=1))
+            f"({self.prompt}) Trechos:\n"
+            + "\n".join(f"[{n}] {text}" for n, (_, _, text) in enumerate(r, start=1))
             + f"\nPergunta: {i['question']}"
             for i, r in zip(inputs, retrieved, strict=True)
         ]
         messages = self.llm.batch(prompts, config if isinstance(config, dict) else None)
-        return [self._output(i["question"], m.content, r) for i, m, r in zip(inputs, messages, retrieved, strict=True)]
+        return [self._output(i["question"], m.content, r)
+                for i, m, r in zip(inputs, messages, retrieved, strict=True)]
 
     def _output(self, question: str, answer: str, retrieved: list[tuple[int, str, str]]) -> dict:
         declined = answer in (DECLINE_PT, DECLINE_EN)
         cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
         citations = [
-            {"n": n, "chunk_id": f"{retrieved[n - 1][1]}#{retrieved[n - 1][0]}", "source": retrieved[n - 1][1],
-             "title": retrieved[n - 1][1][3:-3], "text": retrieved[n - 1][2]}
+            {"n": n, "chunk_id": f"{src}#{i}", "source": src, "title": src[3:-3], "text": text}
             for n in cited if 0 < n <= len(retrieved)
+            for i, src, text in [retrieved[n - 1]]
         ]
         sentences = [] if declined else [{"text": s, "cites": [int(n) for n in re.findall(r"\[(\d+)\]", s)]}
                                          for s in re.split(r"(?<=\.)\s+", answer) if s]
@@ -138,8 +144,8 @@ class FakeTutor(Runnable):
             "citations": [] if declined else citations,
             "sentences": sentences,
             "contexts": [text for _, _, text in retrieved],
-            "sources": [{"source": f"corpus/{src}", "title": src, "chunk": i, "id": f"{src}#{i}", "score": 0.5}
-                        for i, src, _ in retrieved],
+            "sources": [{"source": f"corpus/{src}", "title": src, "chunk": i, "id": f"{src}#{i}",
+                         "score": 0.5} for i, src, _ in retrieved],
             "chain": "tutor",
             "prompt": self.prompt,
             "prompt_hash": "a" * 64,

@@ -1,5 +1,5 @@
-"""`promptkit eval …`: run a chain over an evaluation dataset (SQuAD QA, long-form tutor answers…), compare two
-runs, write a report, record and check regression baselines, measure an LLM judge against hand labels.
+"""`promptkit eval …`: run a chain over an evaluation dataset (SQuAD QA, long-form tutor answers…), compare
+two runs, write a report, record and check regression baselines, measure an LLM judge against hand labels.
 
 One ``_add_<command>`` function declares each subcommand's arguments and one ``cmd_<command>`` handler
 runs it; new commands are added to :data:`COMMANDS`.
@@ -22,9 +22,9 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "run",
         help="evaluate a chain on a dataset (SQuAD QA, long-form answers…)",
-        description="Run a chain over an evaluation dataset and print the task's metrics with bootstrap confidence "
-        "intervals: EM/F1 (official and Portuguese-normalised) for SQuAD 2.0 JSON files; key-fact recall, "
-        "faithfulness, citations and declines for long-form answers (tutor_questions.jsonl).",
+        description="Run a chain over an evaluation dataset and print the task's metrics with bootstrap "
+        "confidence intervals: EM/F1 (official and Portuguese-normalised) for SQuAD 2.0 JSON files; key-fact "
+        "recall, faithfulness, citations and declines for long-form answers (tutor_questions.jsonl).",
     )
     p.add_argument("--chain", required=True, help="chain name (see `promptkit chains list`)")
     p.add_argument("--dataset", required=True,
@@ -36,8 +36,8 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
         "--mode",
         choices=("reading", "rag"),
         default=None,
-        help="reading: give the gold context; rag: let the chain retrieve (default: the task's, SQuAD reading, "
-        "long-form rag)",
+        help="reading: give the gold context; rag: let the chain retrieve (default: the task's own, "
+        "SQuAD reading, long-form rag)",
     )
     p.add_argument("--split", help="only this split of the dataset (e.g. dev, test)")
     p.add_argument("--limit", type=int, help="only the first N items")
@@ -85,8 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json and isinstance(result, EvalResult):
         print(json.dumps({"metrics": result.metrics, "metrics_pt": result.metrics_pt}, indent=2))
     elif args.json:
-        print(json.dumps({"task": result.task, "metrics": result.metrics, "ci": result.ci, "groups": result.groups},
-                         indent=2))
+        shown = {"task": result.task, "metrics": result.metrics, "ci": result.ci, "groups": result.groups}
+        print(json.dumps(shown, indent=2))
     else:
         print(format_summary(result))
     if args.out:
@@ -101,7 +101,7 @@ def _add_compare(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "compare",
         help="compare two results files (B minus A)",
-        description="Metric deltas with paired-bootstrap CIs and the items that flipped (both runs of one task).",
+        description="Metric deltas with paired-bootstrap CIs and the items that flipped (runs of one task).",
     )
     p.add_argument("a", metavar="A.json", help="the reference run")
     p.add_argument("b", metavar="B.json", help="the new run")
@@ -124,9 +124,9 @@ def _add_report(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "report",
         help="write a self-contained HTML report (and/or a Markdown table) of results files",
-        description="A table per run (with the breakdown per question type and language for long-form runs), "
-        "a chart of each task's headline metrics per prompt version, and each later run compared with the first "
-        "of its task (flipped items side by side).",
+        description="A table per run (with the breakdown per question type and language for long-form "
+        "runs), a chart of each task's headline metrics per prompt version, and each later run compared with "
+        "the first of its task (flipped items side by side).",
     )
     p.add_argument("results", nargs="+", metavar="RESULTS.json", help="results files written by `eval run`")
     p.add_argument("--html", metavar="OUT", help="the HTML file to write")
@@ -202,7 +202,8 @@ def _headline(result: object) -> str:
     if task.name == "squad":
         m = result.metrics  # type: ignore[attr-defined]
         return f"EM {m.get('exact', 0):.1f} F1 {m.get('f1', 0):.1f}"
-    return " ".join(f"{n} {task.spec(n).fmt(result.metric(n))}" for n in task.headline)  # type: ignore[attr-defined]
+    value = result.metric  # type: ignore[attr-defined]
+    return " ".join(f"{n} {task.spec(n).fmt(value(n))}" for n in task.headline)
 
 
 # -- eval check ----------------------------------------------------------------------------------------------
@@ -271,11 +272,12 @@ def _add_agreement(esub: argparse._SubParsersAction) -> None:
         "agreement",
         help="how well an LLM judge agrees with hand labels (Cohen's kappa)",
         description="Ask an LLM judge the yes/no questions of each hand-labelled answer "
-        "(eval/datasets/tutor_judgments.jsonl) and print, per criterion, the judge's agreement with the people: "
-        "observed agreement, Cohen's kappa with a bootstrap interval, and the confusion table.",
+        "(eval/datasets/tutor_judgments.jsonl) and print, per criterion, the judge's agreement with the "
+        "people: observed agreement, Cohen's kappa with a bootstrap interval, and the confusion table.",
     )
     p.add_argument("--labels", default="tutor_judgments",
-                   help="hand labels (JSON Lines file, or a name under eval/datasets/; default: tutor_judgments)")
+                   help="hand labels (a JSON Lines file, or a name under eval/datasets/; default: "
+                   "tutor_judgments)")
     p.add_argument("--judge", metavar="MODEL", help="the judge's chat model (a catalogue name)")
     p.add_argument("--template", metavar="RESULTS.json",
                    help="instead: print hand-label lines (labels left null) for the answers of a long-form "
@@ -292,19 +294,19 @@ def _add_agreement(esub: argparse._SubParsersAction) -> None:
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     from promptkit.errors import ValidationError
-    from promptkit.evaluation.agreement import format_agreement, judge_agreement, label_template, load_judgments
+    from promptkit.evaluation import agreement
 
     if args.template:
         from promptkit.evaluation.runner import load_result
 
-        for line in label_template(load_result(args.template)):
+        for line in agreement.label_template(load_result(args.template)):
             print(json.dumps(line, ensure_ascii=False))
         return 0
     if not args.judge:
         raise ValidationError("no judge given", hint="add --judge MODEL (e.g. qwen2.5-coder-1.5b-instruct)")
-    labels = load_judgments(args.labels)
-    report = judge_agreement(labels, _judge_model(args.judge), cache=args.cache)
-    print(json.dumps(report.as_dict(), indent=2) if args.json else format_agreement(report))
+    labels = agreement.load_judgments(args.labels)
+    report = agreement.judge_agreement(labels, _judge_model(args.judge), cache=args.cache)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else agreement.format_agreement(report))
     return 0
 
 

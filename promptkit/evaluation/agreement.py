@@ -11,9 +11,9 @@ Hand labels live in ``eval/datasets/tutor_judgments.jsonl``, one answer per line
 
 ``id`` names the answer (unique in the file; the item id and the prompt version that produced it are a good
 choice), ``sources`` are the texts of the chunks the answer cites, in citation order, and ``labels`` holds the
-person's yes (true) or no (false) per judge criterion (:data:`promptkit.evaluation.judge.CRITERIA`); a criterion
-left out was not labelled. :func:`label_template` turns a long-form results file into such lines with empty
-labels, ready to be filled in.
+person's yes (true) or no (false) per judge criterion (:data:`promptkit.evaluation.judge.CRITERIA`); a
+criterion left out was not labelled. :func:`label_template` turns a long-form results file into such lines
+with empty labels, ready to be filled in.
 
 :func:`judge_agreement` asks the judge every labelled criterion (through the replay cache) and reports, per
 criterion, the observed agreement, Cohen's kappa with a bootstrap interval and the confusion table; undecided
@@ -42,8 +42,8 @@ def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     """Cohen's kappa of two raters over the same items: ``(p_o - p_e) / (1 - p_e)``, with ``p_o`` the share of
     items they agree on and ``p_e`` the agreement expected by chance from each rater's label frequencies.
 
-    1 is perfect agreement, 0 what chance gives, below 0 worse than chance. When both raters give every item the
-    same single label (``p_e = 1``) the kappa is defined here as 1.0 (they agree on everything).
+    1 is perfect agreement, 0 what chance gives, below 0 worse than chance. When both raters give every item
+    the same single label (``p_e = 1``) the kappa is defined here as 1.0 (they agree on everything).
 
     >>> cohen_kappa([True, True, False, False], [True, True, False, False])
     1.0
@@ -136,7 +136,7 @@ def load_judgments(ref: str | os.PathLike[str]) -> list[Judgment]:
         raise ValidationError(f"cannot read hand labels {path}: {exc.strerror}") from None
     if not raw.strip():
         raise ValidationError(f"{path} holds no hand labels yet",
-                              hint="label some answers first (the format is in promptkit.evaluation.agreement)")
+                              hint="label some answers first (format: promptkit.evaluation.agreement)")
     out = []
     for row in parse_jsonl(raw, name=str(path)):
         try:
@@ -199,7 +199,8 @@ def agreement_of(criterion: str, ids: Sequence[str], human: Sequence[bool], judg
                  *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> CriterionAgreement:
     """The agreement on one criterion from paired labels (an undecided verdict, ``None``, counts as no).
 
-    >>> a = agreement_of("faithful", ["a", "b", "c", "d"], [True, True, False, False], [True, None, False, False])
+    >>> a = agreement_of("faithful", ["a", "b", "c", "d"], [True, True, False, False],
+    ...                  [True, None, False, False])
     >>> a.agreement, round(a.kappa, 3), a.undecided, a.disagreements, a.confusion["human yes, judge no"]
     (0.75, 0.5, 1, ['b'], 1)
     """
@@ -222,9 +223,9 @@ def agreement_of(criterion: str, ids: Sequence[str], human: Sequence[bool], judg
 
 
 def judge_agreement(labels: Sequence[Judgment], judge: Any, *, cache: Any = "use") -> AgreementReport:
-    """Ask ``judge`` (a chat model or an :class:`~promptkit.evaluation.judge.LLMJudge`) every labelled criterion
-    of ``labels`` through the replay cache (a mode or an open :class:`~promptkit.cache.ReplayCache`) and compare
-    its verdicts with the people's."""
+    """Ask ``judge`` (a chat model or an :class:`~promptkit.evaluation.judge.LLMJudge`) every labelled
+    criterion of ``labels`` through the replay cache (a mode or an open :class:`~promptkit.cache.ReplayCache`)
+    and compare its verdicts with the people's."""
     from promptkit.cache import global_cache
     from promptkit.evaluation.judge import CRITERIA, LLMJudge
     from promptkit.evaluation.runner import open_cache
@@ -254,9 +255,11 @@ def judge_agreement(labels: Sequence[Judgment], judge: Any, *, cache: Any = "use
 def format_agreement(report: AgreementReport) -> str:
     """The agreement as a plain-text table, with the ids the judge got wrong."""
     lines = [f"judge {report.judge} against {report.labels} hand-labelled answers", ""]
-    header = ("criterion", "n", "agreement", "kappa", "95% CI", "yes/yes", "yes/no", "no/yes", "no/no", "undecided")
-    body = [(c.criterion, str(c.n), f"{c.agreement:.3f}", f"{c.kappa:.3f}", f"[{c.kappa_low:.3f}, {c.kappa_high:.3f}]",
-             *(str(v) for v in c.confusion.values()), str(c.undecided)) for c in report.criteria]
+    header = ("criterion", "n", "agreement", "kappa", "95% CI", "yes/yes", "yes/no", "no/yes", "no/no",
+              "undecided")
+    body = [(c.criterion, str(c.n), f"{c.agreement:.3f}", f"{c.kappa:.3f}",
+             f"[{c.kappa_low:.3f}, {c.kappa_high:.3f}]", *(str(v) for v in c.confusion.values()),
+             str(c.undecided)) for c in report.criteria]
     from promptkit.evaluation.summary import table
 
     lines += table(header, body)

@@ -1,10 +1,10 @@
 """Compare two evaluation runs item by item: metric deltas with paired-bootstrap CIs, and flipped items.
 
 Both runs must be of the same task (:mod:`promptkit.evaluation.tasks`). Every per-row metric of the task gets
-``B − A`` over the items both runs scored where the metric applies to both, with a paired-bootstrap 95% interval
-and ``P(B > A)``; items flip when the task's verdict (SQuAD: EM; long-form: key facts ≥ 0.5, or declined out of
-scope) changes, and the items whose graded score (SQuAD: F1; long-form: key-fact recall) fell without flipping
-are listed apart.
+``B − A`` over the items both runs scored where the metric applies to both, with a paired-bootstrap 95%
+interval and ``P(B > A)``; items flip when the task's verdict (SQuAD: EM; long-form: key facts ≥ 0.5, or
+declined out of scope) changes, and the items whose graded score (SQuAD: F1; long-form: key-fact recall) fell
+without flipping are listed apart.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Flip(BaseModel):
 
     id: str
     question: str
-    gold: list[str] = Field(description="what the item expects (SQuAD: the answers; long-form: the key facts)")
+    gold: list[str] = Field(description="what the item expects (SQuAD: its answers; long-form: key facts)")
     prediction_a: str
     prediction_b: str
     raw_a: str
@@ -54,7 +54,7 @@ class Comparison(BaseModel):
     wrong_to_correct: list[Flip]
     drop_metric: str | None = "f1"
     drops: list[Flip] = Field(default_factory=list,
-                              description="the graded score fell but the item did not flip from correct to wrong")
+                              description="the graded score fell but the item did not flip to wrong")
 
     def summary(self) -> str:
         return format_comparison(self)
@@ -63,8 +63,9 @@ class Comparison(BaseModel):
 def _flip(task: Task, qid: str, a: Any, b: Any) -> Flip:
     va, vb = task.row_view(a), task.row_view(b)
     sa, sb = task.row_scores(a), task.row_scores(b)
-    return Flip(id=qid, question=va.question, gold=va.gold, prediction_a=va.prediction, prediction_b=vb.prediction,
-                raw_a=va.raw, raw_b=vb.raw, scores_a=sa, scores_b=sb, note=task.flip_note(sa, sb))
+    return Flip(id=qid, question=va.question, gold=va.gold, prediction_a=va.prediction,
+                prediction_b=vb.prediction, raw_a=va.raw, raw_b=vb.raw, scores_a=sa, scores_b=sb,
+                note=task.flip_note(sa, sb))
 
 
 def compare(
@@ -104,8 +105,10 @@ def compare(
             deltas[name]["n"] = len(both)
     verdict_a = {q: task.row_correct(rows_a[q]) for q in common}
     verdict_b = {q: task.row_correct(rows_b[q]) for q in common}
-    c2w = [_flip(task, q, rows_a[q], rows_b[q]) for q in common if verdict_a[q] is True and verdict_b[q] is False]
-    w2c = [_flip(task, q, rows_a[q], rows_b[q]) for q in common if verdict_a[q] is False and verdict_b[q] is True]
+    c2w = [_flip(task, q, rows_a[q], rows_b[q]) for q in common
+           if verdict_a[q] is True and verdict_b[q] is False]
+    w2c = [_flip(task, q, rows_a[q], rows_b[q]) for q in common
+           if verdict_a[q] is False and verdict_b[q] is True]
     drops: list[Flip] = []
     name = task.drop_metric
     if name:

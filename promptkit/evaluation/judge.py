@@ -6,14 +6,15 @@ Criteria (:data:`CRITERIA`) are questions with a yes/no answer:
 * ``answers``: does the answer actually answer the student's question?
 
 How the verdict is read: when the model offers log-probabilities of a continuation (promptkit's local models:
-``render_prompt(messages)`` and ``logprob(prompts, continuations)``), the judge compares the probability of the
-answer starting with "Yes" with that of "No" (``yes``/``no`` in any case, summed) and says yes when
+``render_prompt(messages)`` and ``logprob(prompts, continuations)``), the judge compares the probability of
+the answer starting with "Yes" with that of "No" (``yes``/``no`` in any case, summed) and says yes when
 ``p_yes = P(yes) / (P(yes) + P(no))`` is at least 0.5; otherwise (a served model without log-probabilities) it
 generates a few tokens and reads the first word (yes/sim or no/não; anything else is undecided, ``None``).
 Verdicts go through the model's LangChain cache like any model call, so a promptkit
 :class:`~promptkit.cache.ReplayCache` records them and a strict replay needs no model.
 
-Judges disagree with people; :mod:`promptkit.evaluation.agreement` measures how much (Cohen's kappa on hand labels).
+Judges disagree with people; :mod:`promptkit.evaluation.agreement` measures how much (Cohen's kappa on hand
+labels).
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from promptkit.text import fold_words
 
 #: criterion → the yes/no question asked
 CRITERIA: dict[str, str] = {
-    "faithful": "Is the answer faithful to the sources, that is, is every statement in it supported by the sources?",
+    "faithful": "Is the answer faithful to the sources, that is, is every statement in it supported by the "
+                "sources?",
     "answers": "Does the answer actually answer the student's question?",
 }
 
 SYSTEM = (
-    "You are a strict grader of a course tutor's answers. You read a student's question, the tutor's answer and "
-    "the course sources the answer cites, then answer one yes/no question about the answer. Reply with a single "
-    "word: Yes or No."
+    "You are a strict grader of a course tutor's answers. You read a student's question, the tutor's answer "
+    "and the course sources the answer cites, then answer one yes/no question about the answer. Reply with a "
+    "single word: Yes or No."
 )
 
 YES = ("Yes", "yes")
@@ -104,7 +106,8 @@ def messages_for(request: Mapping[str, Any], criterion: str) -> list[Any]:
     from langchain_core.messages import HumanMessage, SystemMessage
 
     if criterion not in CRITERIA:
-        raise ValidationError(f"unknown judge criterion {criterion!r}; expected one of: {', '.join(CRITERIA)}")
+        raise ValidationError(f"unknown judge criterion {criterion!r}; expected one of: "
+                              f"{', '.join(CRITERIA)}")
     body = (
         f"Student's question:\n{request.get('question', '')}\n\n"
         f"Sources:\n{_sources_text(list(request.get('sources') or []))}\n\n"
@@ -135,9 +138,11 @@ class LLMJudge:
                    or getattr(self.model, "model", None) or type(self.model).__name__)
 
     def offers_logprobs(self) -> bool:
-        return callable(getattr(self.model, "logprob", None)) and callable(getattr(self.model, "render_prompt", None))
+        model = self.model
+        return callable(getattr(model, "logprob", None)) and callable(getattr(model, "render_prompt", None))
 
-    def judge(self, request: Mapping[str, Any], criteria: Sequence[str] = tuple(CRITERIA)) -> dict[str, Verdict]:
+    def judge(self, request: Mapping[str, Any],
+              criteria: Sequence[str] = tuple(CRITERIA)) -> dict[str, Verdict]:
         """The verdicts on one answer."""
         return self.judge_many([request], criteria=criteria)[0]
 

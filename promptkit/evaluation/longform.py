@@ -1,31 +1,31 @@
 """Metrics of long-form, cited answers (the course tutor's), each a small pure function.
 
-Words. Every comparison below works on *stems*: the text is folded (accents and case, :func:`promptkit.text.fold`),
-split into ``\\w+`` tokens, function words are dropped (:data:`STOPWORDS`, Portuguese and English articles,
-prepositions, contractions, pronouns, conjunctions and forms of ser/estar/ter/to be; negations such as "não" and
-"not" are kept, they change the meaning) and each remaining word is reduced by :func:`stem`, a light
-*inflectional* stemmer: plural, gender and the commonest verb endings, never derivation, so "redes"/"rede",
-"aleatória"/"aleatório" and "treinado"/"treinar" meet while "transformação" and "Transformer" stay apart.
-Numbers are tokens like any word but are *decisive*: a fact or a sentence holding a number only matches text that
-holds the same number.
+Words. Every comparison below works on *stems*: the text is folded (accents and case,
+:func:`promptkit.text.fold`), split into ``\\w+`` tokens, function words are dropped (:data:`STOPWORDS`,
+Portuguese and English articles, prepositions, contractions, pronouns, conjunctions and forms of
+ser/estar/ter/to be; negations such as "não" and "not" are kept, they change the meaning) and each remaining
+word is reduced by :func:`stem`, a light *inflectional* stemmer: plural, gender and the commonest verb
+endings, never derivation, so "redes"/"rede", "aleatória"/"aleatório" and "treinado"/"treinar" meet while
+"transformação" and "Transformer" stay apart. Numbers are tokens like any word but are *decisive*: a fact or a
+sentence holding a number only matches text that holds the same number.
 
 Metrics (per answer; ``None`` where a metric does not apply, and the run's figure is the mean over the answers
 where it does):
 
-* :func:`fact_found` / :func:`key_fact_recall`: a key fact is found in the answer when every number of the fact
-  occurs in the answer and at least two thirds of the fact's distinct content stems do (all of them for facts of
-  one or two content words, 2 of 3, 3 of 4, 4 of 5); the recall is the share of the item's facts found. Word
-  order and contiguity do not matter, inflection does not, unrelated text does not count.
-* :func:`sentence_support`: the share of a sentence's distinct content stems (citation markers removed) that occur
-  in a text; :func:`is_supported`: support of at least :data:`SUPPORT_THRESHOLD` (0.6) *and* every number of the
-  sentence present in the text.
-* :func:`faithfulness`: the share of the answer's sentences (:func:`split_sentences`; sentences without any
-  content word are not counted) supported by the text of the chunks they cite; a sentence citing nothing, or
+* :func:`fact_found` / :func:`key_fact_recall`: a key fact is found in the answer when every number of the
+  fact occurs in the answer and at least two thirds of the fact's distinct content stems do (all of them for
+  facts of one or two content words, 2 of 3, 3 of 4, 4 of 5); the recall is the share of the item's facts
+  found. Word order and contiguity do not matter, inflection does not, unrelated text does not count.
+* :func:`sentence_support`: the share of a sentence's distinct content stems (citation markers removed) that
+  occur in a text; :func:`is_supported`: support of at least :data:`SUPPORT_THRESHOLD` (0.6) *and* every
+  number of the sentence present in the text.
+* :func:`faithfulness`: the share of the answer's sentences (:func:`split_sentences`; a sentence of citation
+  markers only is not counted) supported by the text of the chunks they cite; a sentence citing nothing, or
   citing only numbers that match no citation, is unsupported.
 * :func:`citation_precision`: the share of the distinct citations used in the answer that support at least one
-  sentence citing them. A citation supports a sentence when its chunk alone supports it, or when the sentence is
-  supported by all its citations but no longer without this one (the rule of the ALCE benchmark, with the lexical
-  support above in place of an entailment model).
+  sentence citing them. A citation supports a sentence when its chunk alone supports it, or when the sentence
+  is supported by all its citations but no longer without this one (the rule of the ALCE benchmark, with the
+  lexical support above in place of an entailment model).
 * :func:`citation_recall`: the share of the item's gold source files among the files of the citations used in
   the answer.
 * :func:`context_recall`: 1 when at least one gold source file is among the retrieved sources, else 0.
@@ -44,7 +44,9 @@ from pathlib import PurePosixPath
 
 from promptkit.text import fold, is_abstention
 
-#: share of a sentence's content stems its cited text must hold for the sentence to count as supported
+#: share of a sentence's content stems its cited text must hold for the sentence to count as supported (the
+#: reference answers of tutor_questions.jsonl: 94% of their sentences reach it against their gold file, 2%
+#: against another corpus file)
 SUPPORT_THRESHOLD = 0.6
 
 #: the tutor's decline sentences (also recognised in plain-text outputs)
@@ -53,16 +55,16 @@ DECLINE_PHRASES = ("Não encontrei isso no material do curso", "I could not find
 #: function words dropped before matching (folded: no accents, lower case)
 STOPWORDS = frozenset(
     """
-    a o as os um uma uns umas de do da dos das em no na nos nas num numa nuns numas ao aos pelo pela pelos pelas
-    por para pra pro pros com e ou mas que se como quando onde qual quais quem cujo cuja cujos cujas este esta
-    estes estas isto esse essa esses essas isso aquele aquela aqueles aquelas aquilo ele ela eles elas seu sua
-    seus suas lhe lhes me te se si vos meu minha meus minhas teu tua nosso nossa ja tambem mais muito muita
-    muitos muitas sao foi foram ser sera serao sendo sido era eram ha tem ter tinha estar estao esteve estava
-    entre sobre ate apos desde cada outro outra outros outras mesmo mesma so pode podem entao porque pois assim
-    ainda ai aqui la isso tal tais
-    an the of to in on at by for with from as and or but that this these those is are was were be been being
-    it its they them their there which who whom what when where how into than then also such can may will would
-    should do does did has have had i you he she we our your his her
+    a o as os um uma uns umas de do da dos das em no na nos nas num numa nuns numas ao aos pelo pela pelos
+    pelas por para pra pro pros com e ou mas que se como quando onde qual quais quem cujo cuja cujos cujas
+    este esta estes estas isto esse essa esses essas isso aquele aquela aqueles aquelas aquilo ele ela
+    eles elas seu sua seus suas lhe lhes me te se si vos meu minha meus minhas teu tua nosso nossa ja
+    tambem mais muito muita muitos muitas sao foi foram ser sera serao sendo sido era eram ha tem ter
+    tinha estar estao esteve estava entre sobre ate apos desde cada outro outra outros outras mesmo mesma
+    so pode podem entao porque pois assim ainda ai aqui la isso tal tais
+    an the of to in on at by for with from as and or but that this these those is are was were be been
+    being it its they them their there which who whom what when where how into than then also such can may
+    will would should do does did has have had i you he she we our your his her
     """.split()
 )
 
@@ -119,7 +121,7 @@ def words(text: str) -> list[str]:
 
 
 def stems(text: str) -> set[str]:
-    """The stems of every word of ``text`` (function words included): what a fact or sentence is looked up in."""
+    """The stems of every word of ``text`` (function words included): the haystack of facts and sentences."""
     return {stem(w) for w in words(text)}
 
 
@@ -219,9 +221,9 @@ def citation_numbers(text: str) -> tuple[int, ...]:
 def split_sentences(answer: str) -> list[Sentence]:
     """The sentences of an answer with their citations.
 
-    A sentence ends at ``.``, ``!``, ``?``, ``…``, ``:`` or ``;`` followed by a space and a capital letter, a digit,
-    a quote or a citation, or at a line break. Citation markers that open a piece (``"… token. [1] A seguir"``)
-    belong to the sentence before.
+    A sentence ends at ``.``, ``!``, ``?``, ``…``, ``:`` or ``;`` followed by a space and a capital letter, a
+    digit, a quote or a citation, or at a line break. Citation markers that open a piece (``"… token. [1] A
+    seguir"``) belong to the sentence before.
 
     >>> [(s.text, s.cites) for s in split_sentences("A temperatura controla o sorteio [1]. Perto de 0 fica "
     ...                                               "previsível. [2] Vaswani et al. propuseram isso [3].")]
@@ -257,7 +259,7 @@ def sentence_support(sentence: str, text: str | set[str]) -> float:
     >>> sentence_support("A temperatura controla a aleatoriedade [1].",
     ...                  "Com temperatura alta, a aleatoriedade aumenta; ela controla o sorteio.")
     1.0
-    >>> round(sentence_support("A temperatura muda os pesos do modelo.", "A temperatura altera o sorteio."), 2)
+    >>> round(sentence_support("A temperatura muda os pesos do modelo.", "A temperatura e o sorteio."), 2)
     0.25
     """
     wanted = content_stems(sentence)
@@ -306,13 +308,15 @@ def sentence_verdicts(answer: str, chunks: Mapping[int, str],
     return out
 
 
-def faithfulness(answer: str, chunks: Mapping[int, str], threshold: float = SUPPORT_THRESHOLD) -> float | None:
+def faithfulness(answer: str, chunks: Mapping[int, str],
+                 threshold: float = SUPPORT_THRESHOLD) -> float | None:
     """Share of the answer's sentences supported by the chunks they cite (``chunks``: citation number → chunk
     text); ``None`` for an answer without a sentence.
 
     >>> chunks = {1: "O Transformer foi apresentado em 2017 por Vaswani e colegas.",
     ...           2: "A atenção compara cada consulta com todas as chaves."}
-    >>> faithfulness("O Transformer foi apresentado em 2017 [1]. A atenção compara consultas com chaves [2].", chunks)
+    >>> faithfulness("O Transformer foi apresentado em 2017 [1]. A atenção compara consultas com chaves [2].",
+    ...              chunks)
     1.0
     >>> faithfulness("O Transformer foi apresentado em 2017 [2]. Ele é muito usado.", chunks)
     0.0
@@ -328,10 +332,11 @@ def faithfulness(answer: str, chunks: Mapping[int, str], threshold: float = SUPP
 def citation_precision(answer: str, chunks: Mapping[int, str],
                        threshold: float = SUPPORT_THRESHOLD) -> float | None:
     """Share of the distinct citations used in the answer that support at least one sentence citing them
-    (alone, or as the citation without which the sentence is no longer supported); ``None`` when the answer cites
-    nothing.
+    (alone, or as the citation without which the sentence is no longer supported); ``None`` when the answer
+    cites nothing.
 
-    >>> chunks = {1: "O Transformer foi apresentado em 2017.", 2: "O BERT usa modelagem de linguagem mascarada."}
+    >>> chunks = {1: "O Transformer foi apresentado em 2017.",
+    ...           2: "O BERT usa modelagem de linguagem mascarada."}
     >>> citation_precision("O Transformer foi apresentado em 2017 [1][2].", chunks)   # [2] is not needed
     0.5
     >>> citation_precision("O Transformer surgiu em 2017 [1]. O BERT usa linguagem mascarada [2].", chunks)
@@ -402,8 +407,10 @@ def answer_words(answer: str) -> int:
 def is_decline(answer: str, declined: bool | None = None) -> bool:
     """Whether the answer declines: the chain's ``declined`` flag when it gives one, else the wording.
 
-    >>> is_decline("Não encontrei isso no material do curso."), is_decline("I could not find that in the course material.")
-    (True, True)
+    >>> is_decline("Não encontrei isso no material do curso.")
+    True
+    >>> is_decline("I could not find that in the course material.")
+    True
     >>> is_decline("A temperatura controla o sorteio [1]."), is_decline("qualquer texto", declined=True)
     (False, True)
     """

@@ -2,8 +2,8 @@
 and a Markdown summary table (one row per run) for READMEs and pull requests.
 
 SQuAD runs show EM/F1 both ways; runs of other tasks show the task's metrics with intervals, the breakdown per
-group (question type, language…) and a chart of the task's headline metrics. Runs of the same task are compared
-with the first one of that task (deltas with paired intervals, flipped items side by side).
+group (question type, language…) and a chart of the task's headline metrics. Runs of the same task are
+compared with the first one of that task (deltas with paired intervals, flipped items side by side).
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def _task_run_table(index: int, r: TaskResult) -> str:
     )
     parts = [
         f"<h2>Run {index + 1}: {escape(r.label)}</h2><table>{_meta_rows(r)}</table>",
-        f"<table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>meaning</th></tr>{body}</table>",
+        "<table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>meaning</th></tr>"
+        f"{body}</table>",
     ]
     for key, groups in r.groups.items():
         columns = [n for n in task.headline if any(g.get(n) is not None for g in groups.values())]
@@ -215,7 +216,8 @@ def task_chart(results: Sequence[TaskResult], task: Task) -> str:
         mid = x0 + (len(keys) * (bar + gap)) / 2
         label = r.label if len(r.label) <= 18 else r.label[:17] + "…"
         parts.append(
-            f"<text x='{mid}' y='{top + height + 16}' font-size='11' text-anchor='middle'>{escape(label)}</text>"
+            f"<text x='{mid}' y='{top + height + 16}' font-size='11' "
+            f"text-anchor='middle'>{escape(label)}</text>"
             f"<text x='{mid}' y='{top + height + 30}' font-size='9' fill='#656d76' "
             f"text-anchor='middle'>{escape(r.dataset.split or 'all')} · n={r.dataset.total}</text>"
         )
@@ -289,7 +291,7 @@ def _by_task(results: Sequence[AnyResult]) -> dict[str, list[AnyResult]]:
 
 
 def render_report(results: Sequence[AnyResult], *, title: str = "promptkit evaluation report") -> str:
-    """The HTML text: a chart per task, a table per run, and each later run compared with the first of its task."""
+    """The HTML page: a chart per task, a table per run, later runs compared with the first of their task."""
     sections = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
@@ -301,8 +303,8 @@ def render_report(results: Sequence[AnyResult], *, title: str = "promptkit evalu
             sections += ["<h2>EM and F1 per prompt version</h2>", bar_chart(runs)]  # type: ignore[arg-type]
         else:
             task = get_task(name)
-            sections += [f"<h2>{escape(task.title[:1].upper() + task.title[1:])}: headline metrics per run</h2>",
-                         task_chart(runs, task)]  # type: ignore[arg-type]
+            heading = f"{task.title[:1].upper()}{task.title[1:]}: headline metrics per run"
+            sections += [f"<h2>{escape(heading)}</h2>", task_chart(runs, task)]  # type: ignore[arg-type]
     sections += [_run_table(i, r) for i, r in enumerate(results)]
     for runs in groups.values():
         for other in runs[1:]:

@@ -2,11 +2,11 @@
 
 Two file schemas, both strict pydantic models:
 
-* ``promptkit.eval/v1`` (:class:`EvalResult`): SQuAD 2.0 question answering, official and Portuguese-normalised
-  EM/F1 (the schema every SQuAD run writes, unchanged);
+* ``promptkit.eval/v1`` (:class:`EvalResult`): SQuAD 2.0 question answering, official and
+  Portuguese-normalised EM/F1 (the schema every SQuAD run writes, unchanged);
 * ``promptkit.eval/v2`` (:class:`TaskResult`): any other evaluation task (:mod:`promptkit.evaluation.tasks`):
-  the task's name, its metrics with bootstrap intervals, the same metrics per group of items (e.g. per question
-  type and language), and one :class:`TaskRow` per item with its per-row scores.
+  the task's name, its metrics with bootstrap intervals, the same metrics per group of items (e.g. per
+  question type and language), and one :class:`TaskRow` per item with its per-row scores.
 
 :func:`load_result_file` reads either, by its ``schema`` key.
 """
@@ -162,19 +162,19 @@ class EvalResult(BaseModel):
 class TaskRow(BaseModel):
     """One item of a task other than SQuAD: what it expects, what the chain said and the per-row scores.
 
-    ``scores`` holds every per-row metric of the task, ``None`` where a metric does not apply to this item (e.g.
-    key-fact recall of a question the material does not cover); ``correct`` is the task's verdict used for
-    flips (``None``: not counted)."""
+    ``scores`` holds every per-row metric of the task, ``None`` where a metric does not apply to this item
+    (e.g. key-fact recall of a question the material does not cover); ``correct`` is the task's verdict used
+    for flips (``None``: not counted)."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
     split: str | None = None
     question: str = Field(description="the item's text as shown in reports (a question, a text to classify…)")
-    gold: dict[str, Any] = Field(default_factory=dict, description="what the item expects, as the dataset says")
+    gold: dict[str, Any] = Field(default_factory=dict, description="what the item expects (the dataset's)")
     groups: dict[str, str] = Field(default_factory=dict, description="the item's group per breakdown key")
     prediction: str = Field(description="the answer scored")
-    output: dict[str, Any] = Field(default_factory=dict, description="what the task keeps of the chain's output")
+    output: dict[str, Any] = Field(default_factory=dict, description="what the task keeps of the output")
     scores: dict[str, float | None]
     correct: bool | None = None
     details: dict[str, Any] = Field(default_factory=dict, description="how the scores came about")

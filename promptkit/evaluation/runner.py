@@ -1,10 +1,10 @@
 """``evaluate()``: run a chain over an evaluation dataset and score it with the dataset's task.
 
-The task (:mod:`promptkit.evaluation.tasks`) is named or inferred from the dataset: SQuAD 2.0 question answering
-for a ``.json`` file, long-form tutor answers for ``tutor_questions.jsonl``, and so on. The chain is called in
-chunks through ``chain.batch`` so the model's batched path is used; every model call (an optional LLM judge's
-included) goes through the replay cache, so an interrupted run resumes where it stopped and ``cache="strict"``
-replays a run without a model.
+The task (:mod:`promptkit.evaluation.tasks`) is named or inferred from the dataset: SQuAD 2.0 question
+answering for a ``.json`` file, long-form tutor answers for ``tutor_questions.jsonl``, and so on. The chain is
+called in chunks through ``chain.batch`` so the model's batched path is used; every model call (an optional
+LLM judge's included) goes through the replay cache, so an interrupted run resumes where it stopped and
+``cache="strict"`` replays a run without a model.
 """
 
 from __future__ import annotations
@@ -164,14 +164,14 @@ def evaluate(
     """Run ``chain`` over a dataset and return scores plus per-item rows.
 
     Args:
-        chain: a chain name (resolved with :func:`promptkit.chains.load_chain`) or any Runnable taking the task's
-            input (SQuAD: ``{"question", "context"}``; long-form: ``{"question"}``) and returning the chain's
-            output dict (a plain string also works).
-        dataset: a dataset file path, a name under ``eval/datasets/`` (``"course_qa"``, ``"tutor_questions"``) or a
-            loaded dataset.
+        chain: a chain name (resolved with :func:`promptkit.chains.load_chain`) or any Runnable taking the
+            task's input (SQuAD: ``{"question", "context"}``; long-form: ``{"question"}``) and returning the
+            chain's output dict (a plain string also works).
+        dataset: a dataset file path, a name under ``eval/datasets/`` (``"course_qa"``, ``"tutor_questions"``)
+            or a loaded dataset.
         task: the evaluation task (``"squad"``, ``"longform"``…); inferred from the dataset when left out.
-        mode: ``"reading"`` gives the gold context; ``"rag"`` gives ``context=None`` so the chain retrieves; by
-            default the task's first mode (SQuAD: reading; long-form: rag, the only one).
+        mode: ``"reading"`` gives the gold context; ``"rag"`` gives ``context=None`` so the chain retrieves;
+            by default the task's first mode (SQuAD: reading; long-form: rag, the only one).
         split: only the items of this split (``"dev"``/``"test"``).
         limit: only the first ``limit`` items (after the split filter).
         cache: replay-cache mode (``use``, ``refresh``, ``off``, ``strict``) or an open :class:`ReplayCache`.
@@ -216,8 +216,8 @@ def evaluate(
         # as LangChain's global cache (a model with a cache of its own keeps using that one).
         scope = global_cache(replay) if not isinstance(chain, str) else contextlib.nullcontext()
         with scope:
-            rows, outputs, duration = _run(runnable, runner, items, mode, chunk_size, show_progress, chain_name,
-                                           recorder)
+            rows, outputs, duration = _run(runnable, runner, items, mode, chunk_size, show_progress,
+                                           chain_name, recorder)
         if judge is not None:
             with global_cache(replay):
                 runner.apply_judge(rows, judge)
@@ -256,7 +256,7 @@ def evaluate(
 
 
 def _as_judge(judge: Any, task: Task) -> Any:
-    """An :class:`~promptkit.evaluation.judge.LLMJudge` from a judge or a chat model (``None`` stays ``None``)."""
+    """An :class:`~promptkit.evaluation.judge.LLMJudge` from a judge or a chat model (or ``None``)."""
     if judge is None:
         return None
     if not task.judge_criteria:

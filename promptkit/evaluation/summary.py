@@ -1,5 +1,5 @@
-"""Plain-text summaries of results of any task: SQuAD's EM/F1 table, or a task's metrics with their intervals and
-the breakdown per group (question type, language…)."""
+"""Plain-text summaries of results of any task: SQuAD's EM/F1 table, or a task's metrics with their intervals
+and the breakdown per group (question type, language…)."""
 
 from __future__ import annotations
 

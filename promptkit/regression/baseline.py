@@ -1,11 +1,11 @@
 """Blessed baselines: ``eval/baselines/<suite>/<entry>.json`` plus the model calls they need, ``replay.sqlite``.
 
-A baseline holds the full evaluation result of one suite entry (of any evaluation task) and the *fingerprint* of
-what produced it: the chain definition, the prompt version and its content hash, the model id with its revision,
-numerics and generation settings, the task, the judge's model when one was asked, and the dataset's sha256,
-split, mode and limit. The replay file holds exactly the model
-calls the recorded runs made (their cache keys are listed in each JSON), so a check can replay them without the
-model and regenerate only what changed.
+A baseline holds the full evaluation result of one suite entry (of any evaluation task) and the *fingerprint*
+of what produced it: the chain definition, the prompt version and its content hash, the model id with its
+revision, numerics and generation settings, the task, the judge's model when one was asked, and the dataset's
+sha256, split, mode and limit. The replay file holds exactly the model calls the recorded runs made (their
+cache keys are listed in each JSON), so a check can replay them without the model and regenerate only what
+changed.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ class Fingerprint(BaseModel):
     model_settings: dict[str, Any] = Field(default_factory=dict)
     dataset: str
     dataset_sha256: str
-    task: str | None = Field(default=None, description="the evaluation task (None in baselines from before tasks: "
-                             "squad)")
+    task: str | None = Field(default=None, description="the evaluation task (None in baselines recorded "
+                             "before tasks existed: squad)")
     judge: str | None = Field(default=None, description="the LLM judge's model, when one was asked")
     split: str | None = None
     mode: str = "reading"
@@ -373,8 +373,9 @@ def record_baseline(
     for entry in chosen:
         task, dataset = entry_dataset(entry)
         with ReplayCache(source, mode=cache) as replay:
-            result = evaluate(chain=entry.chain, dataset=dataset, task=task, mode=entry.mode, split=entry.split,
-                              limit=entry.limit, cache=replay, prompt=entry.prompt, llm=llm,
+            result = evaluate(chain=entry.chain, dataset=dataset, task=task, mode=entry.mode,
+                              split=entry.split, limit=entry.limit, cache=replay, prompt=entry.prompt,
+                              llm=llm,
                               judge=judge_model(entry, replay), show_progress=show_progress)
             keys = sorted(replay.touched)
         new_keys += keys

@@ -124,12 +124,13 @@ class SuiteCheck:
 
 def _config_changes(entry: SuiteEntry, baseline: Baseline) -> list[str]:
     now, then = entry.run_config(), baseline.entry.run_config()
-    now["mode"], then["mode"] = entry.effective_mode(), baseline.entry.effective_mode() or baseline.fingerprint.mode
+    now["mode"] = entry.effective_mode()
+    then["mode"] = baseline.entry.effective_mode() or baseline.fingerprint.mode
     task = entry.task_or_none()
     now["task"] = task.name if task is not None else entry.task
     then["task"] = baseline.entry.task or baseline.fingerprint.task or "squad"
-    return [f"{k}: {then[k]!r} → {now[k]!r}" for k in ("chain", "dataset", "task", "split", "mode", "limit", "judge")
-            if now[k] != then[k]]
+    keys = ("chain", "dataset", "task", "split", "mode", "limit", "judge")
+    return [f"{k}: {then[k]!r} → {now[k]!r}" for k in keys if now[k] != then[k]]
 
 
 def check_entry(
@@ -159,8 +160,9 @@ def check_entry(
                           explain_changes(baseline.fingerprint, expected), hint=hint)
     with replay_for([baseline], cache, cache_path=cache_path) as replay:
         try:
-            result = evaluate(chain=entry.chain, dataset=dataset, task=task, mode=entry.mode, split=entry.split,
-                              limit=entry.limit, cache=replay, prompt=entry.prompt, llm=llm,
+            result = evaluate(chain=entry.chain, dataset=dataset, task=task, mode=entry.mode,
+                              split=entry.split, limit=entry.limit, cache=replay, prompt=entry.prompt,
+                              llm=llm,
                               judge=judge_model(entry, replay), show_progress=show_progress)
         except CacheMissError as exc:
             changed = explain_changes(baseline.fingerprint, expected) or [

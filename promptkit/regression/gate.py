@@ -4,13 +4,14 @@ Rules, each on the metric's own scale (SQuAD: points 0-100, official normaliser 
 ``_pt``; long-form: shares 0-1 and lengths in words):
 
 * ``max_drop``: fails when ``baseline - now > max_drop`` (a drop of exactly ``max_drop`` passes);
-  ``max_rise``: fails when ``now - baseline > max_rise``. Unset, a metric where higher is better may not fall and
-  one where lower is better may not rise (a bound of 0); one where neither is better is bounded only when set;
+  ``max_rise``: fails when ``now - baseline > max_rise``. Unset, a metric where higher is better may not fall
+  and one where lower is better may not rise (a bound of 0); one where neither is better is bounded only when
+  set;
 * ``ci_lower_bound``: fails when the lower end of the 95% paired-bootstrap CI of the improvement (``now -
   baseline``, or ``baseline - now`` where lower is better) is below the bound (equal passes); only for metrics
   with per-item scores (SQuAD: exact, f1, exact_pt, f1_pt);
-* ``max_flips``: fails when more items than this went from correct to wrong (SQuAD: EM 1 to EM 0; long-form: key
-  facts ≥ 0.5 to < 0.5, or declined to answered out of scope), not counting the ids in ``allow_flips``.
+* ``max_flips``: fails when more items than this went from correct to wrong (SQuAD: EM 1 to EM 0; long-form:
+  key facts ≥ 0.5 to < 0.5, or declined to answered out of scope), not counting the ids in ``allow_flips``.
 """
 
 from __future__ import annotations
@@ -163,9 +164,10 @@ def _check_metric(task: Task, name: str, t: MetricTolerance, tol: Tolerances, ba
         low = ci[0] if spec.better == "higher" else -ci[1]
         if low < bound - EPS:
             what = "the difference" if spec.better == "higher" else "the improvement (baseline - now)"
-            reasons.append(f"{name}: lower end of the 95% CI of {what} is {low:+.{k}f}, below the bound {bound:+g}")
-    check = MetricCheck(name, b_val, n_val, delta, ci, _tolerance_text(drop, rise, bound, paired), not reasons,
-                        "; ".join(reasons), digits=k)
+            reasons.append(f"{name}: lower end of the 95% CI of {what} is {low:+.{k}f}, "
+                           f"below the bound {bound:+g}")
+    text = _tolerance_text(drop, rise, bound, paired)
+    check = MetricCheck(name, b_val, n_val, delta, ci, text, not reasons, "; ".join(reasons), digits=k)
     return check, reasons
 
 

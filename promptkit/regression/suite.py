@@ -31,9 +31,9 @@
           max_flips: 2
 
 Metric names are the task's (``promptkit eval run`` prints them). A metric where higher is better may not fall
-(``max_drop``, default 0), one where lower is better may not rise (``max_rise``, default 0), one where neither is
-better (a length) is bounded only by the tolerances given. The schema is strict: unknown keys, unknown metrics
-and wrong types are one-line errors naming the file and the field.
+(``max_drop``, default 0), one where lower is better may not rise (``max_rise``, default 0), one where neither
+is better (a length) is bounded only by the tolerances given. The schema is strict: unknown keys, unknown
+metrics and wrong types are one-line errors naming the file and the field.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ class MetricTolerance(_Strict):
     max_drop: float | None = Field(default=None, ge=0.0, description="largest allowed fall of the metric")
     max_rise: float | None = Field(default=None, ge=0.0, description="largest allowed rise of the metric")
     ci_lower_bound: float | None = Field(
-        default=None, description="the CI of the improvement (now - baseline, or baseline - now where lower is "
-        "better) must have its lower end at or above this"
+        default=None, description="the CI of the improvement (now - baseline, or baseline - now where lower "
+        "is better) must have its lower end at or above this"
     )
 
     def bounds(self, better: str | None) -> tuple[float | None, float | None]:
@@ -113,8 +113,8 @@ class Tolerances(_Strict):
             elif value is None:
                 continue  # a metric without a tolerance (baselines record every SQuAD metric, most as null)
             elif not isinstance(value, dict | MetricTolerance):
-                raise ValueError(f"{key}: a metric tolerance is a mapping such as {{max_drop: 2.0}}, got {value!r} "
-                                 f"(the suite-wide settings are {' and '.join(SUITE_WIDE)})")
+                raise ValueError(f"{key}: a metric tolerance is a mapping such as {{max_drop: 2.0}}, "
+                                 f"got {value!r} (the suite-wide settings are {' and '.join(SUITE_WIDE)})")
             else:
                 out[key] = value
         return out
@@ -141,8 +141,8 @@ class SuiteEntry(_Strict):
     metrics: list[str] | None = None
     tolerances: Tolerances = Field(default_factory=Tolerances)
     allow_flips: list[str] = Field(default_factory=list)
-    judge: str | None = Field(default=None, description="a chat model (catalogue name) asked the task's judge "
-                              "questions")
+    judge: str | None = Field(default=None, description="a chat model (catalogue name) asked the task's "
+                              "judge questions")
     description: str = ""
 
     @field_validator("metrics")
@@ -167,12 +167,13 @@ class SuiteEntry(_Strict):
                 raise ValueError(f"{where}: unknown metric {name!r} of task {task.name}; expected some of: "
                                  f"{', '.join(known)}")
         if self.mode is not None and self.mode not in task.modes:
-            raise ValueError(f"mode: task {task.name} runs in mode {' or '.join(task.modes)}, not {self.mode!r}")
+            modes = " or ".join(task.modes)
+            raise ValueError(f"mode: task {task.name} runs in mode {modes}, not {self.mode!r}")
         return self
 
     def task_or_none(self) -> Any:
-        """The entry's evaluation task: named, or inferred from its dataset (``None`` when the dataset cannot be
-        read now; the run reports it then)."""
+        """The entry's evaluation task: named, or inferred from its dataset (``None`` when the dataset cannot
+        be read now; the run reports it then)."""
         from promptkit.evaluation.tasks import get_task, infer_task
 
         if self.task is not None:
@@ -194,7 +195,7 @@ class SuiteEntry(_Strict):
         return list(dict.fromkeys([*listed, *self.tolerances.named()]))
 
     def effective_mode(self) -> str | None:
-        """The mode the entry runs in: its own, else its task's default (``None`` when the task is unknown now)."""
+        """The mode the entry runs in: its own, else its task's default (``None``: task unknown)."""
         if self.mode is not None:
             return self.mode
         task = self.task_or_none()

@@ -33,8 +33,8 @@ def _discover() -> dict[str, type[Task]]:
                 continue
             module = importlib.import_module(f"{__name__}.{info.name}")
             for value in vars(module).values():
-                if isinstance(value, type) and issubclass(value, Task) and value.name and value.__module__ == \
-                        module.__name__:
+                own = isinstance(value, type) and value.__module__ == module.__name__
+                if own and issubclass(value, Task) and value.name:
                     if value.name in found and found[value.name] is not value:
                         raise ValidationError(f"two evaluation tasks are named {value.name!r}")
                     found[value.name] = value
@@ -64,7 +64,7 @@ def task_of(result: Any) -> Task:
 
 
 def infer_task(dataset: Any) -> Task:
-    """The task of a dataset: a loaded one, a path or a name under ``eval/datasets/`` (see the module docstring)."""
+    """The task of a dataset: a loaded one, a path or a name under ``eval/datasets/`` (module docstring)."""
     from promptkit.datasets import JsonlDataset, SquadDataset, declared_task, read_jsonl, resolve_dataset_path
 
     if isinstance(dataset, SquadDataset):
@@ -72,7 +72,8 @@ def infer_task(dataset: Any) -> Task:
     if isinstance(dataset, JsonlDataset):
         return get_task(dataset.task)
     if not isinstance(dataset, str | os.PathLike):
-        raise ValidationError(f"dataset must be a path, a name or a loaded dataset, got {type(dataset).__name__}")
+        raise ValidationError("dataset must be a path, a name or a loaded dataset, "
+                              f"got {type(dataset).__name__}")
     path = resolve_dataset_path(dataset)
     if path.suffix != ".jsonl":
         return get_task("squad")

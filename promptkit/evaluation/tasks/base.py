@@ -1,16 +1,16 @@
-"""The evaluation task interface: what the harness must know to run, score, compare and gate one kind of dataset.
+"""The evaluation task interface: what the harness must know to run, score, compare and gate a dataset.
 
 A task is a :class:`Task` subclass. For a JSON Lines dataset it declares:
 
-* ``name`` (what ``--task``, suite entries and results files call it) and ``item_model``, the pydantic model of one
-  line (``id``, optional ``split`` and the task's own fields); a dataset is recognised as the task's when its first
-  row has every required field of the model, or when its rows say ``"task": NAME``;
+* ``name`` (what ``--task``, suite entries and results files call it) and ``item_model``, the pydantic model
+  of one line (``id``, optional ``split`` and the task's own fields); a dataset is recognised as the task's
+  when its first row has every required field of the model, or when its rows say ``"task": NAME``;
 * ``metrics``: one :class:`MetricSpec` per figure (per-row scores are averaged over the rows where they apply,
   with a bootstrap interval; a suite tolerance may name any of them), ``headline`` (shown first, guarded by a
   suite entry that lists no metrics, drawn in the report's chart), ``group_by`` (item fields the report breaks
   the metrics down by) and ``drop_metric`` (the graded score whose falls ``eval compare`` lists);
-* :meth:`Task.chain_input` (an item → the chain's input) and :meth:`Task.score` (an item and the chain's output →
-  the answer scored, the per-row scores, whether the row counts as correct for flips, what to keep).
+* :meth:`Task.chain_input` (an item → the chain's input) and :meth:`Task.score` (an item and the chain's
+  output → the answer scored, the per-row scores, whether the row counts as correct for flips, what to keep).
 
 Everything else (loading with splits, running in batches through the replay cache, aggregation, intervals,
 breakdowns, the results file, compare, report, regression gate) is shared. SQuAD question answering
@@ -42,11 +42,11 @@ BOOTSTRAP_SEED = 0
 class MetricSpec:
     """One metric of a task: its name, what it measures and how to show and guard it.
 
-    ``better``: ``"higher"``, ``"lower"`` or ``None`` (neither: a length); a suite tolerance bounds the change in
-    the worse direction by default. ``scale`` multiplies per-row scores in the aggregate (100 turns a 0/1 score
-    into percent points); ``digits`` and ``unit`` format it. ``per_row``: the metric is the mean of a per-row
-    score, so two runs get a paired-bootstrap interval of their difference; otherwise it is a figure of the
-    whole run (a count, or a score computed over all rows at once)."""
+    ``better``: ``"higher"``, ``"lower"`` or ``None`` (neither: a length); a suite tolerance bounds the change
+    in the worse direction by default. ``scale`` multiplies per-row scores in the aggregate (100 turns a 0/1
+    score into percent points); ``digits`` and ``unit`` format it. ``per_row``: the metric is the mean of a
+    per-row score, so two runs get a paired-bootstrap interval of their difference; otherwise it is a figure
+    of the whole run (a count, or a score computed over all rows at once)."""
 
     name: str
     description: str
@@ -113,7 +113,7 @@ class Task:
         self.prompt: str | None = None
 
     def start(self, *, prompt: str | None = None, **options: Any) -> None:
-        """Prepare a run (the prompt ref it overrides, task options); options the task does not take are refused."""
+        """Prepare a run (the prompt ref it overrides, task options); an option the task lacks is refused."""
         self.prompt = prompt
         if options:
             raise ValidationError(f"{', '.join(sorted(options))}: not an option of task {self.name!r}",
@@ -151,8 +151,8 @@ class Task:
 
         checked = parse_jsonl(text.encode("utf-8"), name=name)
         items = [self.parse_item(r, name) for r in checked]
-        return JsonlDataset(path=None, sha256=sha256_bytes(text.encode("utf-8")), task=self.name, _items=items,
-                            label=name)
+        digest = sha256_bytes(text.encode("utf-8"))
+        return JsonlDataset(path=None, sha256=digest, task=self.name, _items=items, label=name)
 
     def parse_item(self, row: JsonlRow, name: str) -> Any:
         """One row validated by :attr:`item_model` (one error line naming the file, line, id and field)."""
@@ -224,12 +224,13 @@ class Task:
                        scores=scores, correct=scored.correct, details=scored.details, latency_s=latency)
 
     def judge_request(self, row: TaskRow) -> dict[str, Any] | None:
-        """What an LLM judge reads for one row (``question``, ``answer``, ``sources``), or ``None`` to skip it."""
+        """What an LLM judge reads of one row (``question``, ``answer``, ``sources``); ``None`` skips it."""
         return None
 
     def apply_judge(self, rows: Sequence[TaskRow], judge: Any) -> None:
         """Ask ``judge`` (a :class:`promptkit.evaluation.judge.LLMJudge`) the task's criteria for every row it
-        reads; each verdict becomes the per-row score ``judge_<criterion>`` (1 yes, 0 no, ``None`` undecided)."""
+        reads; each verdict becomes the per-row score ``judge_<criterion>`` (1 yes, 0 no, ``None``
+        undecided)."""
         if not self.judge_criteria:
             raise ValidationError(f"task {self.name} asks no judge questions", hint="run it without a judge")
         todo = [(row, req) for row in rows if (req := self.judge_request(row)) is not None]
@@ -264,7 +265,8 @@ class Task:
                 continue
             values = [v for r in rows if (v := self.row_scores(r).get(spec.name)) is not None]
             if values:
-                ci = M.bootstrap_ci(values, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, scale=spec.scale)
+                ci = M.bootstrap_ci(values, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED,
+                                    scale=spec.scale)
                 ci["n"] = len(values)
                 out[spec.name] = ci
         return out

@@ -1,28 +1,28 @@
 """Long-form answers with citations: the course tutor over ``eval/datasets/tutor_questions.jsonl``.
 
-An item (one JSON line) has ``id``, ``lang``, ``type``, ``question``, ``reference`` (a good answer), ``key_facts``
-(short statements a correct answer contains), ``gold_sources`` (corpus files that answer it) and ``split``. An
-item with no key facts and no gold sources is *out of scope*: the material does not cover it and the tutor should
-decline. The chain reads ``{"question"}`` and retrieves by itself (mode ``rag``); its output is the tutor's
-contract (``answer``, ``declined``, ``citations`` with each chunk's ``n``, ``source`` and ``text``, ``sources``
-retrieved).
+An item (one JSON line) has ``id``, ``lang``, ``type``, ``question``, ``reference`` (a good answer),
+``key_facts`` (short statements a correct answer contains), ``gold_sources`` (corpus files that answer it) and
+``split``. An item with no key facts and no gold sources is *out of scope*: the material does not cover it and
+the tutor should decline. The chain reads ``{"question"}`` and retrieves by itself (mode ``rag``); its output
+is the tutor's contract (``answer``, ``declined``, ``citations`` with each chunk's ``n``, ``source`` and
+``text``, and the ``sources`` retrieved).
 
 Per-row scores (definitions in :mod:`promptkit.evaluation.longform`; ``None`` where a metric does not apply):
 
-=====================  =======================================================================  ===============
-metric                 value                                                                    rows
-=====================  =======================================================================  ===============
-``accuracy``           1 when the row is correct (below), else 0                                 all
-``key_fact_recall``    share of the key facts found in the answer (0 when it declines)           in scope
-``faithfulness``       share of sentences supported by the chunks they cite                      not declined
-``citation_precision`` share of the citations used that support a sentence citing them           citing ones
-``citation_recall``    share of the gold source files among the cited files (0 when declined)    in scope
-``context_recall``     1 when a gold source file was retrieved                                   in scope
-``decline_accuracy``   1 when the answer declines                                                out of scope
-``false_decline_rate`` 1 when the answer declines                                                in scope
-``answer_words``       the answer's length in words                                              not declined
-``judge_<criterion>``  the LLM judge's yes (1) or no (0), when a judge was asked                 not declined
-=====================  =======================================================================  ===============
+======================  ==================================================================  ============
+metric                  value                                                               rows
+======================  ==================================================================  ============
+``accuracy``            1 when the row is correct (below), else 0                           all
+``key_fact_recall``     share of the key facts found in the answer (0 when it declines)      in scope
+``faithfulness``        share of sentences supported by the chunks they cite                 answered
+``citation_precision``  share of the citations used that support a sentence citing them      citing
+``citation_recall``     share of the gold files among the cited files (0 when declined)      in scope
+``context_recall``      1 when a gold source file was retrieved                              in scope
+``decline_accuracy``    1 when the answer declines                                           out of scope
+``false_decline_rate``  1 when the answer declines                                           in scope
+``answer_words``        the answer's length in words                                         answered
+``judge_<criterion>``   the LLM judge's yes (1) or no (0), when a judge was asked            answered
+======================  ==================================================================  ============
 
 A row is *correct* when an in-scope answer reaches a key-fact recall of at least 0.5 without declining, or an
 out-of-scope answer declines; ``eval compare`` lists the rows that flip between correct and not. Metrics are
@@ -64,8 +64,8 @@ class TutorItem(Item):
     @model_validator(mode="after")
     def _scope(self) -> TutorItem:
         if bool(self.key_facts) != bool(self.gold_sources):
-            raise ValueError("an in-scope item needs both key_facts and gold_sources; an out-of-scope item has "
-                             "neither")
+            raise ValueError("an in-scope item needs both key_facts and gold_sources; an out-of-scope item "
+                             "has neither")
         return self
 
     @property
@@ -88,12 +88,12 @@ class LongformTask(Task):
     size_hint: ClassVar[str] = "shorten that question in the dataset"
     judge_criteria: ClassVar[tuple[str, ...]] = ("faithful", "answers")
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
-        MetricSpec("accuracy", **_share("share of items answered correctly (key facts ≥ 0.5, or declined when out "
-                                        "of scope)")),
+        MetricSpec("accuracy", **_share("share of items answered correctly (key facts ≥ 0.5, or declined "
+                                        "when out of scope)")),
         MetricSpec("key_fact_recall", **_share("share of key facts found in the answer (in scope)")),
         MetricSpec("faithfulness", **_share("share of answer sentences supported by the chunks they cite")),
-        MetricSpec("citation_precision", **_share("share of cited chunks that support a sentence citing them")),
-        MetricSpec("citation_recall", **_share("share of gold source files among the cited files (in scope)")),
+        MetricSpec("citation_precision", **_share("share of cited chunks supporting a sentence citing them")),
+        MetricSpec("citation_recall", **_share("share of gold source files among the cited files")),
         MetricSpec("context_recall", **_share("share of in-scope items with a gold source file retrieved")),
         MetricSpec("decline_accuracy", **_share("share of out-of-scope items declined")),
         MetricSpec("false_decline_rate", **_share("share of in-scope items declined", "lower")),
@@ -116,9 +116,10 @@ class LongformTask(Task):
         citations = [c for c in (output.get("citations") or []) if isinstance(c, dict)]
         chunks = {int(c["n"]): str(c.get("text") or "") for c in citations if _is_int(c.get("n"))}
         used = set(L.citation_numbers(answer))
-        cited_files = [str(c.get("source") or "") for c in citations if _is_int(c.get("n")) and int(c["n"]) in used]
+        cited_files = [str(c.get("source") or "") for c in citations
+                       if _is_int(c.get("n")) and int(c["n"]) in used]
         sources = [s for s in (output.get("sources") or []) if isinstance(s, dict)]
-        retrieved = [str(s.get("source") or "") for s in sources] + [str(c.get("source") or "") for c in citations]
+        retrieved = [str(x.get("source") or "") for x in [*sources, *citations]]
         scores: dict[str, float | None] = {}
         details: dict[str, Any] = {"declined": declined}
         if item.in_scope:
@@ -176,7 +177,8 @@ class LongformTask(Task):
     def flip_note(self, scores_a: Mapping[str, float | None], scores_b: Mapping[str, float | None]) -> str:
         if scores_a.get("key_fact_recall") is None and scores_b.get("key_fact_recall") is None:
             said = {1.0: "declined", 0.0: "answered"}
-            return f"{said.get(scores_a.get('decline_accuracy'), '-')} → {said.get(scores_b.get('decline_accuracy'), '-')}"
+            before, after = scores_a.get("decline_accuracy"), scores_b.get("decline_accuracy")
+            return f"{said.get(before, '-')} → {said.get(after, '-')}"  # type: ignore[arg-type]
         return super().flip_note(scores_a, scores_b)
 
 

@@ -1,10 +1,11 @@
 """SQuAD 2.0 question answering: EM and F1 by the official rules, with Portuguese-normalised twins.
 
-The chain reads ``{"question", "context"}`` (``context=None`` in rag mode, where it retrieves) and answers with a
-short span or an abstention. Scores per question: ``exact`` (0/1) and ``f1`` with the official normaliser,
-``exact_pt``/``f1_pt`` with ``pt-v1``; the run's metrics are those of the official v2.0 script
-(:func:`promptkit.metrics.squad_v2_eval`) in percent, with bootstrap intervals; a row is correct when its EM is 1.
-Results keep their own file schema, ``promptkit.eval/v1`` (:class:`~promptkit.evaluation.results.EvalResult`).
+The chain reads ``{"question", "context"}`` (``context=None`` in rag mode, where it retrieves) and answers
+with a short span or an abstention. Scores per question: ``exact`` (0/1) and ``f1`` with the official
+normaliser, ``exact_pt``/``f1_pt`` with ``pt-v1``; the run's metrics are those of the official v2.0 script
+(:func:`promptkit.metrics.squad_v2_eval`) in percent, with bootstrap intervals; a row is correct when its EM
+is 1. Results keep their own file schema, ``promptkit.eval/v1``
+(:class:`~promptkit.evaluation.results.EvalResult`).
 """
 
 from __future__ import annotations
