@@ -195,3 +195,21 @@ def test_cli_agreement_and_label_template(tmp_path, monkeypatch, capsys):
     assert lines[0]["labels"] == {"faithful": None, "answers": None} and lines[0]["sources"]
     filled = [{**x, "labels": {"faithful": True, "answers": True}} for x in lines]
     assert len(A.load_judgments(write_labels(tmp_path, filled, "filled.jsonl"))) == 4
+
+
+@pytest.mark.model
+def test_the_local_model_judges_from_its_logprobs(tmp_path):
+    from promptkit.llm import load_llm
+
+    llm = load_llm(progress=False)
+    judge = J.LLMJudge(llm)
+    assert judge.offers_logprobs()
+    wrong = {**REQUEST, "answer": "O MMLU é um modelo de imagens treinado em 2012 [1]."}
+    with ReplayCache(tmp_path / "judge.sqlite", mode="use") as cache, global_cache(cache):
+        verdicts = judge.judge_many([REQUEST, wrong], criteria=["faithful"])
+        assert len(cache) == 2 * 4
+    right, bad = verdicts[0]["faithful"], verdicts[1]["faithful"]
+    assert right.via == "logprob" and 0.0 < right.p_yes < 1.0 and 0.0 < bad.p_yes < 1.0
+    assert right.p_yes > bad.p_yes  # the faithful answer is more likely a yes
+    with ReplayCache(tmp_path / "judge.sqlite", mode="strict") as cache, global_cache(cache):
+        assert judge.judge_many([REQUEST, wrong], criteria=["faithful"]) == verdicts
