@@ -10,7 +10,7 @@ import pytest
 from tutor_support import GOOD, WORSE, install_fake_chains, write_dataset
 
 from promptkit.cli import main
-from promptkit.errors import ValidationError
+from promptkit.errors import NotFoundError, ValidationError
 from promptkit.regression import assert_no_regression, gate, load_baseline, load_suite
 from promptkit.testing import FakeChatModel
 
@@ -125,7 +125,7 @@ def test_gate_directions_and_the_assertion(project, monkeypatch, tmp_path):
     with pytest.raises(AssertionError, match="key_fact_recall fell 0.500"):
         assert_no_regression(worse, good, key_fact_recall=0.1)
     assert assert_no_regression(good, good, max_flips=0).ok
-    with pytest.raises(Exception, match="unknown metric of task 'longform' 'exact'"):
+    with pytest.raises(NotFoundError, match="unknown longform metric 'exact'"):
         gate(good, worse, metrics=["exact"])
 
 

@@ -289,7 +289,7 @@ class Task:
         for s in self.metrics:
             if s.name == name:
                 return s
-        raise unknown(f"metric of task {self.name!r}", name, self.guardable())
+        raise unknown(f"{self.name} metric", name, self.guardable())
 
     def guardable(self) -> list[str]:
         """Metric names a suite may list and bound."""
