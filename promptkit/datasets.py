@@ -1,10 +1,16 @@
-"""SQuAD 2.0 question-answering datasets: strict loading, splits and merging.
+"""Evaluation datasets: SQuAD 2.0 QA files (strict loading, splits, merging) and JSON Lines item sets.
 
-A dataset file has the official SQuAD shape (``{"version", "data": [{"title", "paragraphs": [{"context",
+A SQuAD dataset file has the official SQuAD shape (``{"version", "data": [{"title", "paragraphs": [{"context",
 "qas": [{"id", "question", "answers": [{"text", "answer_start"}], "is_impossible"}]}]}]}``). Two optional
 extras are understood: a per-question ``split`` (e.g. ``"dev"``/``"test"``) and a per-paragraph ``source``
 (the corpus file the context comes from). Every problem is reported as one
 :class:`~promptkit.errors.ValidationError` naming the file, the question id and the fix.
+
+A JSON Lines dataset (``.jsonl``) holds one item per line, a JSON object with an ``id`` and, optionally, a
+``split``; the fields of the rest are the business of the evaluation task that reads it
+(:mod:`promptkit.evaluation.tasks`), which validates each row with its item model. A row may declare the task
+it is written for with a ``"task"`` key (the same on every row). :func:`read_jsonl` reads and checks the
+lines, :class:`JsonlDataset` holds the validated items.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from typing import Any
 
 from promptkit.errors import NotFoundError, ValidationError
 from promptkit.fileio import read_json, sha256_bytes
+
+#: dataset file kinds: SQuAD JSON, and JSON Lines item sets
+DATASET_SUFFIXES = (".json", ".jsonl")
 
 
 @dataclass(frozen=True)
@@ -223,7 +232,8 @@ def parse_squad(obj: Any, *, name: str = "<memory>") -> list[SquadExample]:
 
 
 def resolve_dataset_path(ref: str | os.PathLike[str]) -> Path:
-    """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa``)."""
+    """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa``,
+    ``tutor_questions``): ``NAME``, ``NAME.json`` or ``NAME.jsonl``."""
     path = Path(ref)
     if path.exists():
         return path
@@ -232,14 +242,15 @@ def resolve_dataset_path(ref: str | os.PathLike[str]) -> Path:
     from promptkit.paths import eval_dir
 
     folder = eval_dir() / "datasets"
-    for candidate in (folder / str(ref), folder / f"{ref}.json"):
+    for candidate in (folder / str(ref), folder / f"{ref}.json", folder / f"{ref}.jsonl"):
         if candidate.is_file():
             return candidate
     from promptkit.errors import unknown
 
-    names = [p.stem for p in folder.glob("*.json")] if folder.is_dir() else []
+    found = folder.glob("*.json*") if folder.is_dir() else []
+    names = [p.stem for p in found if p.suffix in DATASET_SUFFIXES]
     err = unknown("dataset", str(ref), names)
-    raise NotFoundError(f"{err.message}; or pass the path of a SQuAD 2.0 JSON file")
+    raise NotFoundError(f"{err.message}; or pass the path of a SQuAD 2.0 JSON file or a JSON Lines file")
 
 
 def load_squad(path: str | os.PathLike[str]) -> SquadDataset:
@@ -291,3 +302,124 @@ def split_counts(examples: Sequence[SquadExample]) -> dict[str, int]:
     for e in examples:
         counts[e.split or "-"] = counts.get(e.split or "-", 0) + 1
     return counts
+
+
+# -- JSON Lines item sets ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JsonlRow:
+    """One line of a JSON Lines dataset: its 1-based line number and its object."""
+
+    line: int
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str | None:
+        value = self.data.get("id")
+        return value if isinstance(value, str) else None
+
+
+def parse_jsonl(raw: bytes, *, name: str) -> list[JsonlRow]:
+    """The objects of a JSON Lines text (blank lines skipped), each with a string ``id`` unique in the file
+    and an optional non-empty string ``split``; one :class:`ValidationError` naming the line otherwise."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"dataset {name} is not UTF-8 text") from None
+    rows: list[JsonlRow] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "number too long"
+            raise ValidationError(
+                f"{name}, line {number}: not valid JSON ({reason})",
+                hint="write one JSON object per line; the file may be truncated",
+            ) from None
+        if not isinstance(obj, dict):
+            raise ValidationError(f"{name}, line {number}: expected a JSON object, got {type(obj).__name__}",
+                                  hint='write one object per line, e.g. {"id": "x-001", ...}')
+        qid = obj.get("id")
+        if not isinstance(qid, str) or not qid.strip():
+            raise ValidationError(f"{name}, line {number}: missing or empty string 'id'",
+                                  hint="give every item a unique id")
+        if qid in seen:
+            raise ValidationError(f"{name}, line {number}: duplicate id {qid!r} (first on line {seen[qid]})",
+                                  hint="give every item a unique id")
+        seen[qid] = number
+        split = obj.get("split")
+        if split is not None and (not isinstance(split, str) or not split):
+            raise ValidationError(f"{name}, line {number} (id {qid!r}): 'split' must be a non-empty string, "
+                                  f"got {split!r}", hint='use e.g. "dev" or "test"')
+        rows.append(JsonlRow(number, obj))
+    if not rows:
+        raise ValidationError(f"dataset {name} holds no items", hint="write one JSON object per line")
+    return rows
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> tuple[Path, bytes, list[JsonlRow]]:
+    """Resolve, read and check a JSON Lines dataset (a path or a name under ``eval/datasets/``)."""
+    resolved = resolve_dataset_path(path)
+    try:
+        data = resolved.read_bytes()
+    except IsADirectoryError:
+        raise ValidationError(f"dataset {resolved} is a folder, not a file") from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read dataset {resolved}: {exc.strerror}") from None
+    return resolved, data, parse_jsonl(data, name=str(resolved))
+
+
+@dataclass
+class JsonlDataset:
+    """A validated JSON Lines dataset: the items of one evaluation task, in file order.
+
+    ``items`` are whatever the task's item model made of each row (each has ``id`` and ``split``)."""
+
+    path: Path | None
+    sha256: str
+    task: str
+    _items: list[Any] = field(default_factory=list, repr=False)
+    label: str = "<memory>"
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path else self.label
+
+    def items(self, split: str | None = None) -> list[Any]:
+        """All items in file order, or those of one ``split``."""
+        if split is None:
+            return list(self._items)
+        chosen = [e for e in self._items if e.split == split]
+        if not chosen:
+            available = ", ".join(self.splits()) or "none (no item has a 'split' key)"
+            raise NotFoundError(
+                f"dataset {self.name} has no item in split {split!r}; available splits: {available}"
+            )
+        return chosen
+
+    examples = items  # the name SquadDataset uses
+
+    def splits(self) -> list[str]:
+        return sorted({e.split for e in self._items if e.split})
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+
+def declared_task(rows: Sequence[JsonlRow], *, name: str) -> str | None:
+    """The task the rows declare with a ``"task"`` key (``None`` when none does); every row must agree."""
+    declared = {r.data.get("task") for r in rows}
+    if declared == {None}:
+        return None
+    if len(declared) > 1 or not all(isinstance(t, str) and t for t in declared):
+        shown = ", ".join(sorted(repr(t) for t in declared))
+        raise ValidationError(f"dataset {name}: the rows declare different tasks ({shown})",
+                              hint='give every row the same "task" key, or none')
+    return declared.pop()  # type: ignore[return-value]

@@ -2,10 +2,11 @@
 
 Fixtures:
 
-* ``promptkit_eval(chain=, dataset=, prompt=, split=, limit=, mode=, llm=, baseline=, replay=, cache=)`` runs an
-  evaluation and returns its :class:`~promptkit.evaluation.EvalResult`. Model calls go through a replay cache in
-  the mode of ``--promptkit-cache`` (default ``use``; CI passes ``strict``): the baseline's recorded calls when
-  ``baseline=`` is given, the file ``replay=`` otherwise, else the user's cache.
+* ``promptkit_eval(chain=, dataset=, prompt=, split=, limit=, mode=, llm=, baseline=, replay=, cache=,
+  task=…)`` runs an evaluation of any task and returns its results (:class:`~promptkit.evaluation.EvalResult`
+  for SQuAD, :class:`~promptkit.evaluation.TaskResult` for others). Model calls go through a replay cache in
+  the mode of ``--promptkit-cache`` (default ``use``; CI passes ``strict``): the baseline's recorded calls
+  when ``baseline=`` is given, the file ``replay=`` otherwise, else the user's cache.
 * ``promptkit_baseline(suite, entry)`` loads a recorded baseline (``eval/baselines/<suite>/<entry>.json``).
 * ``promptkit_check(suite, entry=None)`` runs ``promptkit eval check`` and returns the report (``.ok``,
   ``.summary()``).
@@ -95,8 +96,7 @@ def promptkit_eval(promptkit_cache_mode: str, tmp_path_factory: pytest.TempPathF
             args = baseline.evaluate_kwargs()
         given = {"chain": chain, "dataset": dataset, "prompt": prompt, "split": split, "limit": limit,
                  "mode": mode}
-        args.update({k: v for k, v in given.items() if v is not None})
-        args.setdefault("mode", "reading")
+        args.update({k: v for k, v in given.items() if v is not None})  # mode: the task's default when unset
         if args.get("chain") is None or args.get("dataset") is None:
             raise TypeError("promptkit_eval needs chain= and dataset= (or baseline=)")
         kwargs.setdefault("show_progress", False)

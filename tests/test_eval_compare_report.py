@@ -99,7 +99,7 @@ def test_compare_deltas_and_flips(runs):
     assert c.common == 4 and c.same_dataset
     assert {f.id for f in c.correct_to_wrong} == {"t1", "t2"}
     assert {f.id for f in c.wrong_to_correct} == {"t3", "t4"}
-    assert c.f1_drops == []  # F1 drops that are also EM flips are listed once, under correct → wrong
+    assert c.drops == []  # F1 drops that are also EM flips are listed once, under correct → wrong
     assert c.deltas["exact"]["a"] == 50.0 and c.deltas["exact"]["b"] == 50.0
     assert c.deltas["exact"]["delta"] == 0.0
     assert c.deltas["f1"]["low"] <= c.deltas["f1"]["delta"] <= c.deltas["f1"]["high"]
@@ -113,12 +113,12 @@ def test_compare_reads_files_and_lists_f1_drops(runs, tmp_path):
     worse = _run(ds, {"t1": "2017", "t2": "Attention is All", "t3": "oito", "t4": "Vaswani"}, "qa@3")
     c = compare(folder / "a.json", worse)
     assert [f.id for f in c.correct_to_wrong] == ["t2"]
-    assert c.f1_drops == []
+    assert c.drops == []
     shorter = _run(ds, {"t1": "2017", "t2": "Attention", "t3": "oito", "t4": "Vaswani"}, "qa@4")
     drop = compare(worse, shorter)
     assert drop.correct_to_wrong == [] and drop.wrong_to_correct == []
-    assert [f.id for f in drop.f1_drops] == ["t2"]
-    assert drop.f1_drops[0].f1_a > drop.f1_drops[0].f1_b > 0
+    assert [f.id for f in drop.drops] == ["t2"]
+    assert drop.drops[0].scores_a["f1"] > drop.drops[0].scores_b["f1"] > 0 and drop.drop_metric == "f1"
 
 
 def test_compare_needs_common_ids(runs, tmp_path):

@@ -105,7 +105,8 @@ SUITE = {"entries": [{"id": "a", "chain": "qa_zero_shot", "dataset": "course_qa"
 def test_suite_schema_defaults_and_guarded_metrics():
     suite = parse_suite(SUITE, name="demo")
     entry = suite.entry("a")
-    assert suite.name == "demo" and entry.mode == "reading" and entry.metrics == ["exact", "f1"]
+    assert suite.name == "demo" and entry.mode is None and entry.effective_mode() == "reading"
+    assert entry.metrics is None and entry.resolved_task().name == "squad"
     assert entry.guarded() == ["exact", "f1"] and entry.tolerances.max_flips == 0
 
 
@@ -118,7 +119,13 @@ def test_suite_schema_defaults_and_guarded_metrics():
         ({"metrics": ["bleu"]}, "entries.0.metrics: unknown metric 'bleu'"),
         ({"tolerances": {"f1": {"max_drop": -1}}}, "entries.0.tolerances.f1.max_drop"),
         ({"tolerances": {"f1": 2.0}}, "entries.0.tolerances.f1"),
-        ({"tolerances": {"max_flip": 0}}, "entries.0.tolerances.max_flip: Extra inputs are not permitted"),
+        ({"tolerances": {"max_flip": 0}}, "entries.0.tolerances.max_flip: a metric tolerance is a mapping"),
+        ({"tolerances": {"bleu": {"max_drop": 1}}}, "tolerances.bleu: unknown metric 'bleu' of task squad"),
+        ({"tolerances": {"f1": {"max_dorp": 1}}}, "tolerances.f1.max_dorp: Extra inputs are not permitted"),
+        ({"task": "longform"}, "entries.0.tolerances.f1: unknown metric 'f1' of task longform"),
+        ({"task": "longform", "tolerances": {}, "metrics": ["f1"]}, "entries.0.metrics: unknown metric 'f1'"),
+        ({"task": "poetry"}, "entries.0.task: unknown evaluation task 'poetry'; available: longform, squad"),
+        ({"task": "longform", "tolerances": {}, "mode": "reading"}, "entries.0.mode: task longform runs in"),
     ],
 )
 def test_suite_schema_errors_are_one_line(change, expected):

@@ -1,4 +1,5 @@
-"""`promptkit eval …`: run a QA chain over a SQuAD 2.0 dataset, compare two runs, write an HTML report.
+"""`promptkit eval …`: run a chain over an evaluation dataset (SQuAD QA, long-form tutor answers…), compare
+two runs, write a report, record and check regression baselines, measure an LLM judge against hand labels.
 
 One ``_add_<command>`` function declares each subcommand's arguments and one ``cmd_<command>`` handler
 runs it; new commands are added to :data:`COMMANDS`.
@@ -20,22 +21,28 @@ CACHE_MODES = ("use", "refresh", "off", "strict")
 def _add_run(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "run",
-        help="evaluate a chain on a SQuAD 2.0 dataset",
-        description="Run a QA chain over a SQuAD 2.0 dataset and print EM/F1 "
-        "(official and Portuguese-normalised) with bootstrap confidence intervals.",
+        help="evaluate a chain on a dataset (SQuAD QA, long-form answers…)",
+        description="Run a chain over an evaluation dataset and print the task's metrics with bootstrap "
+        "confidence intervals: EM/F1 (official and Portuguese-normalised) for SQuAD 2.0 JSON files; key-fact "
+        "recall, faithfulness, citations and declines for long-form answers (tutor_questions.jsonl).",
     )
     p.add_argument("--chain", required=True, help="chain name (see `promptkit chains list`)")
-    p.add_argument("--dataset", required=True, help="SQuAD 2.0 JSON file, or a name under eval/datasets/")
+    p.add_argument("--dataset", required=True,
+                   help="dataset file (SQuAD 2.0 .json or .jsonl), or a name under eval/datasets/")
+    p.add_argument("--task", help="evaluation task (squad, longform…; default: inferred from the dataset)")
     p.add_argument("--prompt", help="override the chain's prompt ref (name, name@3, name@staging)")
     p.add_argument("--index", help="index folder for rag chains (default: the course index)")
     p.add_argument(
         "--mode",
         choices=("reading", "rag"),
-        default="reading",
-        help="reading: give the gold context; rag: let the chain retrieve (default: reading)",
+        default=None,
+        help="reading: give the gold context; rag: let the chain retrieve (default: the task's own, "
+        "SQuAD reading, long-form rag)",
     )
     p.add_argument("--split", help="only this split of the dataset (e.g. dev, test)")
-    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--limit", type=int, help="only the first N items")
+    p.add_argument("--judge", metavar="MODEL",
+                   help="also ask an LLM judge the task's yes/no questions (a catalogue model name)")
     p.add_argument("--out", help="write the results JSON here")
     p.add_argument(
         "--cache",
@@ -48,25 +55,40 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def _judge_model(name: str | None) -> object:
+    """The chat model of ``--judge`` (it answers through the run's replay cache, LangChain's global one)."""
+    if not name:
+        return None
+    from promptkit.llm import load_llm
+
+    return load_llm(name, progress=False)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from promptkit.evaluation import evaluate
+    from promptkit.evaluation import evaluate, format_summary
+    from promptkit.evaluation.results import EvalResult
 
     result = evaluate(
         chain=args.chain,
         dataset=args.dataset,
+        task=args.task,
         mode=args.mode,
         split=args.split,
         limit=args.limit,
         cache=args.cache,
         prompt=args.prompt,
         index=args.index,
+        judge=_judge_model(args.judge),
         out=args.out,
         show_progress=not args.quiet,
     )
-    if args.json:
+    if args.json and isinstance(result, EvalResult):
         print(json.dumps({"metrics": result.metrics, "metrics_pt": result.metrics_pt}, indent=2))
+    elif args.json:
+        shown = {"task": result.task, "metrics": result.metrics, "ci": result.ci, "groups": result.groups}
+        print(json.dumps(shown, indent=2))
     else:
-        print(result.summary())
+        print(format_summary(result))
     if args.out:
         print(f"results written to {args.out}", file=sys.stderr)
     return 0
@@ -79,7 +101,7 @@ def _add_compare(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "compare",
         help="compare two results files (B minus A)",
-        description="Metric deltas with paired-bootstrap CIs and the questions that flipped.",
+        description="Metric deltas with paired-bootstrap CIs and the items that flipped (runs of one task).",
     )
     p.add_argument("a", metavar="A.json", help="the reference run")
     p.add_argument("b", metavar="B.json", help="the new run")
@@ -102,8 +124,9 @@ def _add_report(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "report",
         help="write a self-contained HTML report (and/or a Markdown table) of results files",
-        description="A table per run, an EM/F1 chart per prompt version, and each later run "
-        "compared with the first (flipped items side by side).",
+        description="A table per run (with the breakdown per question type and language for long-form "
+        "runs), a chart of each task's headline metrics per prompt version, and each later run compared with "
+        "the first of its task (flipped items side by side).",
     )
     p.add_argument("results", nargs="+", metavar="RESULTS.json", help="results files written by `eval run`")
     p.add_argument("--html", metavar="OUT", help="the HTML file to write")
@@ -160,15 +183,27 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from promptkit.regression import record_baseline
 
     for b in record_baseline(args.suite, args.entry, cache=args.cache, show_progress=not args.quiet):
-        m, r = b.result.metrics, b.result
+        r = b.result
         print(
             f"{b.suite}/{b.entry.id}: {r.prompt.ref} · {r.model.id} · {r.dataset.name} "
-            f"{r.dataset.split or 'all'} ({r.dataset.total} questions) · EM {m.get('exact', 0):.1f} "
-            f"F1 {m.get('f1', 0):.1f} · {len(b.replay.keys)} model calls"
+            f"{r.dataset.split or 'all'} ({r.dataset.total} questions) · {_headline(r)} · "
+            f"{len(b.replay.keys)} model calls"
         )
         print(f"  written {b.folder}/{b.entry.id}.json")
     print("commit the baseline folder (its JSON files and replay.sqlite)")
     return 0
+
+
+def _headline(result: object) -> str:
+    """The headline figures of a run on one line (SQuAD: EM and F1)."""
+    from promptkit.evaluation.tasks import task_of
+
+    task = task_of(result)
+    if task.name == "squad":
+        m = result.metrics  # type: ignore[attr-defined]
+        return f"EM {m.get('exact', 0):.1f} F1 {m.get('f1', 0):.1f}"
+    value = result.metric  # type: ignore[attr-defined]
+    return " ".join(f"{n} {task.spec(n).fmt(value(n))}" for n in task.headline)
 
 
 # -- eval check ----------------------------------------------------------------------------------------------
@@ -229,6 +264,52 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run_checks(suites, entry=args.entry, cache=args.cache, quiet=args.quiet)
 
 
+# -- eval agreement ------------------------------------------------------------------------------------------
+
+
+def _add_agreement(esub: argparse._SubParsersAction) -> None:
+    p = esub.add_parser(
+        "agreement",
+        help="how well an LLM judge agrees with hand labels (Cohen's kappa)",
+        description="Ask an LLM judge the yes/no questions of each hand-labelled answer "
+        "(eval/datasets/tutor_judgments.jsonl) and print, per criterion, the judge's agreement with the "
+        "people: observed agreement, Cohen's kappa with a bootstrap interval, and the confusion table.",
+    )
+    p.add_argument("--labels", default="tutor_judgments",
+                   help="hand labels (a JSON Lines file, or a name under eval/datasets/; default: "
+                   "tutor_judgments)")
+    p.add_argument("--judge", metavar="MODEL", help="the judge's chat model (a catalogue name)")
+    p.add_argument("--template", metavar="RESULTS.json",
+                   help="instead: print hand-label lines (labels left null) for the answers of a long-form "
+                   "results file, to fill in and append to the labels file")
+    p.add_argument(
+        "--cache",
+        choices=CACHE_MODES,
+        default="use",
+        help="replay cache of the judge's calls: use (default), refresh, off, strict",
+    )
+    p.add_argument("--json", action="store_true", help="print the agreement as JSON")
+    p.set_defaults(func=cmd_agreement)
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from promptkit.errors import ValidationError
+    from promptkit.evaluation import agreement
+
+    if args.template:
+        from promptkit.evaluation.runner import load_result
+
+        for line in agreement.label_template(load_result(args.template)):
+            print(json.dumps(line, ensure_ascii=False))
+        return 0
+    if not args.judge:
+        raise ValidationError("no judge given", hint="add --judge MODEL (e.g. qwen2.5-coder-1.5b-instruct)")
+    labels = agreement.load_judgments(args.labels)
+    report = agreement.judge_agreement(labels, _judge_model(args.judge), cache=args.cache)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else agreement.format_agreement(report))
+    return 0
+
+
 # -- registration --------------------------------------------------------------------------------------------
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -237,6 +318,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
     _add_baseline,
     _add_check,
+    _add_agreement,
 ]
 
 
@@ -244,8 +326,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``promptkit eval`` and its subcommands to the top-level parser."""
     parser = sub.add_parser(
         "eval",
-        help="evaluate chains on SQuAD 2.0 datasets",
-        description="Evaluate QA chains: run, compare, report.",
+        help="evaluate chains (SQuAD QA, long-form answers…), compare runs, guard prompts",
+        description="Evaluate chains: run, compare, report, baseline, check, agreement.",
     )
     esub = parser.add_subparsers(dest="eval_command", metavar="COMMAND", parser_class=type(parser))
     for add in COMMANDS:

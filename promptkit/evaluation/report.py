@@ -1,5 +1,10 @@
 """Reports of one or more evaluation runs: a self-contained HTML page (inline CSS and SVG, no external assets)
-and a Markdown summary table (one row per run) for READMEs and pull requests."""
+and a Markdown summary table (one row per run) for READMEs and pull requests.
+
+SQuAD runs show EM/F1 both ways; runs of other tasks show the task's metrics with intervals, the breakdown per
+group (question type, language…) and a chart of the task's headline metrics. Runs of the same task are
+compared with the first one of that task (deltas with paired intervals, flipped items side by side).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,17 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+from typing import Any
+
 from promptkit.errors import ValidationError
 from promptkit.evaluation.compare import Comparison, Flip, compare
-from promptkit.evaluation.results import EvalResult
+from promptkit.evaluation.results import EvalResult, TaskResult
 from promptkit.evaluation.runner import load_result
+from promptkit.evaluation.summary import ci_text, shown_metrics
+from promptkit.evaluation.tasks import Task, get_task, task_of
 from promptkit.fileio import atomic_write_text
+
+AnyResult = EvalResult | TaskResult
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2328;
@@ -28,6 +39,7 @@ code{font-size:.85rem}
 
 _EM_COLOUR = "#0969da"
 _F1_COLOUR = "#8250df"
+_PALETTE = ("#0969da", "#8250df", "#1a7f37", "#bf8700", "#cf222e", "#57606a")
 
 
 def _num(value: object, digits: int = 1) -> str:
@@ -41,8 +53,7 @@ def _ci(result: EvalResult, key: str) -> str:
     return f"[{ci['low']:.1f}, {ci['high']:.1f}]" if ci else "—"
 
 
-def _run_table(index: int, r: EvalResult) -> str:
-    m, p = r.metrics, r.metrics_pt
+def _meta_rows(r: AnyResult) -> str:
     meta = [
         ("chain", r.chain),
         ("prompt", f"{r.prompt.ref or '—'} ({(r.prompt.hash or '')[:12] or 'no hash'})"),
@@ -57,7 +68,51 @@ def _run_table(index: int, r: EvalResult) -> str:
         ("when", f"{r.timestamp} · {r.duration_s:.1f} s"),
         ("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items() if v)),
     ]
-    head = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in meta)
+    if isinstance(r, TaskResult):
+        meta.insert(0, ("task", f"{r.task} ({task_of(r).title})"))
+        if r.judge is not None:
+            meta.append(("judge", f"{r.judge.id} · verdicts via {r.judge.settings.get('via', '?')}"))
+    return "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in meta)
+
+
+def _task_run_table(index: int, r: TaskResult) -> str:
+    task = task_of(r)
+    body = "".join(
+        f"<tr><th>{escape(name)}</th><td class='num'>{escape(task.spec(name).fmt(r.metric(name)))}</td>"
+        f"<td class='num'>{escape(ci_text(task, name, r.ci.get(name)) or '—')}</td>"
+        f"<td class='num'>{(r.ci.get(name) or {}).get('n', '')}</td>"
+        f"<td class='muted'>{escape(task.spec(name).description)}</td></tr>"
+        for name in shown_metrics(task, r)
+    )
+    parts = [
+        f"<h2>Run {index + 1}: {escape(r.label)}</h2><table>{_meta_rows(r)}</table>",
+        "<table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>meaning</th></tr>"
+        f"{body}</table>",
+    ]
+    for key, groups in r.groups.items():
+        columns = [n for n in task.headline if any(g.get(n) is not None for g in groups.values())]
+        head = "".join(f"<th>{escape(c)}</th>" for c in (key, "n", *columns))
+        rows = "".join(
+            f"<tr><th>{escape(value)}</th><td class='num'>{g.get('n', '')}</td>"
+            + "".join(f"<td class='num'>{escape(task.spec(c).fmt(_float(g.get(c))))}</td>" for c in columns)
+            + "</tr>"
+            for value, g in groups.items()
+        )
+        parts.append(f"<h3>By {escape(key)}</h3><table><tr>{head}</tr>{rows}</table>")
+    return "".join(parts)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _run_table(index: int, r: AnyResult) -> str:
+    return _squad_run_table(index, r) if isinstance(r, EvalResult) else _task_run_table(index, r)
+
+
+def _squad_run_table(index: int, r: EvalResult) -> str:
+    m, p = r.metrics, r.metrics_pt
+    head = _meta_rows(r)
     rows = [
         ("EM", m.get("exact"), _ci(r, "exact"), p.get("exact"), _ci(r, "exact_pt")),
         ("F1", m.get("f1"), _ci(r, "f1"), p.get("f1"), _ci(r, "f1_pt")),
@@ -127,22 +182,79 @@ def bar_chart(results: Sequence[EvalResult]) -> str:
     return "".join(parts)
 
 
+def task_chart(results: Sequence[TaskResult], task: Task) -> str:
+    """An inline SVG of a task's headline metrics per run (shares drawn on a 0-100% axis)."""
+    keys = [n for n in task.headline if task.spec(n).scale == 1.0 and task.spec(n).better is not None]
+    keys = [n for n in keys if any(r.metric(n) is not None for r in results)] or keys[:1]
+    bar, gap, height, top, bottom = 26, 4, 200, 20, 60
+    group = max(110, len(keys) * (bar + gap) + 30)
+    width = 60 + group * len(results)
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + top + bottom + 16}' "
+        f"role='img' aria-label='{escape(task.name)} metrics per run'>",
+    ]
+    for tick in (0, 25, 50, 75, 100):
+        y = top + height - tick * height / 100
+        parts.append(
+            f"<line x1='40' x2='{width}' y1='{y:.1f}' y2='{y:.1f}' stroke='#d0d7de'/>"
+            f"<text x='34' y='{y + 4:.1f}' font-size='10' text-anchor='end'>{tick / 100:.2f}</text>"
+        )
+    for i, r in enumerate(results):
+        x0 = 50 + i * group
+        for j, key in enumerate(keys):
+            value = r.metric(key)
+            h = max(0.0, min(1.0, value or 0.0)) * height
+            x = x0 + j * (bar + gap)
+            colour = _PALETTE[j % len(_PALETTE)]
+            shown = "—" if value is None else f"{value:.2f}"
+            parts.append(
+                f"<rect x='{x}' y='{top + height - h:.1f}' width='{bar}' height='{h:.1f}' fill='{colour}'>"
+                f"<title>{escape(r.label)} {escape(key)} {shown}</title></rect>"
+                f"<text x='{x + bar / 2}' y='{top + height - h - 4:.1f}' font-size='9' "
+                f"text-anchor='middle'>{shown}</text>"
+            )
+        mid = x0 + (len(keys) * (bar + gap)) / 2
+        label = r.label if len(r.label) <= 18 else r.label[:17] + "…"
+        parts.append(
+            f"<text x='{mid}' y='{top + height + 16}' font-size='11' "
+            f"text-anchor='middle'>{escape(label)}</text>"
+            f"<text x='{mid}' y='{top + height + 30}' font-size='9' fill='#656d76' "
+            f"text-anchor='middle'>{escape(r.dataset.split or 'all')} · n={r.dataset.total}</text>"
+        )
+    x = 50
+    for j, key in enumerate(keys):
+        legend_y = top + height + 50
+        parts.append(
+            f"<rect x='{x}' y='{legend_y - 9}' width='10' height='10' fill='{_PALETTE[j % len(_PALETTE)]}'/>"
+            f"<text x='{x + 14}' y='{legend_y}' font-size='11'>{escape(key)}</text>"
+        )
+        x += 24 + 7 * len(key)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _flip_rows(flips: Sequence[Flip]) -> str:
     return "".join(
         f"<tr id='flip-{escape(f.id)}'><td><code>{escape(f.id)}</code></td><td>{escape(f.question)}</td>"
-        f"<td>{escape(' | '.join(f.answers) or '(no answer)')}</td>"
+        f"<td>{escape(' | '.join(f.gold) or '(no answer)')}</td>"
         f"<td>{escape(f.prediction_a or '(abstained)')}<div class='muted'>{escape(f.raw_a)}</div></td>"
         f"<td>{escape(f.prediction_b or '(abstained)')}<div class='muted'>{escape(f.raw_b)}</div></td>"
-        f"<td class='num'>{f.exact_a} → {f.exact_b}</td><td class='num'>{f.f1_a:.2f} → {f.f1_b:.2f}</td></tr>"
+        f"<td class='num'>{escape(f.note)}</td></tr>"
         for f in flips
     )
 
 
 def _comparison_section(c: Comparison) -> str:
+    task = get_task(c.task)
+
+    def fmt(name: str, value: float, signed: bool = False) -> str:
+        return task.spec(name).fmt(value, signed=signed)
+
     deltas = "".join(
-        f"<tr><th>{escape(k)}</th><td class='num'>{d['a']:.1f}</td><td class='num'>{d['b']:.1f}</td>"
-        f"<td class='num'>{d['delta']:+.1f}</td><td class='num'>[{d['low']:+.1f}, {d['high']:+.1f}]</td>"
-        f"<td class='num'>{d['p_b_better']:.2f}</td></tr>"
+        f"<tr><th>{escape(k)}</th><td class='num'>{fmt(k, d['a'])}</td><td class='num'>{fmt(k, d['b'])}</td>"
+        f"<td class='num'>{fmt(k, d['delta'], True)}</td>"
+        f"<td class='num'>[{fmt(k, d['low'], True)}, {fmt(k, d['high'], True)}]</td>"
+        f"<td class='num'>{d['p_b_better']:.2f}</td><td class='num'>{d.get('n', c.common)}</td></tr>"
         for k, d in c.deltas.items()
     )
     out = [
@@ -151,19 +263,19 @@ def _comparison_section(c: Comparison) -> str:
         + ("" if c.same_dataset else " · <strong>the datasets differ</strong>")
         + "</p>",
         "<table><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th><th>95% CI (paired)</th>"
-        f"<th>P(B&gt;A)</th></tr>{deltas}</table>",
+        f"<th>P(B&gt;A)</th><th>n</th></tr>{deltas}</table>",
     ]
     head = (
         "<tr><th>id</th><th>question</th><th>gold</th><th>A: "
         + escape(c.a)
         + "</th><th>B: "
         + escape(c.b)
-        + "</th><th>EM</th><th>F1</th></tr>"
+        + "</th><th>change</th></tr>"
     )
     for title, flips, css in (
-        ("Correct → wrong (EM)", c.correct_to_wrong, "bad"),
-        ("Wrong → correct (EM)", c.wrong_to_correct, "good"),
-        ("F1 drops", c.f1_drops, "bad"),
+        (f"Correct → wrong ({c.correct_rule})", c.correct_to_wrong, "bad"),
+        (f"Wrong → correct ({c.correct_rule})", c.wrong_to_correct, "good"),
+        (task.drop_title[:1].upper() + task.drop_title[1:], c.drops, "bad"),
     ):
         out.append(f"<h3>{escape(title)}: {len(flips)}</h3>")
         if flips:
@@ -171,29 +283,75 @@ def _comparison_section(c: Comparison) -> str:
     return "".join(out)
 
 
-def render_report(results: Sequence[EvalResult], *, title: str = "promptkit evaluation report") -> str:
-    """The HTML text: a table per run, an EM/F1 chart, and each later run compared with the first."""
+def _by_task(results: Sequence[AnyResult]) -> dict[str, list[AnyResult]]:
+    groups: dict[str, list[AnyResult]] = {}
+    for r in results:
+        groups.setdefault(r.task, []).append(r)
+    return groups
+
+
+def render_report(results: Sequence[AnyResult], *, title: str = "promptkit evaluation report") -> str:
+    """The HTML page: a chart per task, a table per run, later runs compared with the first of their task."""
     sections = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        "<h2>EM and F1 per prompt version</h2>",
-        bar_chart(results),
     ]
+    groups = _by_task(results)
+    for name, runs in groups.items():
+        if name == "squad":
+            sections += ["<h2>EM and F1 per prompt version</h2>", bar_chart(runs)]  # type: ignore[arg-type]
+        else:
+            task = get_task(name)
+            heading = f"{task.title[:1].upper()}{task.title[1:]}: headline metrics per run"
+            sections += [f"<h2>{escape(heading)}</h2>", task_chart(runs, task)]  # type: ignore[arg-type]
     sections += [_run_table(i, r) for i, r in enumerate(results)]
-    for other in results[1:]:
-        try:
-            sections.append(_comparison_section(compare(results[0], other)))
-        except ValidationError as exc:
-            sections.append(
-                f"<h2>{escape(results[0].label)} → {escape(other.label)}</h2>"
-                f"<p class='muted'>not comparable: {escape(exc.message)}</p>"
-            )
+    for runs in groups.values():
+        for other in runs[1:]:
+            try:
+                sections.append(_comparison_section(compare(runs[0], other)))
+            except ValidationError as exc:
+                sections.append(
+                    f"<h2>{escape(runs[0].label)} → {escape(other.label)}</h2>"
+                    f"<p class='muted'>not comparable: {escape(exc.message)}</p>"
+                )
     sections.append("</body></html>\n")
     return "".join(sections)
 
 
-def markdown_table(results: Sequence[EvalResult]) -> str:
+def markdown_table(results: Sequence[AnyResult]) -> str:
+    """One Markdown table per task, one row per run (SQuAD: :func:`squad_markdown_table`; other tasks:
+    :func:`task_markdown_table`), separated by a blank line."""
+    tables = []
+    for name, runs in _by_task(results).items():
+        if name == "squad":
+            tables.append(squad_markdown_table(runs))  # type: ignore[arg-type]
+        else:
+            tables.append(task_markdown_table(runs, get_task(name)))  # type: ignore[arg-type]
+    return "\n".join(tables)
+
+
+def task_markdown_table(results: Sequence[TaskResult], task: Task) -> str:
+    """One Markdown row per run of a task: prompt, model, split, n, the task's headline metrics with 95%
+    intervals, its other metrics that have a value, the wall time and the cache use."""
+    others = [s.name for s in task.metrics if s.name not in task.headline and s.per_row
+              and any(r.metric(s.name) is not None for r in results)]
+    columns = [*task.headline, *others]
+    head = ("| prompt | model | split | n | " + " | ".join(columns) + " | s | cache hits/misses |\n"
+            + "|---" * (len(columns) + 6) + "|\n")
+    lines = []
+    for r in results:
+        cells = [r.prompt.ref or r.chain, r.model.id or "—", r.dataset.split or "all", str(r.dataset.total)]
+        for name in columns:
+            value = task.spec(name).fmt(r.metric(name))
+            ci = ci_text(task, name, r.ci.get(name)) if name in task.headline else ""
+            cells.append(f"{value} {ci}".strip())
+        cells += [_num(r.duration_s), f"{r.cache.hits}/{r.cache.misses}"]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def squad_markdown_table(results: Sequence[EvalResult]) -> str:
     """One Markdown row per run: prompt, model, mode, split, official and Portuguese-normalised EM/F1 with 95%
     intervals, HasAns F1, NoAns EM, retrieval hit@1/hit@k, and the run's wall time with its cache use
     (examples/s only means generation speed when the run had no cache hits)."""
@@ -231,7 +389,7 @@ def markdown_table(results: Sequence[EvalResult]) -> str:
 
 
 def report(
-    results: Sequence[EvalResult | str | os.PathLike[str]],
+    results: Sequence[AnyResult | str | os.PathLike[str]],
     html_out: str | os.PathLike[str] | None = None,
     *,
     title: str = "promptkit evaluation report",

@@ -1,10 +1,21 @@
-"""The results of one evaluation run: scores, per-example rows and the versions of what produced them."""
+"""The results of one evaluation run: scores, per-example rows and the versions of what produced them.
+
+Two file schemas, both strict pydantic models:
+
+* ``promptkit.eval/v1`` (:class:`EvalResult`): SQuAD 2.0 question answering, official and
+  Portuguese-normalised EM/F1 (the schema every SQuAD run writes, unchanged);
+* ``promptkit.eval/v2`` (:class:`TaskResult`): any other evaluation task (:mod:`promptkit.evaluation.tasks`):
+  the task's name, its metrics with bootstrap intervals, the same metrics per group of items (e.g. per
+  question type and language), and one :class:`TaskRow` per item with its per-row scores.
+
+:func:`load_result_file` reads either, by its ``schema`` key.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -13,6 +24,7 @@ from promptkit.errors import ValidationError
 from promptkit.fileio import atomic_write_text, read_json
 
 RESULTS_SCHEMA = "promptkit.eval/v1"
+TASK_RESULTS_SCHEMA = "promptkit.eval/v2"
 
 
 class EvalRow(BaseModel):
@@ -112,6 +124,16 @@ class EvalResult(BaseModel):
 
     # -- convenience -----------------------------------------------------------------------------------------
     @property
+    def task(self) -> str:
+        """The evaluation task: always SQuAD question answering for this schema."""
+        return "squad"
+
+    def metric(self, name: str) -> float | None:
+        """A metric by name: an official key, or its Portuguese-normalised twin with the suffix ``_pt``."""
+        value = self.metrics_pt.get(name[: -len("_pt")]) if name.endswith("_pt") else self.metrics.get(name)
+        return None if value is None else float(value)
+
+    @property
     def label(self) -> str:
         """A short name for tables and charts: the prompt ref, else the chain name."""
         return self.prompt.ref or self.chain
@@ -130,20 +152,109 @@ class EvalResult(BaseModel):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> EvalResult:
-        obj = read_json(path, what="results file")
-        try:
-            return cls.model_validate(obj)
-        except PydanticValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "top level"
-            raise ValidationError(
-                f"{path} is not a promptkit results file ({where}: {first['msg']})",
-                hint="pass a file written by `promptkit eval run --out`",
-            ) from None
+        return _validate(cls, read_json(path, what="results file"), path)
 
     def summary(self) -> str:
         """A plain-text table of the scores."""
         return format_summary(self)
+
+
+class TaskRow(BaseModel):
+    """One item of a task other than SQuAD: what it expects, what the chain said and the per-row scores.
+
+    ``scores`` holds every per-row metric of the task, ``None`` where a metric does not apply to this item
+    (e.g. key-fact recall of a question the material does not cover); ``correct`` is the task's verdict used
+    for flips (``None``: not counted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    split: str | None = None
+    question: str = Field(description="the item's text as shown in reports (a question, a text to classify…)")
+    gold: dict[str, Any] = Field(default_factory=dict, description="what the item expects (the dataset's)")
+    groups: dict[str, str] = Field(default_factory=dict, description="the item's group per breakdown key")
+    prediction: str = Field(description="the answer scored")
+    output: dict[str, Any] = Field(default_factory=dict, description="what the task keeps of the output")
+    scores: dict[str, float | None]
+    correct: bool | None = None
+    details: dict[str, Any] = Field(default_factory=dict, description="how the scores came about")
+    latency_s: float = 0.0
+
+
+class TaskResult(BaseModel):
+    """Everything one ``evaluate`` call of a task other than SQuAD produced; saved as JSON with :meth:`save`.
+
+    Its text summary needs the task's metric definitions: :func:`promptkit.evaluation.format_summary`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_: Literal["promptkit.eval/v2"] = Field(default=TASK_RESULTS_SCHEMA, alias="schema")
+    task: str
+    chain: str
+    mode: str
+    dataset: DatasetRef
+    prompt: PromptRef
+    model: ModelRef
+    judge: ModelRef | None = Field(default=None, description="the LLM judge's model, when one was asked")
+    metrics: dict[str, float | int | None] = Field(description="the task's metrics over all items")
+    ci: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    groups: dict[str, dict[str, dict[str, float | int | None]]] = Field(
+        default_factory=dict, description="breakdown key → group → the metrics of its items (with n)"
+    )
+    cache: CacheStats
+    versions: dict[str, str | None]
+    timestamp: str
+    duration_s: float
+    rows: list[TaskRow]
+
+    def metric(self, name: str) -> float | None:
+        value = self.metrics.get(name)
+        return None if value is None else float(value)
+
+    @property
+    def label(self) -> str:
+        """A short name for tables and charts: the prompt ref, else the chain name."""
+        return self.prompt.ref or self.chain
+
+    def row_map(self) -> dict[str, TaskRow]:
+        return {r.id: r for r in self.rows}
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the results atomically (a crash leaves the old file or the new one)."""
+        target = Path(path)
+        atomic_write_text(target, self.to_json())
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TaskResult:
+        return _validate(cls, read_json(path, what="results file"), path)
+
+
+#: a results file of either schema
+AnyResult = Annotated[EvalResult | TaskResult, Field(discriminator="schema_")]
+_SCHEMAS: dict[str, type[BaseModel]] = {RESULTS_SCHEMA: EvalResult, TASK_RESULTS_SCHEMA: TaskResult}
+
+
+def _validate(cls: type[Any], obj: Any, path: Any) -> Any:
+    try:
+        return cls.model_validate(obj)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "top level"
+        raise ValidationError(
+            f"{path} is not a promptkit results file ({where}: {first['msg']})",
+            hint="pass a file written by `promptkit eval run --out`",
+        ) from None
+
+
+def load_result_file(path: str | os.PathLike[str]) -> EvalResult | TaskResult:
+    """A results file of either schema, chosen by its ``schema`` key (v1 when it has none that is known)."""
+    obj = read_json(path, what="results file")
+    schema = obj.get("schema") if isinstance(obj, dict) else None
+    return _validate(_SCHEMAS.get(schema, EvalResult) if isinstance(schema, str) else EvalResult, obj, path)
 
 
 def _fmt(value: Any) -> str:

@@ -1,10 +1,11 @@
 """Blessed baselines: ``eval/baselines/<suite>/<entry>.json`` plus the model calls they need, ``replay.sqlite``.
 
-A baseline holds the full evaluation result of one suite entry and the *fingerprint* of what produced it: the
-chain definition, the prompt version and its content hash, the model id with its revision, numerics and
-generation settings, and the dataset's sha256, split, mode and limit. The replay file holds exactly the model
-calls the recorded runs made (their cache keys are listed in each JSON), so a check can replay them without the
-model and regenerate only what changed.
+A baseline holds the full evaluation result of one suite entry (of any evaluation task) and the *fingerprint*
+of what produced it: the chain definition, the prompt version and its content hash, the model id with its
+revision, numerics and generation settings, the task, the judge's model when one was asked, and the dataset's
+sha256, split, mode and limit. The replay file holds exactly the model calls the recorded runs made (their
+cache keys are listed in each JSON), so a check can replay them without the model and regenerate only what
+changed.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic import ValidationError as PydanticValidationError
 
 from promptkit.errors import IntegrityError, NotFoundError, ValidationError
-from promptkit.evaluation.results import EvalResult
+from promptkit.evaluation.results import AnyResult, EvalResult, TaskResult
 from promptkit.fileio import atomic_write_text, canonical_json, read_json, sha256_bytes
-from promptkit.regression.suite import Suite, SuiteEntry, load_suite
+from promptkit.regression.suite import Suite, SuiteEntry, dataset_ref, load_suite
 
 BASELINE_SCHEMA = "promptkit.baseline/v1"
 REPLAY_FILE = "replay.sqlite"
@@ -48,6 +49,9 @@ class Fingerprint(BaseModel):
     model_settings: dict[str, Any] = Field(default_factory=dict)
     dataset: str
     dataset_sha256: str
+    task: str | None = Field(default=None, description="the evaluation task (None in baselines recorded "
+                             "before tasks existed: squad)")
+    judge: str | None = Field(default=None, description="the LLM judge's model, when one was asked")
     split: str | None = None
     mode: str = "reading"
     limit: int | None = None
@@ -71,7 +75,7 @@ class Baseline(BaseModel):
     fingerprint: Fingerprint
     replay: ReplayInfo
     recorded: str
-    result: EvalResult
+    result: AnyResult
     _folder: Path | None = PrivateAttr(default=None)
 
     @property
@@ -86,25 +90,17 @@ class Baseline(BaseModel):
     def evaluate_kwargs(self) -> dict[str, Any]:
         """The arguments of :func:`promptkit.evaluation.evaluate` that reproduce this run."""
         e = self.entry
-        return {"chain": e.chain, "dataset": dataset_ref(e.dataset), "prompt": e.prompt, "split": e.split,
-                "limit": e.limit, "mode": e.mode}
+        out = {"chain": e.chain, "dataset": dataset_ref(e.dataset), "prompt": e.prompt, "split": e.split,
+               "limit": e.limit, "mode": e.mode}
+        if e.task is not None:
+            out["task"] = e.task
+        return out
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2) + "\n"
 
 
 # -- fingerprints --------------------------------------------------------------------------------------------
-
-
-def dataset_ref(ref: str) -> str:
-    """A suite's dataset: a name under ``eval/datasets/``, a path, or a path relative to the project root."""
-    path = Path(ref).expanduser()
-    if path.exists() or path.is_absolute() or not (path.suffix or len(path.parts) > 1):
-        return ref
-    from promptkit.paths import project_root
-
-    candidate = project_root() / path
-    return str(candidate) if candidate.exists() else ref
 
 
 def chain_definition(chain: str) -> dict[str, Any]:
@@ -148,7 +144,7 @@ def expected_prompt(entry: SuiteEntry) -> tuple[str | None, str | None, str | No
         return ref, None, None
 
 
-def fingerprint_of(entry: SuiteEntry, result: EvalResult) -> Fingerprint:
+def fingerprint_of(entry: SuiteEntry, result: EvalResult | TaskResult) -> Fingerprint:
     """The fingerprint of a finished run of ``entry``."""
     ref, _, _ = expected_prompt(entry)
     return Fingerprint(
@@ -162,6 +158,8 @@ def fingerprint_of(entry: SuiteEntry, result: EvalResult) -> Fingerprint:
         model_settings=dict(result.model.settings),
         dataset=result.dataset.name,
         dataset_sha256=result.dataset.sha256,
+        task=result.task,
+        judge=result.judge.id if isinstance(result, TaskResult) and result.judge else None,
         split=result.dataset.split,
         mode=result.mode,
         limit=result.dataset.limit,
@@ -200,6 +198,10 @@ def explain_changes(old: Fingerprint, new: Fingerprint, *, versions: tuple[dict,
             a, b = old.model_settings.get(key), new.model_settings.get(key)
             if a != b:
                 out.append(f"model setting {key}: {a!r} → {b!r}")
+    if (old.task or "squad") != (new.task or "squad"):
+        out.append(f"task {old.task or 'squad'} → {new.task or 'squad'}")
+    if old.judge != new.judge:
+        out.append(f"judge {old.judge or 'none'} → {new.judge or 'none'}")
     for field in ("split", "mode", "limit"):
         a, b = getattr(old, field), getattr(new, field)
         if a != b:
@@ -228,7 +230,24 @@ def expected_fingerprint(entry: SuiteEntry, baseline: Baseline, *, llm: Any = No
         "prompt_hash": digest or old.prompt_hash,
         "model": model or old.model,
         "dataset_sha256": dataset_sha256 or old.dataset_sha256,
+        "judge": entry.judge,
     })
+
+
+def entry_dataset(entry: SuiteEntry) -> tuple[Any, Any]:
+    """The evaluation task of a suite entry and its loaded dataset."""
+    task = entry.resolved_task()
+    return task, task.load(dataset_ref(entry.dataset))
+
+
+def judge_model(entry: SuiteEntry, cache: Any) -> Any:
+    """The chat model a suite entry asks the judge questions (``None`` when it names none), answering through
+    ``cache``."""
+    if entry.judge is None:
+        return None
+    from promptkit.llm import load_llm
+
+    return load_llm(entry.judge, cache=cache)
 
 
 # -- files ---------------------------------------------------------------------------------------------------
@@ -340,7 +359,6 @@ def record_baseline(
     exported into the suite's ``replay.sqlite``, which keeps the other entries' calls.
     """
     from promptkit.cache import ReplayCache
-    from promptkit.datasets import load_squad
     from promptkit.evaluation import evaluate
     from promptkit.paths import replay_cache_path
 
@@ -353,11 +371,12 @@ def record_baseline(
     recorded: list[Baseline] = []
     new_keys: list[str] = []
     for entry in chosen:
-        dataset = load_squad(dataset_ref(entry.dataset))
+        task, dataset = entry_dataset(entry)
         with ReplayCache(source, mode=cache) as replay:
-            result = evaluate(chain=entry.chain, dataset=dataset, mode=entry.mode, split=entry.split,
-                              limit=entry.limit, cache=replay, prompt=entry.prompt, llm=llm,
-                              show_progress=show_progress)
+            result = evaluate(chain=entry.chain, dataset=dataset, task=task, mode=entry.mode,
+                              split=entry.split, limit=entry.limit, cache=replay, prompt=entry.prompt,
+                              llm=llm,
+                              judge=judge_model(entry, replay), show_progress=show_progress)
             keys = sorted(replay.touched)
         new_keys += keys
         recorded.append(Baseline(

@@ -2,7 +2,8 @@
 
 Outcomes per entry: ``pass``; ``regression`` (a tolerance was exceeded); ``dataset_changed`` (the dataset's
 sha256 differs from the baseline's, so the numbers are not comparable: re-record the baseline);
-``entry_changed`` (the suite entry's chain, dataset, split, mode or limit differs from what was recorded).
+``entry_changed`` (the suite entry's chain, dataset, task, split, mode, limit or judge differs from what was
+recorded).
 Every outcome but ``pass`` makes the check fail (exit 1). A strict replay that needs a model call the baseline
 does not hold raises :class:`~promptkit.errors.CacheMissError` (exit 2) saying what changed and how to re-record.
 """
@@ -18,14 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from promptkit.errors import CacheMissError
-from promptkit.evaluation.results import EvalResult
+from promptkit.evaluation.results import EvalResult, TaskResult
 from promptkit.regression.baseline import (
     REPLAY_FILE,
     Baseline,
-    dataset_ref,
+    entry_dataset,
     explain_changes,
     expected_fingerprint,
     fingerprint_of,
+    judge_model,
     load_baseline,
     record_hint,
     replay_for,
@@ -46,7 +48,7 @@ class EntryCheck:
     status: Status
     changes: list[str]
     verdict: Verdict | None = None
-    result: EvalResult | None = None
+    result: EvalResult | TaskResult | None = None
     hint: str = ""
 
     @property
@@ -65,8 +67,9 @@ class EntryCheck:
         lines = [head]
         if self.result is not None:
             r = self.result
+            task = "" if (b.task or "squad") == "squad" else f"task {b.task}, "
             lines.append(f"   baseline {b.prompt} · model {b.model} · {b.dataset} {b.split or 'all'} "
-                         f"({self.baseline.result.dataset.total} questions, mode {b.mode})")
+                         f"({task}{self.baseline.result.dataset.total} questions, mode {b.mode})")
             lines.append(f"   now      {r.prompt.ref} · model {r.model.id} · cache {r.cache.mode}: "
                          f"{r.cache.hits} replayed, {r.cache.misses} generated")
         if self.status == "dataset_changed":
@@ -121,8 +124,13 @@ class SuiteCheck:
 
 def _config_changes(entry: SuiteEntry, baseline: Baseline) -> list[str]:
     now, then = entry.run_config(), baseline.entry.run_config()
-    return [f"{k}: {then[k]!r} → {now[k]!r}" for k in ("chain", "dataset", "split", "mode", "limit")
-            if now[k] != then[k]]
+    now["mode"] = entry.effective_mode()
+    then["mode"] = baseline.entry.effective_mode() or baseline.fingerprint.mode
+    task = entry.task_or_none()
+    now["task"] = task.name if task is not None else entry.task
+    then["task"] = baseline.entry.task or baseline.fingerprint.task or "squad"
+    keys = ("chain", "dataset", "task", "split", "mode", "limit", "judge")
+    return [f"{k}: {then[k]!r} → {now[k]!r}" for k in keys if now[k] != then[k]]
 
 
 def check_entry(
@@ -135,7 +143,6 @@ def check_entry(
     show_progress: bool = True,
 ) -> EntryCheck:
     """Re-run one entry against its baseline's replay calls and judge it."""
-    from promptkit.datasets import load_squad
     from promptkit.evaluation import evaluate
 
     baseline = load_baseline(suite, entry.id)
@@ -146,16 +153,17 @@ def check_entry(
     config = _config_changes(entry, baseline)
     if config:
         return EntryCheck(suite.name, entry, baseline, "entry_changed", config, hint=hint)
-    dataset = load_squad(dataset_ref(entry.dataset))
+    task, dataset = entry_dataset(entry)
     expected = expected_fingerprint(entry, baseline, llm=llm, dataset_sha256=dataset.sha256)
     if dataset.sha256 != baseline.fingerprint.dataset_sha256:
         return EntryCheck(suite.name, entry, baseline, "dataset_changed",
                           explain_changes(baseline.fingerprint, expected), hint=hint)
     with replay_for([baseline], cache, cache_path=cache_path) as replay:
         try:
-            result = evaluate(chain=entry.chain, dataset=dataset, mode=entry.mode, split=entry.split,
-                              limit=entry.limit, cache=replay, prompt=entry.prompt, llm=llm,
-                              show_progress=show_progress)
+            result = evaluate(chain=entry.chain, dataset=dataset, task=task, mode=entry.mode,
+                              split=entry.split, limit=entry.limit, cache=replay, prompt=entry.prompt,
+                              llm=llm,
+                              judge=judge_model(entry, replay), show_progress=show_progress)
         except CacheMissError as exc:
             changed = explain_changes(baseline.fingerprint, expected) or [
                 "nothing visible in the prompt, chain or dataset (the model or its settings may differ)"]

@@ -1,0 +1,419 @@
+"""Metrics of long-form, cited answers (the course tutor's), each a small pure function.
+
+Words. Every comparison below works on *stems*: the text is folded (accents and case,
+:func:`promptkit.text.fold`), split into ``\\w+`` tokens, function words are dropped (:data:`STOPWORDS`,
+Portuguese and English articles, prepositions, contractions, pronouns, conjunctions and forms of
+ser/estar/ter/to be; negations such as "não" and "not" are kept, they change the meaning) and each remaining
+word is reduced by :func:`stem`, a light *inflectional* stemmer: plural, gender and the commonest verb
+endings, never derivation, so "redes"/"rede", "aleatória"/"aleatório" and "treinado"/"treinar" meet while
+"transformação" and "Transformer" stay apart. Numbers are tokens like any word but are *decisive*: a fact or a
+sentence holding a number only matches text that holds the same number.
+
+Metrics (per answer; ``None`` where a metric does not apply, and the run's figure is the mean over the answers
+where it does):
+
+* :func:`fact_found` / :func:`key_fact_recall`: a key fact is found in the answer when every number of the
+  fact occurs in the answer and at least two thirds of the fact's distinct content stems do (all of them for
+  facts of one or two content words, 2 of 3, 3 of 4, 4 of 5); the recall is the share of the item's facts
+  found. Word order and contiguity do not matter, inflection does not, unrelated text does not count.
+* :func:`sentence_support`: the share of a sentence's distinct content stems (citation markers removed) that
+  occur in a text; :func:`is_supported`: support of at least :data:`SUPPORT_THRESHOLD` (0.6) *and* every
+  number of the sentence present in the text.
+* :func:`faithfulness`: the share of the answer's sentences (:func:`split_sentences`; a sentence of citation
+  markers only is not counted) supported by the text of the chunks they cite; a sentence citing nothing, or
+  citing only numbers that match no citation, is unsupported.
+* :func:`citation_precision`: the share of the distinct citations used in the answer that support at least one
+  sentence citing them. A citation supports a sentence when its chunk alone supports it, or when the sentence
+  is supported by all its citations but no longer without this one (the rule of the ALCE benchmark, with the
+  lexical support above in place of an entailment model).
+* :func:`citation_recall`: the share of the item's gold source files among the files of the citations used in
+  the answer.
+* :func:`context_recall`: 1 when at least one gold source file is among the retrieved sources, else 0.
+* :func:`answer_words`: the answer's length in words (``\\w+`` tokens, citation markers not counted).
+
+Declines (:func:`is_decline`) are read from the chain's ``declined`` flag; for a plain-text output, from the
+wording (the tutor's decline sentences and the abstention vocabulary of :mod:`promptkit.text`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from promptkit.text import fold, is_abstention
+
+#: share of a sentence's content stems its cited text must hold for the sentence to count as supported (the
+#: reference answers of tutor_questions.jsonl: 94% of their sentences reach it against their gold file, 2%
+#: against another corpus file)
+SUPPORT_THRESHOLD = 0.6
+
+#: the tutor's decline sentences (also recognised in plain-text outputs)
+DECLINE_PHRASES = ("Não encontrei isso no material do curso", "I could not find that in the course material")
+
+#: function words dropped before matching (folded: no accents, lower case)
+STOPWORDS = frozenset(
+    """
+    a o as os um uma uns umas de do da dos das em no na nos nas num numa nuns numas ao aos pelo pela pelos
+    pelas por para pra pro pros com e ou mas que se como quando onde qual quais quem cujo cuja cujos cujas
+    este esta estes estas isto esse essa esses essas isso aquele aquela aqueles aquelas aquilo ele ela
+    eles elas seu sua seus suas lhe lhes me te se si vos meu minha meus minhas teu tua nosso nossa ja
+    tambem mais muito muita muitos muitas sao foi foram ser sera serao sendo sido era eram ha tem ter
+    tinha estar estao esteve estava entre sobre ate apos desde cada outro outra outros outras mesmo mesma
+    so pode podem entao porque pois assim ainda ai aqui la isso tal tais
+    an the of to in on at by for with from as and or but that this these those is are was were be been
+    being it its they them their there which who whom what when where how into than then also such can may
+    will would should do does did has have had i you he she we our your his her
+    """.split()
+)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_PLURALS = (("coes", "cao"), ("oes", "ao"), ("aes", "ao"), ("ais", "al"), ("eis", "el"), ("ois", "ol"),
+            ("ies", "y"), ("res", "r"), ("zes", "z"), ("ses", "s"), ("ns", "n"))
+_ENDINGS = ("ando", "endo", "indo", "ado", "ada", "ido", "ida", "ar", "ir")
+
+
+# -- words ---------------------------------------------------------------------------------------------------
+
+
+def stem(word: str) -> str:
+    """The light inflectional stem of one folded word: one plural rule, then one participle, gerund or
+    infinitive ending (when 4 letters stay), then a final ``a``/``o``/``e`` and a final ``m`` (as ``n``, so
+    "imagem"/"imagens" meet). Words of 3 letters or less and words with digits are kept whole. The infinitive
+    ending ``-er`` is left alone: it would merge English terms such as "Transformer" with unrelated words.
+
+    >>> [stem(w) for w in ("redes", "rede", "aleatoria", "aleatorio", "treinado", "treinar", "treina")]
+    ['red', 'red', 'aleatori', 'aleatori', 'trein', 'trein', 'trein']
+    >>> [stem(w) for w in ("previsoes", "previsao", "neurais", "neural", "lineares", "linear")]
+    ['previsa', 'previsa', 'neural', 'neural', 'lin', 'lin']
+    >>> [stem(w) for w in ("transformer", "transformers", "transformacao", "gpus", "tokens", "2017")]
+    ['transformer', 'transformer', 'transformaca', 'gpu', 'token', '2017']
+    """
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix, replacement in _PLURALS:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + replacement
+            break
+    else:
+        if word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            word = word[: -len(ending)]
+            break
+    if len(word) >= 4 and word[-1] in "aoe":
+        word = word[:-1]
+    if len(word) >= 4 and word[-1] == "m":
+        word = word[:-1] + "n"
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens, citation markers left out.
+
+    >>> words("A Atenção [1] usa Query, Keys e Values [2, 3].")
+    ['a', 'atencao', 'usa', 'query', 'keys', 'e', 'values']
+    """
+    return _WORD.findall(fold(_MARKER.sub(" ", text)))
+
+
+def stems(text: str) -> set[str]:
+    """The stems of every word of ``text`` (function words included): the haystack of facts and sentences."""
+    return {stem(w) for w in words(text)}
+
+
+def content_stems(text: str) -> set[str]:
+    """The distinct stems of the content words of ``text`` (function words dropped; all words if only those).
+
+    >>> sorted(content_stems("Os pesos das redes neurais"))
+    ['neural', 'pes', 'red']
+    >>> sorted(content_stems("não é linear"))
+    ['lin', 'nao']
+    """
+    tokens = words(text)
+    content = [w for w in tokens if w not in STOPWORDS] or tokens
+    return {stem(w) for w in content}
+
+
+def _numbers(found: Iterable[str]) -> set[str]:
+    return {s for s in found if any(ch.isdigit() for ch in s)}
+
+
+# -- key facts -----------------------------------------------------------------------------------------------
+
+
+def fact_found(fact: str, answer: str | set[str]) -> bool:
+    """Whether a key fact occurs in the answer (``answer``: its text, or its :func:`stems`).
+
+    >>> fact_found("rede discriminadora", "A rede discriminadora tenta separar os dados reais dos falsos.")
+    True
+    >>> fact_found("Redes discriminadoras", "as redes discriminadoras")  # inflection and case do not matter
+    True
+    >>> fact_found("57 tarefas", "O MMLU tem 56 tarefas.")               # numbers must match
+    False
+    >>> fact_found("erro de reconstrução alto", "quando o erro de reconstrução é alto")
+    True
+    >>> fact_found("erro de reconstrução alto", "um erro alto")           # 2 of 3 content words: enough
+    True
+    >>> fact_found("erro quadrático médio", "o erro é grande")            # 1 of 3: not enough
+    False
+    >>> fact_found("Ian Goodfellow", "Proposta por Goodfellow.")          # both words of a short fact
+    False
+    """
+    found = stems(answer) if isinstance(answer, str) else answer
+    wanted = content_stems(fact)
+    if not wanted:
+        return True
+    if not _numbers(wanted) <= found:
+        return False
+    hits = len(wanted & found)
+    return 3 * hits >= 2 * len(wanted)
+
+
+def key_fact_recall(facts: Sequence[str], answer: str) -> float | None:
+    """Share of ``facts`` found in ``answer`` (``None`` without facts).
+
+    >>> key_fact_recall(["Ian Goodfellow", "2014"], "As GANs foram propostas por Ian Goodfellow em 2014 [1].")
+    1.0
+    >>> key_fact_recall(["Ian Goodfellow", "2014"], "As GANs surgiram em 2015.")
+    0.0
+    >>> key_fact_recall(["1958", "Frank Rosenblatt"], "Rosenblatt criou o Perceptron em 1958.")
+    0.5
+    >>> key_fact_recall([], "qualquer coisa") is None
+    True
+    """
+    if not facts:
+        return None
+    found = stems(answer)
+    return sum(fact_found(f, found) for f in facts) / len(facts)
+
+
+# -- sentences and citations ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an answer and the citation numbers (``[n]``) it carries."""
+
+    text: str
+    cites: tuple[int, ...] = ()
+
+
+_BREAK = re.compile(r"(?<=[.!?…:;])\s+|\n+")
+
+
+def citation_numbers(text: str) -> tuple[int, ...]:
+    """The citation numbers in ``text``, in order, without repeats.
+
+    >>> citation_numbers("A [2] e B [1, 2][3].")
+    (2, 1, 3)
+    """
+    out: dict[int, None] = {}
+    for group in _MARKER.findall(text):
+        for part in re.split(r"[,;]", group):
+            out[int(part)] = None
+    return tuple(out)
+
+
+def split_sentences(answer: str) -> list[Sentence]:
+    """The sentences of an answer with their citations.
+
+    A sentence ends at ``.``, ``!``, ``?``, ``…``, ``:`` or ``;`` followed by a space and a capital letter, a
+    digit, a quote or a citation, or at a line break. Citation markers that open a piece (``"… token. [1] A
+    seguir"``) belong to the sentence before.
+
+    >>> [(s.text, s.cites) for s in split_sentences("A temperatura controla o sorteio [1]. Perto de 0 fica "
+    ...                                               "previsível. [2] Vaswani et al. propuseram isso [3].")]
+    [('A temperatura controla o sorteio [1].', (1,)), ('Perto de 0 fica previsível. [2]', (2,)), \
+('Vaswani et al. propuseram isso [3].', (3,))]
+    """
+    pieces: list[str] = []
+    for raw in _BREAK.split(answer.strip()):
+        piece = raw.strip()
+        if not piece:
+            continue
+        lead = re.match(r"^(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+", piece)
+        if lead and pieces:
+            pieces[-1] = f"{pieces[-1]} {lead.group(0).strip()}"
+            piece = piece[lead.end():].strip()
+            if not piece:
+                continue
+        if pieces and not _opens_sentence(piece):
+            pieces[-1] = f"{pieces[-1]} {piece}"
+        else:
+            pieces.append(piece)
+    return [Sentence(p, citation_numbers(p)) for p in pieces]
+
+
+def _opens_sentence(piece: str) -> bool:
+    first = piece[0]
+    return first.isupper() or first.isdigit() or first in "\"'“«([-*•"
+
+
+def sentence_support(sentence: str, text: str | set[str]) -> float:
+    """Share of the sentence's distinct content stems found in ``text`` (its string or its :func:`stems`).
+
+    >>> sentence_support("A temperatura controla a aleatoriedade [1].",
+    ...                  "Com temperatura alta, a aleatoriedade aumenta; ela controla o sorteio.")
+    1.0
+    >>> round(sentence_support("A temperatura muda os pesos do modelo.", "A temperatura e o sorteio."), 2)
+    0.25
+    """
+    wanted = content_stems(sentence)
+    if not wanted:
+        return 1.0
+    found = stems(text) if isinstance(text, str) else text
+    return len(wanted & found) / len(wanted)
+
+
+def is_supported(sentence: str, text: str | set[str], threshold: float = SUPPORT_THRESHOLD) -> bool:
+    """Support of at least ``threshold`` and every number of the sentence present in the text.
+
+    >>> is_supported("O MMLU reúne 57 tarefas [1].", "O MMLU tem 57 tarefas de múltipla escolha.")
+    True
+    >>> is_supported("O MMLU reúne 75 tarefas [1].", "O MMLU tem 57 tarefas de múltipla escolha.")
+    False
+    """
+    found = stems(text) if isinstance(text, str) else text
+    if not _numbers(content_stems(sentence)) <= found:
+        return False
+    return sentence_support(sentence, found) >= threshold
+
+
+def _counted(answer: str) -> list[Sentence]:
+    """The sentences that carry a claim (at least one word besides citation markers)."""
+    return [s for s in split_sentences(answer) if words(s.text)]
+
+
+def _cited_stems(cites: Iterable[int], chunks: Mapping[int, str]) -> set[str]:
+    found: set[str] = set()
+    for n in cites:
+        found |= stems(chunks.get(n, ""))
+    return found
+
+
+def sentence_verdicts(answer: str, chunks: Mapping[int, str],
+                      threshold: float = SUPPORT_THRESHOLD) -> list[tuple[Sentence, float, bool]]:
+    """Each counted sentence with its support against the chunks it cites and whether it is supported."""
+    out = []
+    for s in _counted(answer):
+        cited = _cited_stems(s.cites, chunks)
+        if not s.cites or not any(n in chunks for n in s.cites):
+            out.append((s, 0.0, False))
+            continue
+        out.append((s, sentence_support(s.text, cited), is_supported(s.text, cited, threshold)))
+    return out
+
+
+def faithfulness(answer: str, chunks: Mapping[int, str],
+                 threshold: float = SUPPORT_THRESHOLD) -> float | None:
+    """Share of the answer's sentences supported by the chunks they cite (``chunks``: citation number → chunk
+    text); ``None`` for an answer without a sentence.
+
+    >>> chunks = {1: "O Transformer foi apresentado em 2017 por Vaswani e colegas.",
+    ...           2: "A atenção compara cada consulta com todas as chaves."}
+    >>> faithfulness("O Transformer foi apresentado em 2017 [1]. A atenção compara consultas com chaves [2].",
+    ...              chunks)
+    1.0
+    >>> faithfulness("O Transformer foi apresentado em 2017 [2]. Ele é muito usado.", chunks)
+    0.0
+    >>> faithfulness("", chunks) is None
+    True
+    """
+    verdicts = sentence_verdicts(answer, chunks, threshold)
+    if not verdicts:
+        return None
+    return sum(ok for _, _, ok in verdicts) / len(verdicts)
+
+
+def citation_precision(answer: str, chunks: Mapping[int, str],
+                       threshold: float = SUPPORT_THRESHOLD) -> float | None:
+    """Share of the distinct citations used in the answer that support at least one sentence citing them
+    (alone, or as the citation without which the sentence is no longer supported); ``None`` when the answer
+    cites nothing.
+
+    >>> chunks = {1: "O Transformer foi apresentado em 2017.",
+    ...           2: "O BERT usa modelagem de linguagem mascarada."}
+    >>> citation_precision("O Transformer foi apresentado em 2017 [1][2].", chunks)   # [2] is not needed
+    0.5
+    >>> citation_precision("O Transformer surgiu em 2017 [1]. O BERT usa linguagem mascarada [2].", chunks)
+    1.0
+    >>> citation_precision("Sem citações aqui.", chunks) is None
+    True
+    """
+    used: dict[int, bool] = {}
+    for s in _counted(answer):
+        if not s.cites:
+            continue
+        together = is_supported(s.text, _cited_stems(s.cites, chunks), threshold)
+        for n in s.cites:
+            alone = n in chunks and is_supported(s.text, stems(chunks[n]), threshold)
+            rest = [m for m in s.cites if m != n]
+            needed = together and not (rest and is_supported(s.text, _cited_stems(rest, chunks), threshold))
+            used[n] = used.get(n, False) or alone or needed
+    if not used:
+        return None
+    return sum(used.values()) / len(used)
+
+
+def source_file(name: str) -> str:
+    """The file name of a source (``corpus/10-x.md`` and ``10-x.md`` are the same source).
+
+    >>> source_file("corpus/10-saida-do-llm-e-temperatura.md")
+    '10-saida-do-llm-e-temperatura.md'
+    """
+    return PurePosixPath(str(name).replace("\\", "/")).name
+
+
+def citation_recall(cited_sources: Iterable[str], gold_sources: Sequence[str]) -> float | None:
+    """Share of the gold source files among the cited sources (``None`` without gold sources).
+
+    >>> citation_recall(["corpus/08-transformers.md"], ["08-transformers.md", "09-atencao.md"])
+    0.5
+    >>> citation_recall([], []) is None
+    True
+    """
+    gold = {source_file(g) for g in gold_sources}
+    if not gold:
+        return None
+    cited = {source_file(s) for s in cited_sources}
+    return len(gold & cited) / len(gold)
+
+
+def context_recall(retrieved_sources: Iterable[str], gold_sources: Sequence[str]) -> float | None:
+    """1.0 when a gold source file is among the retrieved sources, else 0.0 (``None`` without gold sources).
+
+    >>> context_recall(["08-transformers.md", "15-rag.md"], ["15-rag.md"]), context_recall([], ["15-rag.md"])
+    (1.0, 0.0)
+    """
+    gold = {source_file(g) for g in gold_sources}
+    if not gold:
+        return None
+    return 1.0 if gold & {source_file(s) for s in retrieved_sources} else 0.0
+
+
+def answer_words(answer: str) -> int:
+    """The answer's length in words (citation markers not counted).
+
+    >>> answer_words("A temperatura controla o sorteio do próximo token [1].")
+    8
+    """
+    return len(_WORD.findall(_MARKER.sub(" ", answer)))
+
+
+def is_decline(answer: str, declined: bool | None = None) -> bool:
+    """Whether the answer declines: the chain's ``declined`` flag when it gives one, else the wording.
+
+    >>> is_decline("Não encontrei isso no material do curso.")
+    True
+    >>> is_decline("I could not find that in the course material.")
+    True
+    >>> is_decline("A temperatura controla o sorteio [1]."), is_decline("qualquer texto", declined=True)
+    (False, True)
+    """
+    if declined is not None:
+        return bool(declined)
+    return is_abstention(answer, DECLINE_PHRASES)
