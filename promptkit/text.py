@@ -137,6 +137,12 @@ def normalize_answer_pt_fold(s: str) -> str:
 #: whose log-probability gives a chain's no-answer probability when its prompt declares no phrase of its own.
 ABSTENTION_PHRASE = "sem resposta"
 
+#: how the course tutor declines a question the course material does not cover (Portuguese, English)
+DECLINE_PHRASES = (
+    "Não encontrei isso no material do curso.",
+    "I could not find that in the course material.",
+)
+
 #: Phrases that mean "no answer" at the start or the end of an answer (matched by :func:`abstention_key`).
 ABSTENTION_PHRASES: tuple[str, ...] = (
     # Portuguese

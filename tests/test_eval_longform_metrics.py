@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from promptkit import grounding as G
 from promptkit.evaluation import longform as L
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_doctests_pass():
-    result = doctest.testmod(L)
-    assert result.attempted >= 30 and result.failed == 0
+@pytest.mark.parametrize("module", [L, G])
+def test_doctests_pass(module):
+    result = doctest.testmod(module)
+    assert result.attempted >= 10 and result.failed == 0
 
 
 @pytest.mark.parametrize(
@@ -85,11 +87,11 @@ def test_key_fact_recall_is_the_share_found():
 def test_sentences_and_their_citations():
     answer = ("A atenção compara consultas e chaves [1][2]. Depois, soma os valores [2]. Veja p. ex. o "
               "artigo de Vaswani et al. [3] sobre isso.\n- Um item de lista [1]")
-    sentences = L.split_sentences(answer)
+    sentences = G.split_sentences(answer)
     assert [s.cites for s in sentences] == [(1, 2), (2,), (3,), (1,)]
     assert sentences[2].text.startswith("Veja p. ex. o artigo") and sentences[2].text.endswith("sobre isso.")
-    assert L.split_sentences("Primeira frase. [1] Segunda frase [2].")[0].cites == (1,)
-    assert L.citation_numbers("[1, 3] e [2; 4]") == (1, 3, 2, 4)
+    assert G.split_sentences("Primeira frase. [1] Segunda frase [2].")[0].cites == (1,)
+    assert G.citation_numbers("[1, 3] e [2; 4]") == (1, 3, 2, 4)
 
 
 CHUNKS = {
@@ -114,9 +116,9 @@ def test_faithfulness_counts_supported_sentences():
 def test_support_threshold_is_the_boundary():
     text = "alfa beta gama delta epsilon"
     three_of_five = "alfa beta gama zeta eta"  # 3 of 5 content words: exactly 0.6
-    assert L.sentence_support(three_of_five, text) == pytest.approx(0.6)
-    assert L.is_supported(three_of_five, text)
-    assert not L.is_supported("alfa beta zeta eta teta", text)  # 0.4
+    assert G.sentence_support(three_of_five, text) == pytest.approx(0.6)
+    assert G.is_supported(three_of_five, text)
+    assert not G.is_supported("alfa beta zeta eta teta", text)  # 0.4
 
 
 def test_citation_precision_keeps_needed_citations_only():
@@ -153,6 +155,6 @@ def test_stems_meet_inflections_but_not_derivations():
              ("prováveis", "provável"), ("treinada", "treinar"), ("geradoras", "gerador"),
              ("queries", "query")]
     for a, b in pairs:
-        assert L.stem(L.words(a)[0]) == L.stem(L.words(b)[0]), (a, b)
+        assert G.stem(G.words(a)[0]) == G.stem(G.words(b)[0]), (a, b)
     for a, b in [("transformer", "transformação"), ("estado", "este"), ("aleatoriedade", "aleatório")]:
-        assert L.stem(L.words(a)[0]) != L.stem(L.words(b)[0]), (a, b)
+        assert G.stem(G.words(a)[0]) != G.stem(G.words(b)[0]), (a, b)

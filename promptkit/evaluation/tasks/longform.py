@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from promptkit import grounding as G
 from promptkit.evaluation import longform as L
 from promptkit.evaluation.results import TaskRow
 from promptkit.evaluation.tasks.base import Item, MetricSpec, RowView, Scored, Task
@@ -115,7 +116,7 @@ class LongformTask(Task):
         declined = L.is_decline(answer, output.get("declined") if "declined" in output else None)
         citations = [c for c in (output.get("citations") or []) if isinstance(c, dict)]
         chunks = {int(c["n"]): str(c.get("text") or "") for c in citations if _is_int(c.get("n"))}
-        used = set(L.citation_numbers(answer))
+        used = set(G.citation_numbers(answer))
         cited_files = [str(c.get("source") or "") for c in citations
                        if _is_int(c.get("n")) and int(c["n"]) in used]
         sources = [s for s in (output.get("sources") or []) if isinstance(s, dict)]
@@ -123,7 +124,7 @@ class LongformTask(Task):
         scores: dict[str, float | None] = {}
         details: dict[str, Any] = {"declined": declined}
         if item.in_scope:
-            found = L.stems(answer)
+            found = G.stems(answer)
             facts = [{"fact": f, "found": (not declined) and L.fact_found(f, found)} for f in item.key_facts]
             recall = sum(f["found"] for f in facts) / len(facts)
             scores["key_fact_recall"] = recall
@@ -163,7 +164,7 @@ class LongformTask(Task):
         if row.output.get("declined") or not row.prediction.strip():
             return None
         citations = row.output.get("citations") or []
-        used = set(L.citation_numbers(row.prediction))
+        used = set(G.citation_numbers(row.prediction))
         cited = [c for c in citations if c.get("n") in used] or citations
         return {"question": row.question, "answer": row.prediction,
                 "sources": [str(c.get("text") or "") for c in cited]}
