@@ -18,6 +18,7 @@ that holds the same number.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -130,6 +131,9 @@ class Sentence:
 
 
 _BREAK = re.compile(r"(?<=[.!?…:;])\s+|\n+")
+#: abbreviations a full stop does not end a sentence after (folded, without the stop)
+ABBREVIATIONS = frozenset("prof profa dr dra sr sra srta eng et al etc ex cap fig pag pp vol no nr vs cf ed eds "
+                          "e.g i.e aprox obs".split())
 
 
 def citation_numbers(text: str) -> tuple[int, ...]:
@@ -156,6 +160,8 @@ def split_sentences(answer: str) -> list[Sentence]:
     ...                                               "previsível. [2] Vaswani et al. propuseram isso [3].")]
     [('A temperatura controla o sorteio [1].', (1,)), ('Perto de 0 fica previsível. [2]', (2,)), \
 ('Vaswani et al. propuseram isso [3].', (3,))]
+    >>> [s.text for s in split_sentences("A reitoria cabe ao Prof. Eduardo Ramos. O curso tem 18 aulas.")]
+    ['A reitoria cabe ao Prof. Eduardo Ramos.', 'O curso tem 18 aulas.']
     """
     pieces: list[str] = []
     for raw in _BREAK.split(answer.strip()):
@@ -168,11 +174,17 @@ def split_sentences(answer: str) -> list[Sentence]:
             piece = piece[lead.end():].strip()
             if not piece:
                 continue
-        if pieces and not _opens_sentence(piece):
+        if pieces and (not _opens_sentence(piece) or _abbreviated(pieces[-1])):
             pieces[-1] = f"{pieces[-1]} {piece}"
         else:
             pieces.append(piece)
     return [Sentence(p, citation_numbers(p)) for p in pieces]
+
+
+def _abbreviated(piece: str) -> bool:
+    """Whether a piece ends with an abbreviation's full stop ("… coordenado pelo Prof."), not a sentence's."""
+    last = piece.rsplit(None, 1)[-1] if piece.split() else ""
+    return last.endswith(".") and fold(last[:-1]).lstrip("([\"'“") in ABBREVIATIONS
 
 
 def _opens_sentence(piece: str) -> bool:
@@ -208,3 +220,31 @@ def is_supported(sentence: str, text: str | set[str], threshold: float = SUPPORT
     if not numbers(content_stems(sentence)) <= found:
         return False
     return sentence_support(sentence, found) >= threshold
+
+
+def document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:
+    """``(stem -> number of texts holding it, number of texts)``: what :func:`weighted_coverage` weighs by."""
+    df: dict[str, int] = {}
+    total = 0
+    for text in texts:
+        total += 1
+        for s in stems(text):
+            df[s] = df.get(s, 0) + 1
+    return df, total
+
+
+def weighted_coverage(wanted: set[str], found: set[str], df: dict[str, int], total: int) -> float:
+    """The share of ``wanted`` stems in ``found``, each weighed by its rarity in a collection (inverse document
+    frequency ``log((total + 1) / (df + 0.5))``; a stem the collection never holds weighs most). A question
+    whose specific words the sources lack is poorly covered even when its common words are there.
+
+    >>> df, n = {"curs": 40, "temperatur": 5}, 100
+    >>> round(weighted_coverage({"temperatur", "curs"}, {"temperatur", "curs"}, df, n), 2)
+    1.0
+    >>> round(weighted_coverage({"mensalidad", "curs"}, {"curs"}, df, n), 2)
+    0.15
+    """
+    if not wanted:
+        return 1.0
+    weight = {w: math.log((total + 1) / (df.get(w, 0) + 0.5)) for w in wanted}
+    return sum(weight[w] for w in wanted & found) / sum(weight.values())

@@ -232,3 +232,31 @@ def map_abstention(text: str, extra_phrases: Iterable[str] = ()) -> str:
     ('', '2017')
     """
     return "" if is_abstention(text, extra_phrases) else text
+
+
+# -- language ------------------------------------------------------------------------------------------------
+
+_EN_WORDS = frozenset(
+    "the what which who why how when where is are was were does do did can could should would of to and in "
+    "on for with about from this that these those it its an a be been have has i you we they my your".split()
+)
+_PT_WORDS = frozenset(
+    "o a os as um uma de do da dos das em no na nos nas que qual quais quem por porque pq como quando onde "
+    "e é são foi eram para pra com sobre isso isto esse essa este esta ele ela eu vc você voce não nao "
+    "mais se tem ter ou seu sua".split()
+)
+
+
+def guess_language(text: str) -> str:
+    """``"en"`` when ``text`` reads as English, else ``"pt"`` (the course's language), by counting each
+    language's commonest function words; a tie keeps Portuguese.
+
+    >>> guess_language("What is the temperature of a language model?"), guess_language("O que é temperatura?")
+    ('en', 'pt')
+    >>> guess_language("RNN x Transformer"), guess_language("pq o perceptron nao resolve o XOR?")
+    ('pt', 'pt')
+    """
+    tokens = re.findall(r"[a-zà-ú']+", text.lower())
+    en = sum(t in _EN_WORDS for t in tokens)
+    pt = sum(t in _PT_WORDS for t in tokens)
+    return "en" if en > pt else "pt"

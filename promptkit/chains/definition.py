@@ -19,7 +19,7 @@ from promptkit.chains.answer_steps import DEFAULT_STEPS, parse_steps
 from promptkit.errors import PromptkitError, ValidationError, unknown
 from promptkit.index.modes import DEFAULT_MODE, MODES
 
-KINDS = ("zero_shot", "few_shot", "summarize", "rag", "moderation")
+KINDS = ("zero_shot", "few_shot", "summarize", "rag", "moderation", "tutor")
 
 
 class _Strict(BaseModel):
@@ -115,11 +115,40 @@ class ModerationSettings(_Strict):
     )
 
 
+class TutorSettings(_Strict):
+    """How the course tutor decides to answer, checks its sentences and declines (measured on the dev split of
+    ``eval/datasets/tutor_questions.jsonl``; see ``eval/tutor_experiments.md``)."""
+
+    min_coverage: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="share of a Portuguese question's content words the retrieved chunks must contain; below "
+        "it the course does not cover the question and the tutor declines without calling the model",
+    )
+    support: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="share of an answer sentence's content words its source must contain (every number too)",
+    )
+    answer: Literal["model", "sources"] = Field(
+        default="sources",
+        description="model: show the model's supported sentences; sources: show, for each sentence the model "
+        "writes, the source sentence that says it best",
+    )
+    max_sentences: int = Field(default=4, ge=1, le=8, description="sentences the answer keeps at most")
+    fill: int = Field(
+        default=3, ge=0, le=8,
+        description="sentences the answer is filled up to with the source sentences that best match the "
+        "question and the model's answer (0: none)",
+    )
+    drop_instructions: bool = Field(
+        default=True, description="leave out of the prompt retrieved chunks that give orders to the assistant"
+    )
+
+
 class ChainDefinition(_Strict):
     """One chain, as validated from its YAML file."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal["zero_shot", "few_shot", "summarize", "rag", "moderation"]
+    kind: Literal["zero_shot", "few_shot", "summarize", "rag", "moderation", "tutor"]
     description: str = Field(min_length=1)
     task: Literal["qa", "classify"] | None = Field(default=None, description="for zero_shot/few_shot chains")
     prompt: str = Field(min_length=1, description="prompt ref: name, name@3 or name@production")
@@ -131,6 +160,7 @@ class ChainDefinition(_Strict):
     )
     summarize: SummarizeSettings | None = None
     moderation: ModerationSettings | None = None
+    tutor: TutorSettings | None = None
     guard: str | None = Field(default=None, description="name of a moderation chain run around this one")
     guard_output: bool = Field(default=True, description="also check the answer with the guard")
     cross_check: str | None = Field(
@@ -153,8 +183,10 @@ class ChainDefinition(_Strict):
             raise ValueError(f"a {self.kind} chain needs 'task: qa' or 'task: classify'")
         if self.kind not in ("zero_shot", "few_shot") and self.task is not None:
             raise ValueError(f"'task' only applies to zero_shot/few_shot chains, not {self.kind!r}")
-        if self.retriever is not None and self.kind != "rag":
-            raise ValueError("'retriever' only applies to rag chains")
+        if self.retriever is not None and self.kind not in ("rag", "tutor"):
+            raise ValueError("'retriever' only applies to rag and tutor chains")
+        if self.tutor is not None and self.kind != "tutor":
+            raise ValueError("'tutor' only applies to tutor chains")
         if self.summarize is not None and self.kind != "summarize":
             raise ValueError("'summarize' only applies to summarize chains")
         if self.moderation is not None and self.kind != "moderation":
@@ -176,6 +208,10 @@ class ChainDefinition(_Strict):
     @property
     def moderation_settings(self) -> ModerationSettings:
         return self.moderation or ModerationSettings()
+
+    @property
+    def tutor_settings(self) -> TutorSettings:
+        return self.tutor or TutorSettings()
 
 
 def _one_line(exc: PydanticValidationError) -> str:

@@ -13,6 +13,7 @@ from promptkit.chains.definition import (
     ModerationSettings,
     RetrieverSettings,
     SummarizeSettings,
+    TutorSettings,
     get_definition,
     parse_definition,
 )
@@ -24,6 +25,7 @@ _SECTIONS: dict[str, type] = {
     "retriever": RetrieverSettings,
     "summarize": SummarizeSettings,
     "moderation": ModerationSettings,
+    "tutor": TutorSettings,
 }
 _TOP = ("guard", "guard_output", "description", "cross_check", "postprocess")
 
@@ -69,7 +71,8 @@ def apply_overrides(definition: ChainDefinition, overrides: dict[str, Any]) -> C
             for o in owners
             if o in data
             or o == "model"
-            or (o == "retriever" and definition.kind == "rag")
+            or (o == "retriever" and definition.kind in ("rag", "tutor"))
+            or (o == "tutor" and definition.kind == "tutor")
             or (o == "summarize" and definition.kind == "summarize")
             or (o == "moderation" and definition.kind == "moderation")
         ]
@@ -107,7 +110,11 @@ def build_chain(
     )
     if definition.cross_check:
         parts.extra_prompts["cross_check"] = resolve_prompt(definition.cross_check, embeddings)
-    if definition.kind == "rag":
+    if definition.kind == "tutor":
+        from promptkit.chains.tutor import build_tutor
+
+        chain = build_tutor(parts)
+    elif definition.kind == "rag":
         from promptkit.chains.qa import build_qa
 
         chain = build_qa(parts, retrieval=True)
