@@ -18,6 +18,10 @@ FIXED_INPUTS = {
     "max_words": "50",
     "language": "português",
     "answer_hint": "uma data, um ano ou um período",
+    "sources": (
+        "[1] (08-transformers.md — Transformers)\n"
+        'O Transformer foi apresentado em 2017 no artigo "Attention Is All You Need".'
+    ),
 }
 
 

@@ -133,6 +133,11 @@ class TutorSettings(_Strict):
         description="model: show the model's supported sentences; sources: show, for each sentence the model "
         "writes, the source sentence that says it best",
     )
+    point_support: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="answer: sources; share of a model sentence's content words a source must contain for the "
+        "sentence to point to the sources (a question the course does not cover points to nothing: decline)",
+    )
     max_sentences: int = Field(default=4, ge=1, le=8, description="sentences the answer keeps at most")
     fill: int = Field(
         default=3, ge=0, le=8,

@@ -43,7 +43,7 @@ from promptkit.grounding import (
     split_sentences,
     stems,
 )
-from promptkit.text import DECLINE_PHRASES, guess_language
+from promptkit.text import DECLINE_PHRASES, guess_language, is_abstention
 
 LANGUAGE_NAMES = {"pt": "português", "en": "inglês"}
 DECLINE = {"pt": DECLINE_PHRASES[0], "en": DECLINE_PHRASES[1]}
@@ -110,6 +110,7 @@ class TutorState:
     vars: dict[str, Any] = field(default_factory=dict)
     raw: str = ""
     kept: list[SentenceCheck] = field(default_factory=list)
+    pointed: bool = False  # some model sentence was backed by a source
     declined: bool = False
     reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -202,6 +203,12 @@ class SentenceChecker:
     def full(self) -> bool:
         return len(self.state.kept) >= self.limit
 
+    def best_support(self, sentence: str) -> float:
+        """How well the best source supports ``sentence`` (0 when one of its numbers is in no source)."""
+        wanted = content_stems(sentence)
+        return max((sentence_support(sentence, chunk) if numbers(wanted) <= chunk else 0.0
+                    for chunk in self.chunks), default=0.0)
+
     def check(self, raw_sentence: str, cites: tuple[int, ...], origin: str = "model") -> SentenceCheck | None:
         """The sentence as kept (cleaned, cited), or ``None`` when it is dropped."""
         if self.full or _SOURCE_LINE.match(raw_sentence):
@@ -289,20 +296,23 @@ class Compose(Stage[TutorState]):
 
     def _sentence(self, state: TutorState, sentence: Any, checker: SentenceChecker,
                   pool: SourceSentences) -> SentenceCheck | None:
-        if checker.full:
+        if checker.full or is_abstention(sentence.text, DECLINE_PHRASES):
             return None
-        if self.settings.answer == "model":
+        # an English question over Portuguese sources: the model's own (English) sentences are the answer
+        if self.settings.answer == "model" or state.language != "pt":
             return checker.check(sentence.text, sentence.cites)
         said = content_stems(sentence.text)
-        if len(said) < 2:
-            return None
+        if len(said) < 2 or checker.best_support(sentence.text) < self.settings.point_support:
+            return None  # a sentence the sources do not back points to nothing
+        state.pointed = True
         return pool.take(checker.question | said, checker)
 
     def _finish(self, state: TutorState, checker: SentenceChecker, pool: SourceSentences) -> list[SentenceCheck]:
         """Fill the answer up to ``fill`` sentences; decline when nothing is left. The added sentences."""
         added = []
         query = checker.question | content_stems(state.raw)
-        while len(state.kept) < min(self.settings.fill, self.settings.max_sentences):
+        # filling needs a model sentence the sources back: a question the course does not answer gets none
+        while state.pointed and len(state.kept) < min(self.settings.fill, self.settings.max_sentences):
             kept = pool.take(query, checker)
             if kept is None:
                 break

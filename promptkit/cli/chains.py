@@ -13,6 +13,7 @@ from typing import Any
 
 from promptkit.errors import ValidationError
 from promptkit.index.modes import DEFAULT_MODE, MODES
+from promptkit.limits import check_question
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,22 +43,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser(
-        "ask",
-        help="ask a question about the course (RAG over the course index)",
-        description="Answer a question from the course index, streaming the answer, then the sources.",
-    )
-    p.add_argument("question")
-    p.add_argument(
-        "--index", metavar="DIR", help="index folder (default: the course index in PROMPTKIT_HOME)"
-    )
-    p.add_argument("-k", type=int, metavar="N", help="documents to retrieve (default: the chain's, 4)")
-    p.add_argument(
-        "--mode", choices=MODES, help=f"retrieval mode (default: the chain's, usually {DEFAULT_MODE})"
-    )
-    p.add_argument("--chain", default="rag_course", help="RAG chain to use (default rag_course)")
-    p.add_argument("--json", action="store_true", help="print the whole output dict as JSON (no streaming)")
-    p.set_defaults(func=cmd_ask)
+    for name in ("ask", "chat"):
+        p = sub.add_parser(
+            name,
+            help="ask the course a question (the course tutor)" if name == "ask"
+            else "a session with the course tutor: question after question, the model loaded once",
+            description="Answer from the course material, streaming the answer, then its numbered sources."
+            if name == "ask" else "Ask question after question; `sair` or Ctrl-D leaves.",
+        )
+        if name == "ask":
+            p.add_argument("question", nargs="?", help="the question (none: start a chat session)")
+            p.add_argument("--json", action="store_true",
+                           help="print the whole output as JSON: answer, citations, sentences, timings")
+        p.add_argument("--index", metavar="DIR", help="index folder (default: the course index in PROMPTKIT_HOME)")
+        p.add_argument("-k", type=int, metavar="N", help="chunks to retrieve (default: the chain's)")
+        p.add_argument("--mode", choices=MODES, help=f"retrieval mode (default: the chain's, e.g. {DEFAULT_MODE})")
+        p.add_argument("--chain", default=None, help="the chain that answers (default: the course tutor)")
+        p.add_argument("--model", metavar="NAME", help="the model that answers (a catalogue name or a folder)")
+        p.set_defaults(func=cmd_ask if name == "ask" else cmd_chat)
 
     group = sub.add_parser("chains", help="chain definitions", description="Chain definitions in chains/.")
     cmds = group.add_subparsers(dest="chains_command", metavar="COMMAND")
@@ -171,17 +174,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if out.get("flagged") else 0
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def _session(args: argparse.Namespace) -> Any:
+    """The session `ask` and `chat` answer with (the index is built on first use, with a note on stderr)."""
     from promptkit import paths
-    from promptkit.chains import load_chain
+    from promptkit.chains.session import DEFAULT_CHAIN, Session
     from promptkit.index import ensure_index
     from promptkit.index.build import read_manifest
 
-    from promptkit.limits import check_question
-
-    if not args.question.strip():
-        raise ValidationError("the question is empty; pass a question in quotes")
-    check_question(args.question)  # before building or loading anything
     folder = Path(args.index).expanduser() if args.index else paths.default_index_dir()
     try:
         read_manifest(folder)
@@ -193,33 +192,70 @@ def cmd_ask(args: argparse.Namespace) -> int:
         overrides["k"] = args.k
     if args.mode:
         overrides["mode"] = args.mode
-    chain = load_chain(args.chain, index=index, **overrides)
-    question = {"question": args.question}
+    if args.model:
+        overrides["name"] = args.model
+    return Session(args.chain or DEFAULT_CHAIN, index=index, **overrides)
+
+
+def _answer(session: Any, question: str) -> None:
+    """Stream one answer, then its sources and notes."""
+    from promptkit.chains.session import notes, source_lines
+
+    check_question(question)
+    streamed = False
+    for piece in session.stream(question):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+        streamed = True
+    out = session.last
+    if not streamed:
+        sys.stdout.write(str(out.get("answer") or ""))
+    print()
+    lines = source_lines(out) if not out.get("declined") else []
+    if lines:
+        print("\nFontes:")
+        for line in lines:
+            print(f"  {line}")
+    for note in notes(out):
+        print(note)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    if args.question is None:
+        return cmd_chat(args)
+    if not args.question.strip():
+        raise ValidationError("the question is empty; pass a question in quotes (or none, for a chat session)")
+    check_question(args.question)  # before building or loading anything
+    session = _session(args)
     if args.json:
-        _dump(chain.invoke(question))
+        _dump(session.ask(args.question))
         return 0
-    final: dict[str, Any] = {}
-    streamed = ""
-    for chunk in chain.stream(question):
-        piece = chunk.get("raw")
-        if piece:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-            streamed += piece
-        final.update({k: v for k, v in chunk.items() if k != "raw"})
-    if streamed:
-        print()
-    if final.get("abstained"):
-        reasons = {
-            "ungrounded": "a resposta do modelo não aparece nos documentos recuperados; descartada",
-            "abstained": "os documentos recuperados não respondem a pergunta",
-            "no_context": "nenhum documento recuperado",
-        }
-        print(f"(sem resposta: {reasons.get(final.get('abstain_reason'), final.get('abstain_reason'))})")
-    elif final.get("answer") and final["answer"] != streamed.strip():
-        print(f"Resposta: {final['answer']}")
-    _print_sources(final)
+    _answer(session, args.question)
     return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from promptkit.chains.session import EXIT_WORDS
+    from promptkit.errors import PromptkitError
+
+    session = None
+    print("Pergunte sobre o curso (sair ou Ctrl-D para terminar).")
+    while True:
+        try:
+            question = input("\nvocê> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            continue
+        if question.lower() in EXIT_WORDS:
+            return 0
+        if session is None:
+            session = _session(args)
+        try:
+            _answer(session, question)
+        except PromptkitError as exc:  # a bad question ends that question, not the session
+            print(f"error: {exc}", file=sys.stderr)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
