@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override a definition setting (k=8, max_words=50, grounding=0.5; repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON")
+    _add_model(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -57,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--chain", default="rag_course", help="RAG chain to use (default rag_course)")
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON (no streaming)")
+    _add_model(p)
     p.set_defaults(func=cmd_ask)
 
     group = sub.add_parser("chains", help="chain definitions", description="Chain definitions in chains/.")
@@ -68,6 +70,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("chain")
     p.set_defaults(func=cmd_show)
     group.set_defaults(func=lambda args: _usage(group))
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="NAME", help="answer with this model: a served model of models.yaml, a "
+                   "catalogue name, a model folder or a hub id (default: the chain's)")
+
+
+def _model(args: argparse.Namespace) -> Any:
+    """The model ``--model`` names (``None``: the chain's own)."""
+    if not getattr(args, "model", None):
+        return None
+    from promptkit.llm import load_llm
+
+    return load_llm(args.model)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -162,7 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             definition.kind, "question=… context=…" if definition.task == "qa" else "text=…"
         )
         raise ValidationError(f"chain {args.chain!r} needs input; pass --input {hint}")
-    chain = load_chain(args.chain, prompt=args.prompt, **overrides)
+    chain = load_chain(args.chain, prompt=args.prompt, llm=_model(args), **overrides)
     out = chain.invoke(inputs)
     if args.json:
         _dump(out)
@@ -193,7 +209,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         overrides["k"] = args.k
     if args.mode:
         overrides["mode"] = args.mode
-    chain = load_chain(args.chain, index=index, **overrides)
+    chain = load_chain(args.chain, index=index, llm=_model(args), **overrides)
     question = {"question": args.question}
     if args.json:
         _dump(chain.invoke(question))

@@ -242,6 +242,8 @@ def evaluate(
     show_progress: bool = True,
     chunk_size: int = CHUNK_SIZE,
     na_prob_thresh: float = 1.0,
+    concurrency: int | None = None,
+    shard: str | None = None,
 ) -> EvalResult:
     """Run ``chain`` over a SQuAD 2.0 dataset and return scores plus per-example rows.
 
@@ -261,6 +263,9 @@ def evaluate(
             are recorded in the results.
         out: write the results JSON here (atomically).
         show_progress: show a progress bar on stderr.
+        concurrency: questions in flight at once against a served model (default: the model's own setting in
+            models.yaml); see :mod:`promptkit.evaluation.concurrent`.
+        shard: ``"i/N"``: only the questions of that shard (:mod:`promptkit.evaluation.shards`).
     """
     if mode not in MODES:
         raise ValidationError(f"unknown mode {mode!r}; expected one of: {', '.join(MODES)}")
@@ -274,6 +279,19 @@ def evaluate(
     examples = ds.examples(split)
     if limit is not None:
         examples = examples[:limit]
+    # >>> served models, concurrency and shards (promptkit.evaluation.concurrent / .shards, promptkit.llm)
+    if shard is not None:
+        from promptkit.evaluation.shards import select_shard
+
+        examples = select_shard(examples, shard)
+    if llm is not None:
+        from promptkit.llm import load_llm
+
+        llm = load_llm(llm)  # a models.yaml name, a catalogue name, or any LangChain chat model object
+    from promptkit.evaluation.concurrent import check_concurrency
+
+    concurrency = check_concurrency(concurrency, llm)
+    # <<<
     _check_questions(examples, ds)
 
     replay, owned = _open_cache(cache)
@@ -286,9 +304,18 @@ def evaluate(
         # as LangChain's global cache (a model with a cache of its own keeps using that one).
         scope = global_cache(replay) if not isinstance(chain, str) else contextlib.nullcontext()
         with scope:
-            rows, outputs, duration = _run(
-                runnable, examples, mode, chunk_size, show_progress, chain_name, extra_abstentions, recorder
-            )
+            if concurrency:  # >>> concurrent evaluation (promptkit.evaluation.concurrent)
+                from promptkit.evaluation.concurrent import run_concurrent
+
+                rows, outputs, duration = run_concurrent(
+                    runnable, examples, concurrency=concurrency, config={"callbacks": [recorder]},
+                    make_input=lambda e: {"question": e.question, "context": e.context if mode == "reading" else None},
+                    make_row=lambda e, o, t: _make_row(e, o, mode, t, extra_abstentions), as_output=_as_output,
+                    cache=replay, llm=llm, show_progress=show_progress, label=chain_name)
+            else:  # <<<
+                rows, outputs, duration = _run(
+                    runnable, examples, mode, chunk_size, show_progress, chain_name, extra_abstentions, recorder
+                )
     finally:
         hits, misses = replay.hits - hits0, replay.misses - misses0
         if owned:
