@@ -382,17 +382,17 @@ class ServedChatModel(BatchedChatModel):
 
     def _error(self, exc: BaseException, params: dict[str, Any]) -> PromptkitError:
         """One promptkit error for a client error (the key never appears in it)."""
-        name = type(exc).__name__
+        names = {c.__name__ for c in type(exc).__mro__}
         status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
         message = _redact(_server_message(exc), self)
         tries = self.max_retries + 1
-        if name in ("APITimeoutError", "ReadTimeout", "TimeoutException", "ConnectTimeout", "WriteTimeout") \
+        if names & {"APITimeoutError", "ModelTimeoutError", "TimeoutException", "ReadTimeout"} \
                 or isinstance(exc, TimeoutError):
             timeout = params.get("timeout") or self.timeout
             return GenerationTimeout(f"request to model {self.model!r} at {self.where} timed out after "
                                      f"{timeout:g} s ({tries} tries)",
                                      hint="raise timeout in models.yaml, or lower concurrency; " + _resume_hint())
-        if status in (401, 403) or name in ("AuthenticationError", "PermissionDeniedError"):
+        if status in (401, 403) or names & {"AuthenticationError", "PermissionDeniedError"}:
             return ServerError(f"the model server at {self.where} refused the API key (HTTP {status or 401})",
                                hint=self._key_hint())
         if status == 404 or (status == 400 and "model" in message.lower() and (
