@@ -115,13 +115,18 @@ class ServedChatModel(BatchedChatModel):
     _counts: dict[str, int] = PrivateAttr(default_factory=dict)
     _logprob_method: str | None = PrivateAttr(default=None)
     _tok: Any = PrivateAttr(default=None)
-    _stats: dict[str, int] = PrivateAttr(default_factory=lambda: {"sent": 0})
+    _stats: dict[str, int] = PrivateAttr(default_factory=lambda: {"sent": 0, "in_flight": 0, "max_in_flight": 0})
     _metadata: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def requests_sent(self) -> int:
         """Requests this object has sent (answered or not), for progress bars and benchmarks."""
         return self._stats["sent"]
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests this object (and its copies) had in flight at once, measured client-side."""
+        return self._stats["max_in_flight"]
 
     # -- identity ---------------------------------------------------------------------------------------------
     @property
@@ -230,9 +235,12 @@ class ServedChatModel(BatchedChatModel):
         """One request; errors after the client's retries become one clear promptkit error."""
         self._ensure_model()
         messages = messages_of(json.loads(prompt))
-        with self._lock:
-            self._stats["sent"] += 1
         client = self.client
+        stats = self._stats
+        with self._lock:
+            stats["sent"] += 1
+            stats["in_flight"] += 1
+            stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
         try:
             if self.backend == "ollama":
                 message = self._invoke_retrying(client, messages, self._call_kwargs(params))
@@ -242,6 +250,9 @@ class ServedChatModel(BatchedChatModel):
             raise
         except Exception as exc:  # noqa: BLE001 - every client error is mapped to one promptkit error
             raise self._error(exc, params) from None
+        finally:
+            with self._lock:
+                stats["in_flight"] -= 1
         text = message.content if isinstance(message.content, str) else text_of(message)
         usage = getattr(message, "usage_metadata", None) or {}
         meta = getattr(message, "response_metadata", None) or {}
