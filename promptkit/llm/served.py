@@ -260,6 +260,20 @@ class ServedChatModel(BatchedChatModel):
         return Completion(text, int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0),
                           "length" if finish == "length" else "stop")
 
+    def batch(self, inputs: list[Any], config: Any = None, *, return_exceptions: bool = False,
+              **kwargs: Any) -> list[Any]:
+        """A batch of one is one ``invoke`` (LangChain's cache lookup and record around one request); longer
+        batches keep ``concurrency`` requests in flight (:meth:`_complete_stream`)."""
+        if len(inputs) == 1:
+            config = config[0] if isinstance(config, list) else config
+            try:
+                return [self.invoke(inputs[0], config, **kwargs)]
+            except Exception as exc:
+                if return_exceptions:
+                    return [exc]
+                raise
+        return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
     def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[Completion]:
         out: list[Completion | None] = [None] * len(prompts)
         for i, completion in self._complete_stream(prompts, params):
