@@ -46,10 +46,25 @@ def synthetic_dataset(path: Path, n: int) -> Path:
         ex = base[i % len(base)]
         question = f"{ex.question} ({i})"
         answers = [{"text": a, "answer_start": max(0, ex.context.find(a))} for a in ex.answers]
-        paragraphs.append({"context": ex.context, "qas": [{"id": f"s{i:05d}", "question": question,
-                                                           "answers": answers, "is_impossible": not answers}]})
-    path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "bench", "paragraphs": paragraphs}]},
-                               ensure_ascii=False), "utf-8")
+        paragraphs.append(
+            {
+                "context": ex.context,
+                "qas": [
+                    {
+                        "id": f"s{i:05d}",
+                        "question": question,
+                        "answers": answers,
+                        "is_impossible": not answers,
+                    }
+                ],
+            }
+        )
+    path.write_text(
+        json.dumps(
+            {"version": "v2.0", "data": [{"title": "bench", "paragraphs": paragraphs}]}, ensure_ascii=False
+        ),
+        "utf-8",
+    )
     return path
 
 
@@ -73,11 +88,16 @@ def main() -> None:
     figures: dict[str, dict[str, float]] = {}
 
     def record(name: str, requests: int, seconds: float) -> None:
-        figures[name] = {"requests": requests, "seconds": round(seconds, 3),
-                         "requests_per_s": round(requests / seconds, 1), "ms_per_request": round(1000 * seconds /
-                                                                                                requests, 3)}
+        figures[name] = {
+            "requests": requests,
+            "seconds": round(seconds, 3),
+            "requests_per_s": round(requests / seconds, 1),
+            "ms_per_request": round(1000 * seconds / requests, 3),
+        }
         f = figures[name]
-        print(f"{name:34} {f['requests_per_s']:8.1f} req/s  {f['ms_per_request']:6.2f} ms/request", flush=True)
+        print(
+            f"{name:34} {f['requests_per_s']:8.1f} req/s  {f['ms_per_request']:6.2f} ms/request", flush=True
+        )
 
     try:
         import openai
@@ -89,12 +109,21 @@ def main() -> None:
             prompts = [[{"role": "user", "content": f"pergunta {i} de {n}"}] for i in range(args.requests)]
             started = time.perf_counter()
             with ThreadPoolExecutor(n) as pool:
-                list(pool.map(lambda m: raw.chat.completions.create(model="stub-model", messages=m, max_tokens=32),
-                              prompts))
+                list(
+                    pool.map(
+                        lambda m: raw.chat.completions.create(model="stub-model", messages=m, max_tokens=32),
+                        prompts,
+                    )
+                )
             record(f"raw openai, {n} threads", args.requests, time.perf_counter() - started)
 
-            llm = ServedChatModel(base_url=server.base_url, model="stub-model", concurrency=n,
-                                  cache=ReplayCache(tmp / f"model{n}.sqlite"), max_tokens=32)
+            llm = ServedChatModel(
+                base_url=server.base_url,
+                model="stub-model",
+                concurrency=n,
+                cache=ReplayCache(tmp / f"model{n}.sqlite"),
+                max_tokens=32,
+            )
             llm.invoke("aquecimento")
             texts = [f"pergunta {i} para o modelo, {n}" for i in range(args.requests)]
             started = time.perf_counter()
@@ -102,21 +131,45 @@ def main() -> None:
             record(f"ServedChatModel.batch, concurrency {n}", args.requests, time.perf_counter() - started)
 
             cache = ReplayCache(tmp / f"eval{n}.sqlite")
-            chat = ServedChatModel(base_url=server.base_url, model="stub-model", concurrency=n, context_window=32768,
-                                   token_counter="bytes")
-            evaluate(chain="qa_zero_shot", dataset=dataset, limit=4, llm=chat, concurrency=n, cache=cache,
-                     show_progress=False)  # warm: imports, prompt files
+            chat = ServedChatModel(
+                base_url=server.base_url,
+                model="stub-model",
+                concurrency=n,
+                context_window=32768,
+                token_counter="bytes",
+            )
+            evaluate(
+                chain="qa_zero_shot",
+                dataset=dataset,
+                limit=4,
+                llm=chat,
+                concurrency=n,
+                cache=cache,
+                show_progress=False,
+            )  # warm: imports, prompt files
             sent0 = chat.requests_sent
             started = time.perf_counter()
-            result = evaluate(chain="qa_zero_shot", dataset=dataset, llm=chat, concurrency=n, cache=cache,
-                              show_progress=False)
+            result = evaluate(
+                chain="qa_zero_shot",
+                dataset=dataset,
+                llm=chat,
+                concurrency=n,
+                cache=cache,
+                show_progress=False,
+            )
             seconds = time.perf_counter() - started
             sent = chat.requests_sent - sent0
             assert result.cache.misses == sent == args.requests - 4, (result.cache, sent)
             record(f"evaluate(), concurrency {n}", sent, seconds)
             started = time.perf_counter()
-            evaluate(chain="qa_zero_shot", dataset=dataset, llm=chat, concurrency=n,
-                     cache=ReplayCache(cache.path, mode="strict"), show_progress=False)
+            evaluate(
+                chain="qa_zero_shot",
+                dataset=dataset,
+                llm=chat,
+                concurrency=n,
+                cache=ReplayCache(cache.path, mode="strict"),
+                show_progress=False,
+            )
             record(f"evaluate() replay, concurrency {n}", args.requests, time.perf_counter() - started)
     finally:
         server.kill()
@@ -125,8 +178,10 @@ def main() -> None:
         floor = figures[f"raw openai, {n} threads"]["ms_per_request"]
         for name in (f"ServedChatModel.batch, concurrency {n}", f"evaluate(), concurrency {n}"):
             cost = figures[name]["ms_per_request"]
-            print(f"{name}: {cost / floor:.2f}x the raw client's time per request "
-                  f"(+{cost - floor:.2f} ms of promptkit per request)")
+            print(
+                f"{name}: {cost / floor:.2f}x the raw client's time per request "
+                f"(+{cost - floor:.2f} ms of promptkit per request)"
+            )
     best = max(figures[f"evaluate(), concurrency {n}"]["requests_per_s"] for n in args.concurrency)
     print(f"evaluate() ceiling on this machine: {best:.0f} requests/s (target >= 200)")
     print(load_summary(load0, os.getloadavg()))

@@ -41,8 +41,15 @@ def wait_healthy(url: str, proc: subprocess.Popen, seconds: float, log: Path | N
 class ServerProcess:
     """A server in its own process group on a fixed port: start, kill (SIGKILL, like a crash), restart."""
 
-    def __init__(self, argv: list[str], port: int, *, env: dict[str, str] | None = None, boot_s: float = 30,
-                 log: Path | None = None):
+    def __init__(
+        self,
+        argv: list[str],
+        port: int,
+        *,
+        env: dict[str, str] | None = None,
+        boot_s: float = 30,
+        log: Path | None = None,
+    ):
         self.argv, self.port, self.env, self.boot_s, self.log = argv, port, env, boot_s, log
         self.proc: subprocess.Popen | None = None
 
@@ -52,8 +59,13 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                     env={**os.environ, **(self.env or {})})
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(self.env or {})},
+        )
         wait_healthy(f"http://127.0.0.1:{self.port}/health", self.proc, self.boot_s, self.log)
         return self
 
@@ -70,21 +82,36 @@ class ServerProcess:
         return httpx.get(f"http://127.0.0.1:{self.port}/stats", timeout=5).json()
 
 
-def stub_process(*flags: str, port: int | None = None, model: str = "stub-model", **env: str) -> ServerProcess:
+def stub_process(
+    *flags: str, port: int | None = None, model: str = "stub-model", **env: str
+) -> ServerProcess:
     port = port or free_port()
     argv = [sys.executable, "-m", "promptkit.llm.stub_server", "--port", str(port), "--model", model, *flags]
     return ServerProcess(argv, port, env={"PYTHONPATH": str(REPO), **env}, boot_s=20)
 
 
-def transformers_serve(folder: str, port: int | None = None, *, log: Path | None = None,
-                       dtype: str = "bfloat16") -> ServerProcess:
+def transformers_serve(
+    folder: str, port: int | None = None, *, log: Path | None = None, dtype: str = "bfloat16"
+) -> ServerProcess:
     """``transformers serve`` pinned to a local model folder, offline."""
     exe = shutil.which("transformers") or str(Path(sys.executable).parent / "transformers")
     port = port or free_port()
-    argv = [exe, "serve", folder, "--host", "127.0.0.1", "--port", str(port), "--dtype", dtype,
-            "--log-level", "warning"]
-    return ServerProcess(argv, port, env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}, boot_s=240,
-                         log=log)
+    argv = [
+        exe,
+        "serve",
+        folder,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dtype",
+        dtype,
+        "--log-level",
+        "warning",
+    ]
+    return ServerProcess(
+        argv, port, env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}, boot_s=240, log=log
+    )
 
 
 def write_models(path: Path, entries: list[dict]) -> Path:

@@ -40,15 +40,34 @@ def entry(server: StubServer, **fields) -> dict:
 
 
 def test_models_yaml_entry_builds_a_served_model_with_its_settings(tmp_path, monkeypatch, stub):
-    path = write_models(tmp_path / "models.yaml", [entry(stub, context_window=2048, concurrency=6, timeout=9,
-                                                         generation={"max_new_tokens": 12, "temperature": 0.3})])
+    path = write_models(
+        tmp_path / "models.yaml",
+        [
+            entry(
+                stub,
+                context_window=2048,
+                concurrency=6,
+                timeout=9,
+                generation={"max_new_tokens": 12, "temperature": 0.3},
+            )
+        ],
+    )
     monkeypatch.setenv("PROMPTKIT_MODELS", str(path))
-    llm = load_llm("stub", dtype="fp32", threads=2, batch_size=4)  # the in-process decoder's settings are dropped
+    llm = load_llm(
+        "stub", dtype="fp32", threads=2, batch_size=4
+    )  # the in-process decoder's settings are dropped
     assert isinstance(llm, ServedChatModel)
-    assert (llm.backend, llm.model, llm.window, llm.concurrency, llm.timeout) == ("openai", "stub-model", 2048, 6, 9)
+    assert (llm.backend, llm.model, llm.window, llm.concurrency, llm.timeout) == (
+        "openai",
+        "stub-model",
+        2048,
+        6,
+        9,
+    )
     assert (llm.max_new_tokens, llm.temperature) == (12, 0.3)
-    assert llm.invoke("Quanto é 2+2?").content == stub_answer(json.dumps(
-        [{"content": "Quanto é 2+2?", "role": "user"}], ensure_ascii=False, sort_keys=True))
+    assert llm.invoke("Quanto é 2+2?").content == stub_answer(
+        json.dumps([{"content": "Quanto é 2+2?", "role": "user"}], ensure_ascii=False, sort_keys=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -62,8 +81,10 @@ def test_models_yaml_entry_builds_a_served_model_with_its_settings(tmp_path, mon
     ],
 )
 def test_models_yaml_errors_are_one_line_naming_entry_and_field(tmp_path, change, expected):
-    path = write_models(tmp_path / "models.yaml", [{"name": "stub", "kind": "openai", "base_url":
-                                                    "http://127.0.0.1:1/v1", "model": "m", **change}])
+    path = write_models(
+        tmp_path / "models.yaml",
+        [{"name": "stub", "kind": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m", **change}],
+    )
     with pytest.raises(ValidationError) as info:
         load_models_file(path)
     assert expected in str(info.value) and "\n" not in str(info.value)
@@ -89,7 +110,10 @@ def test_cache_key_holds_backend_model_and_settings_but_not_url_or_key(monkeypat
     assert json.loads(key)["_type"] == "promptkit-served-openai" and json.loads(key)["model"] == "qwen"
     assert a._get_llm_string(temperature=0.5) != key
     assert ServedChatModel(base_url="http://127.0.0.1:8000/v1", model="qwen2")._get_llm_string() != key
-    assert ServedChatModel(backend="ollama", base_url="http://127.0.0.1:8000", model="qwen")._get_llm_string() != key
+    assert (
+        ServedChatModel(backend="ollama", base_url="http://127.0.0.1:8000", model="qwen")._get_llm_string()
+        != key
+    )
     assert SECRET not in repr(a) and SECRET not in json.dumps(a._identifying_params)
     assert "base_url" not in a._identifying_params
 
@@ -98,11 +122,17 @@ def test_strict_replay_of_a_served_run_needs_no_server_and_no_key(tmp_path, monk
     monkeypatch.setenv("STUB_KEY", SECRET)
     prompts = [f"Qual é o módulo {i} do curso?" for i in range(6)]
     with StubServer(model="stub-model", api_key=SECRET) as server:
-        recorded = served(server, api_key_env="STUB_KEY", cache=ReplayCache(tmp_path / "c.sqlite")).batch(prompts)
+        recorded = served(server, api_key_env="STUB_KEY", cache=ReplayCache(tmp_path / "c.sqlite")).batch(
+            prompts
+        )
         url = server.base_url
     monkeypatch.delenv("STUB_KEY")
-    replay = ServedChatModel(base_url=url, model="stub-model", api_key_env="STUB_KEY",
-                             cache=ReplayCache(tmp_path / "c.sqlite", mode="strict"))
+    replay = ServedChatModel(
+        base_url=url,
+        model="stub-model",
+        api_key_env="STUB_KEY",
+        cache=ReplayCache(tmp_path / "c.sqlite", mode="strict"),
+    )
     assert [m.content for m in replay.batch(prompts)] == [m.content for m in recorded]
     assert replay.requests_sent == 0
     with pytest.raises(CacheMissError, match="strict replay: 1 model call"):
@@ -258,7 +288,8 @@ def test_a_chatopenai_object_runs_a_chain_offline(stub):
     llm = load_llm(raw)
     assert isinstance(llm, ServedChatModel) and llm.client is raw and llm.backend == "openai"
     out = load_chain("qa_zero_shot", llm=llm).invoke(
-        {"question": "Quantas tarefas compõem o MMLU?", "context": "O MMLU reúne 57 tarefas."})
+        {"question": "Quantas tarefas compõem o MMLU?", "context": "O MMLU reúne 57 tarefas."}
+    )
     assert isinstance(out["answer"], str) and out["model"] == "stub-model"
 
 
@@ -283,8 +314,17 @@ def chat_tokenizer(tmp_path):
     inner = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="w3"))
     inner.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok = PreTrainedTokenizerFast(tokenizer_object=inner, pad_token="<pad>", eos_token="</s>")
-    tok.chat_template = ("{% for m in messages %}<s>{{ m['role'] }} {{ m['content'] }}</s>{% endfor %}"
-                         "{% if add_generation_prompt %}<s>assistant {% endif %}")
+    tok.chat_template = (
+        "{% for m in messages %}<s>{{ m['role'] }} {{ m['content'] }}</s>{% endfor %}"
+        "{% if add_generation_prompt %}<s>assistant {% endif %}"
+    )
     folder = tmp_path / "tok"
     tok.save_pretrained(folder)
     return folder
+
+
+def test_the_shipped_example_models_file_is_valid():
+    from served_support import REPO
+
+    names = [m.name for m in load_models_file(REPO / "models.example.yaml").models]
+    assert names == ["qwen-7b-vllm", "qwen-0.5b-local-server", "qwen-gguf-llamacpp", "qwen-7b-ollama"]

@@ -14,12 +14,44 @@ from promptkit.testing import FakeChatModel
 
 def test_the_same_model_behind_two_servers_agrees_fully(tmp_path, monkeypatch, capsys):
     with StubServer(model="m") as one, StubServer(model="m") as two:
-        write_models(tmp_path / "models.yaml", [
-            {"name": "one", "kind": "openai", "base_url": one.base_url, "model": "m", "context_window": 4096},
-            {"name": "two", "kind": "openai", "base_url": two.base_url, "model": "m", "context_window": 4096}])
+        write_models(
+            tmp_path / "models.yaml",
+            [
+                {
+                    "name": "one",
+                    "kind": "openai",
+                    "base_url": one.base_url,
+                    "model": "m",
+                    "context_window": 4096,
+                },
+                {
+                    "name": "two",
+                    "kind": "openai",
+                    "base_url": two.base_url,
+                    "model": "m",
+                    "context_window": 4096,
+                },
+            ],
+        )
         monkeypatch.setenv("PROMPTKIT_MODELS", str(tmp_path / "models.yaml"))
-        code = main(["models", "parity", "one", "two", "--dataset", "course_qa", "--split", "dev", "--limit", "12",
-                     "--cache", "off", "--json", "--quiet"])
+        code = main(
+            [
+                "models",
+                "parity",
+                "one",
+                "two",
+                "--dataset",
+                "course_qa",
+                "--split",
+                "dev",
+                "--limit",
+                "12",
+                "--cache",
+                "off",
+                "--json",
+                "--quiet",
+            ]
+        )
         report = json.loads(capsys.readouterr().out)
         assert code == 0 and report["agreement"] == 100.0 and report["questions"] == 12
         assert report["deltas"]["f1"]["delta"] == 0 and report["disagreements"] == []
@@ -34,9 +66,12 @@ def test_parity_reports_disagreements_the_paired_interval_and_prompt_differences
         from promptkit.llm.served import ServedChatModel
 
         served = ServedChatModel(base_url=server.base_url, model="m", context_window=4096, top_p=0.5)
-        report = parity(local, served, dataset="course_qa", split="dev", limit=15, cache="off",
-                        show_progress=False)
-    assert 0 <= report.agreement < 100 and len(report.disagreements) == 15 - round(report.agreement * 15 / 100)
+        report = parity(
+            local, served, dataset="course_qa", split="dev", limit=15, cache="off", show_progress=False
+        )
+    assert 0 <= report.agreement < 100 and len(report.disagreements) == 15 - round(
+        report.agreement * 15 / 100
+    )
     d = report.deltas["f1"]
     assert d["low"] <= d["delta"] <= d["high"]
     assert abs(d["delta"] - (report.b.metrics["f1"] - report.a.metrics["f1"])) < 1e-6

@@ -46,9 +46,22 @@ def server(folder, tmp_path_factory):
 @pytest.fixture
 def served(server, folder, tmp_path, monkeypatch):
     """models.yaml naming the server's model, with the local tokenizer for token counts."""
-    path = write_models(tmp_path / "models.yaml", [{
-        "name": "served-default", "kind": "openai", "base_url": server.base_url, "model": folder,
-        "tokenizer": DEFAULT, "context_window": 32768, "timeout": 300, "max_retries": 1, "concurrency": 2}])
+    path = write_models(
+        tmp_path / "models.yaml",
+        [
+            {
+                "name": "served-default",
+                "kind": "openai",
+                "base_url": server.base_url,
+                "model": folder,
+                "tokenizer": DEFAULT,
+                "context_window": 32768,
+                "timeout": 300,
+                "max_retries": 1,
+                "concurrency": 2,
+            }
+        ],
+    )
     monkeypatch.setenv("PROMPTKIT_MODELS", str(path))
     return server
 
@@ -63,7 +76,11 @@ def test_a_chain_answers_through_the_server(served):
 
     llm = load_llm("served-default")
     out = load_chain("qa_zero_shot", llm=llm).invoke(
-        {"question": "Quantas tarefas compõem o MMLU?", "context": "O MMLU reúne 57 tarefas de múltipla escolha."})
+        {
+            "question": "Quantas tarefas compõem o MMLU?",
+            "context": "O MMLU reúne 57 tarefas de múltipla escolha.",
+        }
+    )
     assert out["answer"] == "57"
     assert llm.counts_with == "tokenizer"  # the chain's budget counted with the model's own tokenizer
 
@@ -81,7 +98,13 @@ def test_the_server_renders_the_prompt_the_in_process_template_renders(served):
 def test_eval_overlaps_requests_then_survives_a_kill_and_replays_strictly(served, tmp_path):
     server = served
     cache_path = tmp_path / "c.sqlite"
-    common = {"chain": "qa_zero_shot", "dataset": "course_qa", "split": "dev", "limit": 4, "show_progress": False}
+    common = {
+        "chain": "qa_zero_shot",
+        "dataset": "course_qa",
+        "split": "dev",
+        "limit": 4,
+        "show_progress": False,
+    }
 
     llm = load_llm("served-default", max_retries=0)
     killed = threading.Event()
@@ -108,14 +131,17 @@ def test_eval_overlaps_requests_then_survives_a_kill_and_replays_strictly(served
     resumed_llm = load_llm("served-default")
     resumed = evaluate(**common, llm=resumed_llm, concurrency=2, cache=ReplayCache(cache_path))
     assert resumed_llm.requests_sent == 4 - kept and resumed.cache.hits == kept
-    whole = evaluate(**common, llm=load_llm("served-default"), concurrency=1,
-                     cache=ReplayCache(tmp_path / "fresh.sqlite"))
+    whole = evaluate(
+        **common, llm=load_llm("served-default"), concurrency=1, cache=ReplayCache(tmp_path / "fresh.sqlite")
+    )
     assert [r.prediction for r in resumed.rows] == [r.prediction for r in whole.rows]
     assert resumed.metrics == whole.metrics
 
     server.kill()
     try:
-        replayed = evaluate(**common, llm=load_llm("served-default"), cache=ReplayCache(cache_path, mode="strict"))
+        replayed = evaluate(
+            **common, llm=load_llm("served-default"), cache=ReplayCache(cache_path, mode="strict")
+        )
         assert replayed.metrics == whole.metrics
     finally:
         ensure_running(server)
@@ -123,8 +149,10 @@ def test_eval_overlaps_requests_then_survives_a_kill_and_replays_strictly(served
 
 def test_a_model_id_the_server_does_not_know_is_one_cli_line(served, tmp_path, monkeypatch, capsys):
     ensure_running(served)
-    write_models(tmp_path / "bad.yaml", [{"name": "typo", "kind": "openai", "base_url": served.base_url,
-                                          "model": "Qwen/not-this-one"}])
+    write_models(
+        tmp_path / "bad.yaml",
+        [{"name": "typo", "kind": "openai", "base_url": served.base_url, "model": "Qwen/not-this-one"}],
+    )
     monkeypatch.setenv("PROMPTKIT_MODELS", str(tmp_path / "bad.yaml"))
     code = main(["run", "qa_zero_shot", "--model", "typo", "-i", "question=Quanto é 2+2?", "-i", "context=4"])
     err = capsys.readouterr().err.strip().splitlines()

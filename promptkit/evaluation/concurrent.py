@@ -43,7 +43,8 @@ def check_concurrency(concurrency: int | None, llm: Any = None) -> int | None:
     if llm is not None and not _served(llm) and concurrency > 1:
         raise ValidationError(
             f"--concurrency applies to served models; {type(llm).__name__} runs in this process",
-            hint="the in-process model batches instead (batch_size in the chain's model settings)")
+            hint="the in-process model batches instead (batch_size in the chain's model settings)",
+        )
     return concurrency
 
 
@@ -87,9 +88,17 @@ def run_concurrent(
         outputs[i] = as_output(value)
         latencies[i] = round(time.perf_counter() - t0, 4)
 
-    with tqdm(total=total, unit="q", desc=f"eval {label}".strip(), disable=not show_progress,
-              dynamic_ncols=True, leave=True) as bar, \
-            ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="promptkit-eval") as pool:
+    with (
+        tqdm(
+            total=total,
+            unit="q",
+            desc=f"eval {label}".strip(),
+            disable=not show_progress,
+            dynamic_ncols=True,
+            leave=True,
+        ) as bar,
+        ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="promptkit-eval") as pool,
+    ):
         todo = iter(range(total))
         running: dict[Future, int] = {}
 
@@ -135,11 +144,17 @@ def _incomplete(errors: list[tuple[int, BaseException]], outputs: list[Any], cac
     kept = getattr(cache, "mode", "off") in ("use", "refresh")
     if kept:
         where = f" in the replay cache {cache.path}" if getattr(cache, "path", None) else ""
-        hint = (f"their answers are kept{where}; run the same command again (cache mode use) to send only the "
-                f"{total - answered} missing")
+        hint = (
+            f"their answers are kept{where}; run the same command again (cache mode use) to send only the "
+            f"{total - answered} missing"
+        )
     else:
         hint = "the replay cache was off, so nothing was kept; run again with --cache use to keep answers"
     if isinstance(first, PromptkitError) and first.hint and "replay cache" not in first.hint:
         hint = f"{first.hint}; {hint}"
-    return IncompleteRun(f"run stopped after {answered} of {total} questions: {reason}", hint=hint,
-                         answered=answered, total=total)
+    return IncompleteRun(
+        f"run stopped after {answered} of {total} questions: {reason}",
+        hint=hint,
+        answered=answered,
+        total=total,
+    )

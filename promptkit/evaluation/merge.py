@@ -33,29 +33,40 @@ def merge_results(results: Sequence[str | os.PathLike[str] | EvalResult]) -> Eva
     for name, other in zip(names[1:], shards[1:], strict=True):
         for field in _SAME:
             if getattr(other, field) != getattr(first, field):
-                raise ValidationError(f"{name} is not a shard of the same run as {names[0]}: {field} differs",
-                                      hint="merge the shards of one `eval run` command")
+                raise ValidationError(
+                    f"{name} is not a shard of the same run as {names[0]}: {field} differs",
+                    hint="merge the shards of one `eval run` command",
+                )
         a, b = first.dataset, other.dataset
         if (a.sha256, a.split, a.limit) != (b.sha256, b.split, b.limit):
-            raise ValidationError(f"{name} is not a shard of the same run as {names[0]}: the dataset (hash, split "
-                                  "or limit) differs", hint="merge the shards of one `eval run` command")
+            raise ValidationError(
+                f"{name} is not a shard of the same run as {names[0]}: the dataset (hash, split "
+                "or limit) differs",
+                hint="merge the shards of one `eval run` command",
+            )
     seen: dict[str, str] = {}
     for name, shard in zip(names, shards, strict=True):
         for row in shard.rows:
             if row.id in seen:
-                raise ValidationError(f"question {row.id!r} is in both {seen[row.id]} and {name}",
-                                      hint="each shard must be a different --shard I/N of the same N")
+                raise ValidationError(
+                    f"question {row.id!r} is in both {seen[row.id]} and {name}",
+                    hint="each shard must be a different --shard I/N of the same N",
+                )
             seen[row.id] = name
     order = _dataset_order(first)
     missing = [q for q in order if q not in seen]
     extra = [q for q in seen if q not in set(order)]
     if missing:
-        raise ValidationError(f"the shards hold {len(seen)} of the run's {len(order)} questions; missing: "
-                              f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}",
-                              hint="run and pass every shard (--shard 1/N … N/N)")
+        raise ValidationError(
+            f"the shards hold {len(seen)} of the run's {len(order)} questions; missing: "
+            f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}",
+            hint="run and pass every shard (--shard 1/N … N/N)",
+        )
     if extra:
-        raise ValidationError(f"question(s) {', '.join(extra[:5])} are not in the dataset {first.dataset.path} "
-                              "as it is now", hint="the dataset changed after the shards ran; run them again")
+        raise ValidationError(
+            f"question(s) {', '.join(extra[:5])} are not in the dataset {first.dataset.path} as it is now",
+            hint="the dataset changed after the shards ran; run them again",
+        )
     by_id = {row.id: row for shard in shards for row in shard.rows}
     rows = [by_id[q] for q in order]
     official, pt, ci = score_rows(rows)
@@ -65,15 +76,25 @@ def merge_results(results: Sequence[str | os.PathLike[str] | EvalResult]) -> Eva
         retrieval = retrieval_stats(rows, k)
     modes = {s.cache.mode for s in shards}
     paths = {s.cache.path for s in shards}
-    cache = CacheStats(mode=modes.pop() if len(modes) == 1 else "mixed",
-                       path=paths.pop() if len(paths) == 1 else None,
-                       hits=sum(s.cache.hits for s in shards), misses=sum(s.cache.misses for s in shards))
-    return first.model_copy(update={
-        "dataset": first.dataset.model_copy(update={"total": len(rows)}),
-        "metrics": official, "metrics_pt": pt, "ci": ci, "retrieval": retrieval, "cache": cache,
-        "timestamp": max(s.timestamp for s in shards), "duration_s": max(s.duration_s for s in shards),
-        "rows": rows,
-    })
+    cache = CacheStats(
+        mode=modes.pop() if len(modes) == 1 else "mixed",
+        path=paths.pop() if len(paths) == 1 else None,
+        hits=sum(s.cache.hits for s in shards),
+        misses=sum(s.cache.misses for s in shards),
+    )
+    return first.model_copy(
+        update={
+            "dataset": first.dataset.model_copy(update={"total": len(rows)}),
+            "metrics": official,
+            "metrics_pt": pt,
+            "ci": ci,
+            "retrieval": retrieval,
+            "cache": cache,
+            "timestamp": max(s.timestamp for s in shards),
+            "duration_s": max(s.duration_s for s in shards),
+            "rows": rows,
+        }
+    )
 
 
 def _dataset_order(result: EvalResult) -> list[str]:
@@ -82,12 +103,16 @@ def _dataset_order(result: EvalResult) -> list[str]:
 
     path = result.dataset.path
     if path == "<memory>" or not Path(path).is_file():
-        raise ValidationError(f"cannot read the dataset {path} the shards ran on (needed to check and order the "
-                              "questions)", hint="merge on a machine that has the dataset at that path")
+        raise ValidationError(
+            f"cannot read the dataset {path} the shards ran on (needed to check and order the questions)",
+            hint="merge on a machine that has the dataset at that path",
+        )
     ds = load_squad(path)
     if ds.sha256 != result.dataset.sha256:
-        raise ValidationError(f"the dataset {path} changed since the shards ran (sha256 differs)",
-                              hint="run the shards again on the current dataset")
+        raise ValidationError(
+            f"the dataset {path} changed since the shards ran (sha256 differs)",
+            hint="run the shards again on the current dataset",
+        )
     examples = ds.examples(result.dataset.split)
     if result.dataset.limit is not None:
         examples = examples[: result.dataset.limit]

@@ -38,22 +38,33 @@ class Parity:
         return {
             "a": {"model": self.a.model.id, "metrics": {k: self.a.metrics.get(k) for k in ("exact", "f1")}},
             "b": {"model": self.b.model.id, "metrics": {k: self.b.metrics.get(k) for k in ("exact", "f1")}},
-            "questions": len(self.a.rows), "agreement": self.agreement, "deltas": self.deltas,
-            "disagreements": self.disagreements, "prompt_notes": self.notes,
+            "questions": len(self.a.rows),
+            "agreement": self.agreement,
+            "deltas": self.deltas,
+            "disagreements": self.disagreements,
+            "prompt_notes": self.notes,
         }
 
     def summary(self) -> str:
         a, b = self.a, self.b
-        lines = [f"A {a.model.id} · B {b.model.id} · chain {a.chain} · {a.dataset.name} "
-                 f"(split {a.dataset.split or 'all'}, {len(a.rows)} questions)", "",
-                 f"{'metric':8}  {'A':>6}  {'B':>6}  {'B - A':>7}  95% CI (paired)",
-                 f"{'-' * 8}  {'-' * 6}  {'-' * 6}  {'-' * 7}  {'-' * 16}"]
+        lines = [
+            f"A {a.model.id} · B {b.model.id} · chain {a.chain} · {a.dataset.name} "
+            f"(split {a.dataset.split or 'all'}, {len(a.rows)} questions)",
+            "",
+            f"{'metric':8}  {'A':>6}  {'B':>6}  {'B - A':>7}  95% CI (paired)",
+            f"{'-' * 8}  {'-' * 6}  {'-' * 6}  {'-' * 7}  {'-' * 16}",
+        ]
         for name in ("exact", "f1"):
             d = self.deltas[name]
-            lines.append(f"{'EM' if name == 'exact' else 'F1':8}  {a.metrics.get(name, 0):6.1f}  "
-                         f"{b.metrics.get(name, 0):6.1f}  {d['delta']:+7.1f}  [{d['low']:+.1f}, {d['high']:+.1f}]")
-        lines += ["", f"answer agreement: {self.agreement:.1f}% ({len(self.disagreements)} of {len(a.rows)} "
-                      "questions answered differently)"]
+            lines.append(
+                f"{'EM' if name == 'exact' else 'F1':8}  {a.metrics.get(name, 0):6.1f}  "
+                f"{b.metrics.get(name, 0):6.1f}  {d['delta']:+7.1f}  [{d['low']:+.1f}, {d['high']:+.1f}]"
+            )
+        lines += [
+            "",
+            f"answer agreement: {self.agreement:.1f}% ({len(self.disagreements)} of {len(a.rows)} "
+            "questions answered differently)",
+        ]
         for item in self.disagreements[:5]:
             lines.append(f"  {item['id']}: A {item['a']!r} · B {item['b']!r} (gold {item['gold']!r})")
         if self.notes:
@@ -61,16 +72,31 @@ class Parity:
         return "\n".join(lines)
 
 
-def parity(a: Any, b: Any, *, chain: str = "qa_zero_shot", dataset: Any = "course_qa", split: str | None = None,
-           limit: int | None = None, cache: str = "use", concurrency: int | None = None,
-           show_progress: bool = True) -> Parity:
+def parity(
+    a: Any,
+    b: Any,
+    *,
+    chain: str = "qa_zero_shot",
+    dataset: Any = "course_qa",
+    split: str | None = None,
+    limit: int | None = None,
+    cache: str = "use",
+    concurrency: int | None = None,
+    show_progress: bool = True,
+) -> Parity:
     """Run ``chain`` on ``dataset`` with models ``a`` and ``b`` (names or model objects) and compare."""
     from promptkit.evaluation.runner import evaluate
     from promptkit.llm import load_llm
 
     llm_a, llm_b = load_llm(a), load_llm(b)
-    common = {"chain": chain, "dataset": dataset, "split": split, "limit": limit, "cache": cache,
-              "show_progress": show_progress}
+    common = {
+        "chain": chain,
+        "dataset": dataset,
+        "split": split,
+        "limit": limit,
+        "cache": cache,
+        "show_progress": show_progress,
+    }
     run_a = evaluate(**common, llm=llm_a, concurrency=concurrency if _served(llm_a) else None)
     run_b = evaluate(**common, llm=llm_b, concurrency=concurrency if _served(llm_b) else None)
     rows_b = run_b.row_map()
@@ -80,15 +106,22 @@ def parity(a: Any, b: Any, *, chain: str = "qa_zero_shot", dataset: Any = "cours
         if M.normalize_answer(row.prediction) == M.normalize_answer(other.prediction):
             same += 1
         else:
-            differ.append({"id": row.id, "a": row.prediction, "b": other.prediction,
-                           "gold": row.answers[0] if row.answers else ""})
+            differ.append(
+                {
+                    "id": row.id,
+                    "a": row.prediction,
+                    "b": other.prediction,
+                    "gold": row.answers[0] if row.answers else "",
+                }
+            )
     deltas = {}
     for name in ("exact", "f1"):
         values_a = [float(getattr(r, name)) for r in run_a.rows]
         values_b = [float(getattr(rows_b[r.id], name)) for r in run_a.rows]
         deltas[name] = M.paired_bootstrap(values_a, values_b)
-    notes = settings_notes(run_a, run_b) + prompt_notes(llm_a, llm_b, run_a, dataset, split, limit,
-                                                        strict=cache == "strict")
+    notes = settings_notes(run_a, run_b) + prompt_notes(
+        llm_a, llm_b, run_a, dataset, split, limit, strict=cache == "strict"
+    )
     return Parity(run_a, run_b, 100.0 * same / max(1, len(run_a.rows)), differ, deltas, notes)
 
 
@@ -113,8 +146,16 @@ def settings_notes(a: EvalResult, b: EvalResult) -> list[str]:
     return out
 
 
-def prompt_notes(llm_a: Any, llm_b: Any, run: EvalResult, dataset: Any, split: str | None, limit: int | None,
-                 *, strict: bool = False) -> list[str]:
+def prompt_notes(
+    llm_a: Any,
+    llm_b: Any,
+    run: EvalResult,
+    dataset: Any,
+    split: str | None,
+    limit: int | None,
+    *,
+    strict: bool = False,
+) -> list[str]:
     """What the two backends make of the same messages, on the first :data:`PROBES` questions of the run."""
     messages = _probe_messages(run, dataset, split, limit)
     if not messages:
@@ -125,8 +166,13 @@ def prompt_notes(llm_a: Any, llm_b: Any, run: EvalResult, dataset: Any, split: s
         if texts[0] == texts[1]:
             out.append("rendered chat-template text: identical on both sides")
         else:
-            diff = [line for line in difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(), "A", "B",
-                                                          lineterm="", n=0) if line[:1] in "+-"][2:8]
+            diff = [
+                line
+                for line in difflib.unified_diff(
+                    texts[0].splitlines(), texts[1].splitlines(), "A", "B", lineterm="", n=0
+                )
+                if line[:1] in "+-"
+            ][2:8]
             out.append("rendered chat-template text differs: " + " | ".join(diff))
     for name, llm, other in (("B", llm_b, llm_a), ("A", llm_a, llm_b)):
         if not _served(llm) or strict:
@@ -145,12 +191,16 @@ def prompt_notes(llm_a: Any, llm_b: Any, run: EvalResult, dataset: Any, split: s
             local_count = local.get_num_tokens(local.render_prompt(chat))
             pairs.append((served_count, local_count))
         if pairs and all(s == c for s, c in pairs):
-            out.append(f"{name}'s server counted the same prompt tokens as the in-process template on "
-                       f"{len(pairs)} probes ({pairs[0][0]} for the first): the same chat template and special tokens")
+            out.append(
+                f"{name}'s server counted the same prompt tokens as the in-process template on "
+                f"{len(pairs)} probes ({pairs[0][0]} for the first): the same chat template and special tokens"
+            )
         elif pairs:
             shown = ", ".join(f"{s} vs {c}" for s, c in pairs)
-            out.append(f"{name}'s server counts other prompt tokens than the in-process template ({shown}): a "
-                       "different chat template, a default system prompt or special tokens differ")
+            out.append(
+                f"{name}'s server counts other prompt tokens than the in-process template ({shown}): a "
+                "different chat template, a default system prompt or special tokens differ"
+            )
     return out
 
 

@@ -29,8 +29,10 @@ class ExternalIndex:
         from langchain_core.vectorstores import VectorStore
 
         if not isinstance(source, VectorStore | BaseRetriever):
-            raise ValidationError(f"expected a LangChain VectorStore or BaseRetriever, got {type(source).__name__}",
-                                  hint="or pass a promptkit CourseIndex / index folder")
+            raise ValidationError(
+                f"expected a LangChain VectorStore or BaseRetriever, got {type(source).__name__}",
+                hint="or pass a promptkit CourseIndex / index folder",
+            )
         self.source = source
 
     def search(self, query: str, k: int = 4, mode: str | None = None, **_: Any) -> list[Any]:

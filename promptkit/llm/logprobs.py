@@ -43,8 +43,9 @@ def supports_logprobs(llm: Any) -> bool:
     return callable(getattr(llm, "logprob", None)) and callable(getattr(llm, "render_prompt", None))
 
 
-def continuation_logprobs(llm: Any, prompts: Sequence[Any], continuations: Sequence[str], *,
-                          feature: str = "log-probabilities") -> list[float] | None:
+def continuation_logprobs(
+    llm: Any, prompts: Sequence[Any], continuations: Sequence[str], *, feature: str = "log-probabilities"
+) -> list[float] | None:
     """``log P(continuation | prompt)`` summed over the continuation's tokens, one per pair, or ``None`` when the
     model gives no log-probabilities (said once per model and ``feature`` on the ``promptkit.llm`` logger).
 
@@ -66,8 +67,9 @@ def continuation_logprobs(llm: Any, prompts: Sequence[Any], continuations: Seque
         return None
 
 
-def label_probabilities(llm: Any, prompts: Sequence[Any], labels: Sequence[str], *,
-                        feature: str = "label probabilities") -> list[dict[str, float]] | None:
+def label_probabilities(
+    llm: Any, prompts: Sequence[Any], labels: Sequence[str], *, feature: str = "label probabilities"
+) -> list[dict[str, float]] | None:
     """For each prompt, the probability of each label among ``labels`` (a softmax of their log-probabilities):
     what a yes/no classifier or an LLM judge with a fixed scale reads. ``None`` as for
     :func:`continuation_logprobs`."""

@@ -63,7 +63,9 @@ class ServedModelEntry(BaseModel):
     base_url: str = Field(min_length=1)
     model: str = Field(min_length=1, description="the server's own model id")
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    tokenizer: str | None = Field(default=None, description="catalogue name or folder of the model's tokenizer")
+    tokenizer: str | None = Field(
+        default=None, description="catalogue name or folder of the model's tokenizer"
+    )
     token_counter: Literal["auto", "tokenizer", "server", "bytes"] = "auto"
     context_window: int | None = Field(default=None, ge=16)
     generation: Generation = Field(default_factory=Generation)
@@ -79,16 +81,26 @@ class ServedModelEntry(BaseModel):
         if not re.match(r"^https?://[^\s]+$", value):
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         if re.match(r"^https?://[^/]*@", value):
-            raise ValueError("put no credentials in base_url; name the key's environment variable in api_key_env")
+            raise ValueError(
+                "put no credentials in base_url; name the key's environment variable in api_key_env"
+            )
         return value.rstrip("/")
 
     def settings(self) -> dict[str, Any]:
         """The keyword arguments of :class:`~promptkit.llm.served.ServedChatModel` for this entry."""
         out: dict[str, Any] = {
-            "backend": self.kind, "base_url": self.base_url, "model": self.model, "served_name": self.name,
-            "api_key_env": self.api_key_env, "tokenizer": self.tokenizer, "token_counter": self.token_counter,
-            "context_window": self.context_window, "timeout": self.timeout, "max_retries": self.max_retries,
-            "concurrency": self.concurrency, "logprobs": self.logprobs,
+            "backend": self.kind,
+            "base_url": self.base_url,
+            "model": self.model,
+            "served_name": self.name,
+            "api_key_env": self.api_key_env,
+            "tokenizer": self.tokenizer,
+            "token_counter": self.token_counter,
+            "context_window": self.context_window,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "concurrency": self.concurrency,
+            "logprobs": self.logprobs,
         }
         gen = self.generation.settings()
         if "max_new_tokens" in gen:
@@ -122,8 +134,10 @@ def load_models_file(path: str | os.PathLike[str] | None = None) -> ModelsFile:
         stat = target.stat()
     except FileNotFoundError:
         if path is not None or os.environ.get("PROMPTKIT_MODELS"):
-            raise NotFoundError(f"models file {target} does not exist",
-                                hint="write it (see `promptkit models served --help`) or unset PROMPTKIT_MODELS")
+            raise NotFoundError(
+                f"models file {target} does not exist",
+                hint="write it (see `promptkit models served --help`) or unset PROMPTKIT_MODELS",
+            )
         return ModelsFile()
     key = (str(target.resolve()), stat.st_mtime_ns, stat.st_size)
     if key in _LOADED:
@@ -131,14 +145,16 @@ def load_models_file(path: str | os.PathLike[str] | None = None) -> ModelsFile:
     try:
         data = yaml.safe_load(target.read_text("utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ValidationError(f"{target} is not valid YAML ({exc.__class__.__name__}: "
-                              f"{str(exc).splitlines()[0]})") from None
+        raise ValidationError(
+            f"{target} is not valid YAML ({exc.__class__.__name__}: {str(exc).splitlines()[0]})"
+        ) from None
     if isinstance(data, dict):
         for i, entry in enumerate(data.get("models") or []):
             if isinstance(entry, dict) and any(k in entry for k in ("api_key", "key", "token", "password")):
                 raise ValidationError(
                     f"{target}: models[{i}] ({entry.get('name', '?')}) holds a secret; models.yaml must not",
-                    hint="set api_key_env: NAME_OF_AN_ENVIRONMENT_VARIABLE and export the key there")
+                    hint="set api_key_env: NAME_OF_AN_ENVIRONMENT_VARIABLE and export the key there",
+                )
     try:
         parsed = ModelsFile.model_validate(data)
     except PydanticError as exc:
@@ -147,12 +163,19 @@ def load_models_file(path: str | os.PathLike[str] | None = None) -> ModelsFile:
         where = ".".join(str(p) for p in loc) or "top level"
         if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
             models = data.get("models") if isinstance(data, dict) else None
-            name = models[loc[1]].get("name") if isinstance(models, list) and isinstance(models[loc[1]], dict) \
+            name = (
+                models[loc[1]].get("name")
+                if isinstance(models, list) and isinstance(models[loc[1]], dict)
                 else None
-            where = f"models[{loc[1]}]" + (f" ({name})" if name else "") + \
-                ("." + ".".join(str(p) for p in loc[2:]) if len(loc) > 2 else "")
-        raise ValidationError(f"{target}: {where}: {first['msg']}",
-                              hint="fields: " + ", ".join(ServedModelEntry.model_fields)) from None
+            )
+            where = (
+                f"models[{loc[1]}]"
+                + (f" ({name})" if name else "")
+                + ("." + ".".join(str(p) for p in loc[2:]) if len(loc) > 2 else "")
+            )
+        raise ValidationError(
+            f"{target}: {where}: {first['msg']}", hint="fields: " + ", ".join(ServedModelEntry.model_fields)
+        ) from None
     names = [m.name for m in parsed.models]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -53,8 +53,26 @@ log = logging.getLogger("promptkit.llm")
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
 #: keys of a wrapped model's settings that never enter a cache key or a results file
-_PRIVATE = ("url", "base", "key", "token", "secret", "password", "client", "host", "endpoint", "header", "proxy",
-            "organization", "callback", "cache", "verbose", "tags", "metadata", "rate_limiter")
+_PRIVATE = (
+    "url",
+    "base",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "client",
+    "host",
+    "endpoint",
+    "header",
+    "proxy",
+    "organization",
+    "callback",
+    "cache",
+    "verbose",
+    "tags",
+    "metadata",
+    "rate_limiter",
+)
 FALLBACK_WINDOW = 4096
 #: the client's own call is not a run of its own: callbacks and tracers see this model's call, not the client's
 _QUIET: dict[str, Any] = {"callbacks": [], "run_name": "served-request"}
@@ -69,8 +87,11 @@ def text_of(message: BaseMessage) -> str:
     content = message.content
     if isinstance(content, str):
         return content
-    return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content
-                   if isinstance(p, str) or (isinstance(p, dict) and p.get("type") == "text"))
+    return "".join(
+        p if isinstance(p, str) else str(p.get("text", ""))
+        for p in content
+        if isinstance(p, str) or (isinstance(p, dict) and p.get("type") == "text")
+    )
 
 
 def chat_of(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
@@ -90,8 +111,8 @@ def messages_of(chat: list[dict[str, str]]) -> list[BaseMessage]:
 class ServedChatModel(BatchedChatModel):
     """A chat model answered by a server (see the module docstring).
 
-        >>> llm = ServedChatModel(base_url="http://127.0.0.1:8000/v1", model="Qwen/Qwen2.5-7B-Instruct",
-        ...                       api_key_env="VLLM_KEY", context_window=32768, concurrency=16)
+    >>> llm = ServedChatModel(base_url="http://127.0.0.1:8000/v1", model="Qwen/Qwen2.5-7B-Instruct",
+    ...                       api_key_env="VLLM_KEY", context_window=32768, concurrency=16)
     """
 
     backend: Literal["openai", "ollama", "langchain"] = "openai"
@@ -115,7 +136,9 @@ class ServedChatModel(BatchedChatModel):
     _counts: dict[str, int] = PrivateAttr(default_factory=dict)
     _logprob_method: str | None = PrivateAttr(default=None)
     _tok: Any = PrivateAttr(default=None)
-    _stats: dict[str, int] = PrivateAttr(default_factory=lambda: {"sent": 0, "in_flight": 0, "max_in_flight": 0})
+    _stats: dict[str, int] = PrivateAttr(
+        default_factory=lambda: {"sent": 0, "in_flight": 0, "max_in_flight": 0}
+    )
     _metadata: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
@@ -158,8 +181,13 @@ class ServedChatModel(BatchedChatModel):
         """What results files record: backend, the server's model id and the generation settings (no URL, no
         key: moving the server or rotating the key changes no baseline)."""
         params = {k: v for k, v in self.call_params().items() if k != "timeout"}
-        return {"backend": self.backend, "model": self.model_id, **self.numerics(), **params,
-                "context_window": self.context_window}
+        return {
+            "backend": self.backend,
+            "model": self.model_id,
+            **self.numerics(),
+            **params,
+            "context_window": self.context_window,
+        }
 
     # -- the client -------------------------------------------------------------------------------------------
     def _api_key(self) -> str:
@@ -170,7 +198,8 @@ class ServedChatModel(BatchedChatModel):
             raise ServerError(
                 f"the API key of served model {self.served_name or self.model!r} is not set: environment "
                 f"variable {self.api_key_env} is empty",
-                hint=f"export {self.api_key_env}=… (api_key_env in models.yaml names it)")
+                hint=f"export {self.api_key_env}=… (api_key_env in models.yaml names it)",
+            )
         return value
 
     @property
@@ -186,14 +215,24 @@ class ServedChatModel(BatchedChatModel):
         if self.backend == "openai":
             from langchain_openai import ChatOpenAI
 
-            return ChatOpenAI(model=self.model, base_url=self.base_url, api_key=self._api_key(),
-                              timeout=self.timeout, max_retries=self.max_retries, cache=False)
+            return ChatOpenAI(
+                model=self.model,
+                base_url=self.base_url,
+                api_key=self._api_key(),
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                cache=False,
+            )
         if self.backend == "ollama":
             from langchain_ollama import ChatOllama
 
             headers = {"Authorization": f"Bearer {self._api_key()}"} if self.api_key_env else {}
-            return ChatOllama(model=self.model, base_url=self.base_url, cache=False,
-                              client_kwargs={"timeout": self.timeout, "headers": headers})
+            return ChatOllama(
+                model=self.model,
+                base_url=self.base_url,
+                cache=False,
+                client_kwargs={"timeout": self.timeout, "headers": headers},
+            )
         raise ValidationError("a wrapped chat model needs its object: use promptkit.llm.adopt(model)")
 
     def _invoke_retrying(self, client: Any, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Any:
@@ -205,7 +244,9 @@ class ServedChatModel(BatchedChatModel):
                 return client.invoke(messages, _QUIET, **kwargs)
             except Exception as exc:  # noqa: BLE001 - re-raised unless worth another try
                 status = getattr(exc, "status_code", None)
-                transient = status == 429 or (isinstance(status, int) and status >= 500) or _is_connection(exc)
+                transient = (
+                    status == 429 or (isinstance(status, int) and status >= 500) or _is_connection(exc)
+                )
                 if attempt == self.max_retries or not transient:
                     raise
             time.sleep(delay)
@@ -216,14 +257,23 @@ class ServedChatModel(BatchedChatModel):
     def _call_kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
         stop = params["stop"] or None
         if self.backend == "openai":
-            kwargs: dict[str, Any] = {"max_tokens": params["max_new_tokens"], "temperature": params["temperature"],
-                                      "top_p": params["top_p"], "seed": params["seed"], "stop": stop}
+            kwargs: dict[str, Any] = {
+                "max_tokens": params["max_new_tokens"],
+                "temperature": params["temperature"],
+                "top_p": params["top_p"],
+                "seed": params["seed"],
+                "stop": stop,
+            }
             if params.get("timeout"):
                 kwargs["timeout"] = params["timeout"]
             return kwargs
         if self.backend == "ollama":
-            options = {"num_predict": params["max_new_tokens"], "temperature": params["temperature"],
-                       "top_p": params["top_p"], "seed": params["seed"]}
+            options = {
+                "num_predict": params["max_new_tokens"],
+                "temperature": params["temperature"],
+                "top_p": params["top_p"],
+                "seed": params["seed"],
+            }
             if stop:
                 options["stop"] = stop
             if self.context_window:
@@ -257,11 +307,16 @@ class ServedChatModel(BatchedChatModel):
         usage = getattr(message, "usage_metadata", None) or {}
         meta = getattr(message, "response_metadata", None) or {}
         finish = meta.get("finish_reason") or meta.get("done_reason") or "stop"
-        return Completion(text, int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0),
-                          "length" if finish == "length" else "stop")
+        return Completion(
+            text,
+            int(usage.get("input_tokens") or 0),
+            int(usage.get("output_tokens") or 0),
+            "length" if finish == "length" else "stop",
+        )
 
-    def batch(self, inputs: list[Any], config: Any = None, *, return_exceptions: bool = False,
-              **kwargs: Any) -> list[Any]:
+    def batch(
+        self, inputs: list[Any], config: Any = None, *, return_exceptions: bool = False, **kwargs: Any
+    ) -> list[Any]:
         """A batch of one is one ``invoke`` (LangChain's cache lookup and record around one request); longer
         batches keep ``concurrency`` requests in flight (:meth:`_complete_stream`)."""
         if len(inputs) == 1:
@@ -280,7 +335,9 @@ class ServedChatModel(BatchedChatModel):
             out[i] = completion
         return out  # type: ignore[return-value]
 
-    def _complete_stream(self, prompts: list[str], params: dict[str, Any]) -> Iterator[tuple[int, Completion]]:
+    def _complete_stream(
+        self, prompts: list[str], params: dict[str, Any]
+    ) -> Iterator[tuple[int, Completion]]:
         """Up to ``concurrency`` requests in flight, answers yielded as they arrive. After a failure no new request
         starts; those in flight finish (and are yielded, so they are recorded), then the first error is raised."""
         workers = min(self.concurrency, int(params.get("batch_size") or self.concurrency), len(prompts))
@@ -335,7 +392,9 @@ class ServedChatModel(BatchedChatModel):
             raise
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, params) from None
-        yield Completion(text, int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0), finish)
+        yield Completion(
+            text, int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0), finish
+        )
 
     # -- checks and errors ------------------------------------------------------------------------------------
     def _ensure_model(self) -> None:
@@ -347,8 +406,10 @@ class ServedChatModel(BatchedChatModel):
             raise ServerError(
                 f"the server at {self.where} does not serve model {self.model!r}; it serves: "
                 f"{', '.join(served) or 'nothing'}",
-                hint=f"fix `model:` of {self.served_name!r} in models.yaml" if self.served_name
-                else "pass one of the served ids as model=")
+                hint=f"fix `model:` of {self.served_name!r} in models.yaml"
+                if self.served_name
+                else "pass one of the served ids as model=",
+            )
         self._checked = True
 
     def _http(self, method: str, url: str, *, retries: int | None = None, **kwargs: Any) -> Any:
@@ -364,21 +425,30 @@ class ServedChatModel(BatchedChatModel):
                 response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
             except httpx.TimeoutException:
                 if attempt == last:
-                    raise GenerationTimeout(f"request to {self.where} timed out after {self.timeout:g} s "
-                                            f"({attempt + 1} tries)") from None
+                    raise GenerationTimeout(
+                        f"request to {self.where} timed out after {self.timeout:g} s ({attempt + 1} tries)"
+                    ) from None
             except httpx.HTTPError as exc:
                 if attempt == last:
-                    raise ServerError(f"cannot reach the model server at {self.where} ({_reason(exc)}) after "
-                                      f"{attempt + 1} tries", hint=_resume_hint()) from None
+                    raise ServerError(
+                        f"cannot reach the model server at {self.where} ({_reason(exc)}) after "
+                        f"{attempt + 1} tries",
+                        hint=_resume_hint(),
+                    ) from None
             else:
                 if response.status_code in (401, 403):
-                    raise ServerError(f"the model server at {self.where} refused the API key "
-                                      f"(HTTP {response.status_code})", hint=self._key_hint())
+                    raise ServerError(
+                        f"the model server at {self.where} refused the API key (HTTP {response.status_code})",
+                        hint=self._key_hint(),
+                    )
                 if response.status_code != 429 and response.status_code < 500:
                     return response
                 if attempt == last:
-                    raise ServerError(f"the model server at {self.where} answered HTTP {response.status_code} "
-                                      f"after {attempt + 1} tries", hint=_resume_hint())
+                    raise ServerError(
+                        f"the model server at {self.where} answered HTTP {response.status_code} "
+                        f"after {attempt + 1} tries",
+                        hint=_resume_hint(),
+                    )
             time.sleep(min(delay, 8.0))
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
@@ -402,36 +472,57 @@ class ServedChatModel(BatchedChatModel):
 
     def _key_hint(self) -> str:
         if self.api_key_env:
-            return f"check the key in the environment variable {self.api_key_env} (api_key_env in models.yaml)"
+            return (
+                f"check the key in the environment variable {self.api_key_env} (api_key_env in models.yaml)"
+            )
         return "the server wants a key: set api_key_env in models.yaml to the name of a variable holding it"
 
     def _error(self, exc: BaseException, params: dict[str, Any]) -> PromptkitError:
         """One promptkit error for a client error (the key never appears in it)."""
         names = {c.__name__ for c in type(exc).__mro__}
-        status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+        status = getattr(exc, "status_code", None) or getattr(
+            getattr(exc, "response", None), "status_code", None
+        )
         message = _redact(_server_message(exc), self)
         tries = self.max_retries + 1
-        if names & {"APITimeoutError", "ModelTimeoutError", "TimeoutException", "ReadTimeout"} \
-                or isinstance(exc, TimeoutError):
+        if names & {"APITimeoutError", "ModelTimeoutError", "TimeoutException", "ReadTimeout"} or isinstance(
+            exc, TimeoutError
+        ):
             timeout = params.get("timeout") or self.timeout
-            return GenerationTimeout(f"request to model {self.model!r} at {self.where} timed out after "
-                                     f"{timeout:g} s ({tries} tries)",
-                                     hint="raise timeout in models.yaml, or lower concurrency; " + _resume_hint())
+            return GenerationTimeout(
+                f"request to model {self.model!r} at {self.where} timed out after "
+                f"{timeout:g} s ({tries} tries)",
+                hint="raise timeout in models.yaml, or lower concurrency; " + _resume_hint(),
+            )
         if status in (401, 403) or names & {"AuthenticationError", "PermissionDeniedError"}:
-            return ServerError(f"the model server at {self.where} refused the API key (HTTP {status or 401})",
-                               hint=self._key_hint())
-        if status == 404 or (status == 400 and "model" in message.lower() and (
-                "not found" in message.lower() or "does not exist" in message.lower() or "pinned" in message)):
-            return ServerError(f"the server at {self.where} does not know model {self.model!r} "
-                               f"(HTTP {status}: {message})", hint="fix `model:` in models.yaml")
+            return ServerError(
+                f"the model server at {self.where} refused the API key (HTTP {status or 401})",
+                hint=self._key_hint(),
+            )
+        if status == 404 or (
+            status == 400
+            and "model" in message.lower()
+            and ("not found" in message.lower() or "does not exist" in message.lower() or "pinned" in message)
+        ):
+            return ServerError(
+                f"the server at {self.where} does not know model {self.model!r} (HTTP {status}: {message})",
+                hint="fix `model:` in models.yaml",
+            )
         if status is not None and 400 <= status < 500 and status not in (408, 409, 429):
-            return ValidationError(f"the model server at {self.where} rejected the request (HTTP {status}: "
-                                   f"{message})", hint="check the prompt length and the generation settings")
+            return ValidationError(
+                f"the model server at {self.where} rejected the request (HTTP {status}: {message})",
+                hint="check the prompt length and the generation settings",
+            )
         if status is not None:
-            return ServerError(f"the model server at {self.where} answered HTTP {status} after {tries} tries"
-                               + (f": {message}" if message else ""), hint=_resume_hint())
-        return ServerError(f"cannot reach the model server at {self.where} ({_reason(exc)}) after {tries} tries",
-                           hint=_resume_hint())
+            return ServerError(
+                f"the model server at {self.where} answered HTTP {status} after {tries} tries"
+                + (f": {message}" if message else ""),
+                hint=_resume_hint(),
+            )
+        return ServerError(
+            f"cannot reach the model server at {self.where} ({_reason(exc)}) after {tries} tries",
+            hint=_resume_hint(),
+        )
 
     # -- prompts, tokens, window ------------------------------------------------------------------------------
     def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
@@ -457,7 +548,11 @@ class ServedChatModel(BatchedChatModel):
         tok = self._local_tokenizer()
         if tok is None or not getattr(tok[1], "chat_template", None):
             return None
-        chat = json.loads(prompt_or_messages) if isinstance(prompt_or_messages, str) else chat_of(prompt_or_messages)
+        chat = (
+            json.loads(prompt_or_messages)
+            if isinstance(prompt_or_messages, str)
+            else chat_of(prompt_or_messages)
+        )
         return tok[1].apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
 
     def get_num_tokens(self, text: str) -> int:
@@ -495,18 +590,25 @@ class ServedChatModel(BatchedChatModel):
             source, tok = self._local_tokenizer()
             return ("tokenizer", lambda t: count_tokens(source, tok, t))
         elif choice == "tokenizer":
-            raise ValidationError(f"served model {self.served_name or self.model!r} has token_counter: tokenizer "
-                                  "but names no tokenizer", hint="set tokenizer: FOLDER or a catalogue name")
+            raise ValidationError(
+                f"served model {self.served_name or self.model!r} has token_counter: tokenizer "
+                "but names no tokenizer",
+                hint="set tokenizer: FOLDER or a catalogue name",
+            )
         elif choice in ("auto", "server") and self._server_tokenize("probe") is not None:
             return ("server", lambda t: int(self._server_tokenize(t)))  # type: ignore[arg-type]
         elif choice == "server":
-            raise UnsupportedError(f"the server at {self.where} has no tokenize endpoint",
-                                   hint="name a local tokenizer in models.yaml, or token_counter: bytes")
+            raise UnsupportedError(
+                f"the server at {self.where} has no tokenize endpoint",
+                hint="name a local tokenizer in models.yaml, or token_counter: bytes",
+            )
         else:
             if choice == "auto":
-                log.warning("served model %s: no tokenizer named and no tokenize endpoint; token counts are UTF-8 "
-                            "bytes (an upper bound: contexts are fitted conservatively)",
-                            self.served_name or self.model)
+                log.warning(
+                    "served model %s: no tokenizer named and no tokenize endpoint; token counts are UTF-8 "
+                    "bytes (an upper bound: contexts are fitted conservatively)",
+                    self.served_name or self.model,
+                )
         return ("bytes", lambda t: len(t.encode("utf-8")))
 
     def _root(self) -> str:
@@ -518,9 +620,12 @@ class ServedChatModel(BatchedChatModel):
         if self.backend != "openai" or not self.base_url:
             return None
         try:
-            response = self._http("POST", f"{self._root()}/tokenize", retries=0 if text == "probe" else None,
-                                  json={"model": self.model, "prompt": text, "content": text,
-                                        "add_special_tokens": False})
+            response = self._http(
+                "POST",
+                f"{self._root()}/tokenize",
+                retries=0 if text == "probe" else None,
+                json={"model": self.model, "prompt": text, "content": text, "add_special_tokens": False},
+            )
         except PromptkitError:
             if text == "probe":
                 return None
@@ -567,8 +672,11 @@ class ServedChatModel(BatchedChatModel):
             inner = meta.get("meta") or {}
             if isinstance(inner.get("n_ctx_train"), int):
                 return int(inner["n_ctx_train"])
-        log.warning("served model %s: context window unknown; assuming %d tokens (set context_window in "
-                    "models.yaml)", self.served_name or self.model, FALLBACK_WINDOW)
+        log.warning(
+            "served model %s: context window unknown; assuming %d tokens (set context_window in models.yaml)",
+            self.served_name or self.model,
+            FALLBACK_WINDOW,
+        )
         return FALLBACK_WINDOW
 
     # -- log-probabilities ------------------------------------------------------------------------------------
@@ -600,8 +708,9 @@ class ServedChatModel(BatchedChatModel):
         return self._logprob_method
 
     def _no_logprobs(self) -> LogprobsUnavailable:
-        return LogprobsUnavailable(f"the server at {self.where} returns no log-probabilities for model "
-                                   f"{self.model!r}")
+        return LogprobsUnavailable(
+            f"the server at {self.where} returns no log-probabilities for model {self.model!r}"
+        )
 
     def _completion_logprob(self, prompt: str, continuation: str) -> float | None:
         """Exact: the completions endpoint scores the prompt rendered with the chat template plus the
@@ -610,9 +719,18 @@ class ServedChatModel(BatchedChatModel):
         text = self.render_template(prompt)
         if text is None:
             return None
-        response = self._http("POST", f"{self.base_url}/completions", json={
-            "model": self.model, "prompt": text + continuation, "max_tokens": 1, "temperature": 0,
-            "echo": True, "logprobs": 1})
+        response = self._http(
+            "POST",
+            f"{self.base_url}/completions",
+            json={
+                "model": self.model,
+                "prompt": text + continuation,
+                "max_tokens": 1,
+                "temperature": 0,
+                "echo": True,
+                "logprobs": 1,
+            },
+        )
         if response.status_code != 200:
             return None
         choice = (response.json().get("choices") or [{}])[0]
@@ -628,9 +746,18 @@ class ServedChatModel(BatchedChatModel):
         """Approximate: log P of the continuation's first token among the first answer token's
         ``top_logprobs`` (the lowest listed value, an upper bound, when it is not among them)."""
         self._ensure_model()
-        response = self._http("POST", f"{self.base_url}/chat/completions", json={
-            "model": self.model, "messages": json.loads(prompt), "max_tokens": 1, "temperature": 0,
-            "logprobs": True, "top_logprobs": TOP_LOGPROBS})
+        response = self._http(
+            "POST",
+            f"{self.base_url}/chat/completions",
+            json={
+                "model": self.model,
+                "messages": json.loads(prompt),
+                "max_tokens": 1,
+                "temperature": 0,
+                "logprobs": True,
+                "top_logprobs": TOP_LOGPROBS,
+            },
+        )
         if response.status_code != 200:
             return None
         choice = (response.json().get("choices") or [{}])[0]
@@ -698,27 +825,47 @@ def adopt(llm: Any) -> BatchedChatModel:
     from langchain_core.language_models import BaseChatModel
 
     if not isinstance(llm, BaseChatModel):
-        raise ValidationError(f"expected a LangChain chat model, got {type(llm).__name__}",
-                              hint="pass e.g. ChatOpenAI(base_url=…, model=…) or a promptkit model name")
+        raise ValidationError(
+            f"expected a LangChain chat model, got {type(llm).__name__}",
+            hint="pass e.g. ChatOpenAI(base_url=…, model=…) or a promptkit model name",
+        )
     kind = type(llm).__name__
     fields: dict[str, Any] = {}
     if kind == "ChatOpenAI":
-        fields = {"backend": "openai", "model": llm.model_name, "base_url": llm.openai_api_base,
-                  "timeout": _seconds(llm.request_timeout), "max_retries": llm.max_retries or 0}
-        for ours, theirs in (("temperature", "temperature"), ("max_tokens", "max_tokens"), ("top_p", "top_p"),
-                             ("seed", "seed"), ("stop", "stop")):
+        fields = {
+            "backend": "openai",
+            "model": llm.model_name,
+            "base_url": llm.openai_api_base,
+            "timeout": _seconds(llm.request_timeout),
+            "max_retries": llm.max_retries or 0,
+        }
+        for ours, theirs in (
+            ("temperature", "temperature"),
+            ("max_tokens", "max_tokens"),
+            ("top_p", "top_p"),
+            ("seed", "seed"),
+            ("stop", "stop"),
+        ):
             value = getattr(llm, theirs, None)
             if value is not None:
                 fields[ours] = value
     elif kind == "ChatOllama":
         fields = {"backend": "ollama", "model": llm.model, "base_url": llm.base_url}
-        for ours, theirs in (("temperature", "temperature"), ("max_tokens", "num_predict"), ("top_p", "top_p"),
-                             ("seed", "seed"), ("stop", "stop"), ("context_window", "num_ctx")):
+        for ours, theirs in (
+            ("temperature", "temperature"),
+            ("max_tokens", "num_predict"),
+            ("top_p", "top_p"),
+            ("seed", "seed"),
+            ("stop", "stop"),
+            ("context_window", "num_ctx"),
+        ):
             value = getattr(llm, theirs, None)
             if value is not None:
                 fields[ours] = value
     else:
-        name = getattr(llm, "model_name", None) or getattr(llm, "model", None) or getattr(llm, "model_id", None)
+        name = (
+            getattr(llm, "model_name", None) or getattr(llm, "model", None) or getattr(llm, "model_id", None)
+        )
         fields = {"backend": "langchain", "model": str(name or llm._llm_type), "timeout": None}
     wrapped = ServedChatModel(**{k: v for k, v in fields.items() if v is not None or k == "timeout"})
     wrapped._client = llm
@@ -744,7 +891,10 @@ def _public_settings(llm: Any) -> dict[str, Any]:
     for key, value in params.items():
         if any(word in key.lower() for word in _PRIVATE):
             continue
-        if isinstance(value, str | int | float | bool) or value is None or (
-                isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value)):
+        if (
+            isinstance(value, str | int | float | bool)
+            or value is None
+            or (isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value))
+        ):
             out[key] = list(value) if isinstance(value, tuple) else value
     return out

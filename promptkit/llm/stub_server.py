@@ -103,13 +103,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"status": "ok"})
         elif self.path == "/v1/models":
             if self._authorised():
-                self._send(200, {"object": "list", "data": [
-                    {"id": state.args.model, "object": "model", "owned_by": "stub",
-                     "max_model_len": state.args.window}]})
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [
+                            {
+                                "id": state.args.model,
+                                "object": "model",
+                                "owned_by": "stub",
+                                "max_model_len": state.args.window,
+                            }
+                        ],
+                    },
+                )
         elif self.path == "/stats":
             with state.lock:
-                self._send(200, {"served": state.served, "failed": state.failed,
-                                 "max_in_flight": state.max_in_flight, "intervals": state.intervals})
+                self._send(
+                    200,
+                    {
+                        "served": state.served,
+                        "failed": state.failed,
+                        "max_in_flight": state.max_in_flight,
+                        "intervals": state.intervals,
+                    },
+                )
         else:
             self._error(404, f"no route {self.path}", "NotFound")
 
@@ -121,8 +139,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404, "no route /tokenize", "NotFound")
             else:
                 tokens = _WORDS.findall(str(body.get("prompt", "")))
-                self._send(200, {"count": len(tokens), "tokens": list(range(len(tokens))),
-                                 "max_model_len": state.args.window})
+                self._send(
+                    200,
+                    {
+                        "count": len(tokens),
+                        "tokens": list(range(len(tokens))),
+                        "max_model_len": state.args.window,
+                    },
+                )
             return
         if self.path not in ("/v1/chat/completions", "/v1/completions"):
             self._error(404, f"no route {self.path}", "NotFound")
@@ -172,19 +196,41 @@ class _Handler(BaseHTTPRequestHandler):
         limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 64)
         words = answer.split(" ")
         text = " ".join(words[:limit])
-        choice: dict[str, Any] = {"index": 0, "finish_reason": "length" if len(words) > limit else "stop",
-                                  "message": {"role": "assistant", "content": text}}
+        choice: dict[str, Any] = {
+            "index": 0,
+            "finish_reason": "length" if len(words) > limit else "stop",
+            "message": {"role": "assistant", "content": text},
+        }
         if body.get("logprobs") and state.args.logprobs:
-            top = [{"token": t, "logprob": _fake_logprob(prompt, t), "bytes": None}
-                   for t in ("sim", "não", "Não", "sem", "Sim", *(w for w in words[:1]))]
+            top = [
+                {"token": t, "logprob": _fake_logprob(prompt, t), "bytes": None}
+                for t in ("sim", "não", "Não", "sem", "Sim", *(w for w in words[:1]))
+            ]
             top.sort(key=lambda x: -x["logprob"])
             first = words[0] if words else ""
-            choice["logprobs"] = {"content": [{"token": first, "logprob": _fake_logprob(prompt, first),
-                                               "bytes": None, "top_logprobs": top}]}
+            choice["logprobs"] = {
+                "content": [
+                    {
+                        "token": first,
+                        "logprob": _fake_logprob(prompt, first),
+                        "bytes": None,
+                        "top_logprobs": top,
+                    }
+                ]
+            }
         usage = {"prompt_tokens": len(_WORDS.findall(prompt)), "completion_tokens": min(len(words), limit)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        self._send(200, {"id": "stub", "object": "chat.completion", "created": int(time.time()),
-                         "model": state.args.model, "choices": [choice], "usage": usage})
+        self._send(
+            200,
+            {
+                "id": "stub",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": state.args.model,
+                "choices": [choice],
+                "usage": usage,
+            },
+        )
 
     def _stream(self, body: dict[str, Any]) -> None:
         state: _State = self.server.state
@@ -201,10 +247,26 @@ class _Handler(BaseHTTPRequestHandler):
 
         pieces = [answer[i : i + 3] for i in range(0, len(answer), 3)]
         for piece in pieces:
-            event(json.dumps({"id": "stub", "object": "chat.completion.chunk", "model": state.args.model,
-                              "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}))
-        event(json.dumps({"id": "stub", "object": "chat.completion.chunk", "model": state.args.model,
-                          "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+            event(
+                json.dumps(
+                    {
+                        "id": "stub",
+                        "object": "chat.completion.chunk",
+                        "model": state.args.model,
+                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    }
+                )
+            )
+        event(
+            json.dumps(
+                {
+                    "id": "stub",
+                    "object": "chat.completion.chunk",
+                    "model": state.args.model,
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                }
+            )
+        )
         event("[DONE]")
         self.wfile.write(b"0\r\n\r\n")
 
@@ -223,20 +285,36 @@ class _Handler(BaseHTTPRequestHandler):
             offsets.append(len(prompt))
             values.append(-0.5)
             choice["text"] = prompt + "x"
-            choice["logprobs"] = {"tokens": tokens, "token_logprobs": values, "text_offset": offsets,
-                                  "top_logprobs": None}
-        self._send(200, {"id": "stub", "object": "text_completion", "model": state.args.model,
-                         "choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": 1,
-                                                        "total_tokens": 2}})
+            choice["logprobs"] = {
+                "tokens": tokens,
+                "token_logprobs": values,
+                "text_offset": offsets,
+                "top_logprobs": None,
+            }
+        self._send(
+            200,
+            {
+                "id": "stub",
+                "object": "text_completion",
+                "model": state.args.model,
+                "choices": [choice],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m promptkit.llm.stub_server", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m promptkit.llm.stub_server", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0: a free port (printed on the first line)")
     p.add_argument("--model", default="stub-model", help="the one model id it serves")
-    p.add_argument("--api-key", default=os.environ.get("STUB_API_KEY") or None,
-                   help="require this bearer key (default: $STUB_API_KEY; none: any)")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("STUB_API_KEY") or None,
+        help="require this bearer key (default: $STUB_API_KEY; none: any)",
+    )
     p.add_argument("--delay", type=float, default=0.0, help="seconds each answer takes")
     p.add_argument("--fail-first", type=int, default=0, help="fail the first N model requests")
     p.add_argument("--fail-status", type=int, default=500, help="the status of those failures (500, 429 …)")
