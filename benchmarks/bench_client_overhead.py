@@ -3,18 +3,20 @@
     python benchmarks/bench_client_overhead.py                 # 600 requests per measurement
     python benchmarks/bench_client_overhead.py --requests 2000 --json out.json
 
-The stub OpenAI-compatible server (``promptkit.llm.stub_server``) runs in its own process on 127.0.0.1 and answers
-every request immediately, so what is measured is the client: promptkit's layers plus the HTTP stack they use.
+The stub OpenAI-compatible server (``promptkit.llm.stub_server``) runs in its own process on 127.0.0.1 and
+answers every request immediately, so what is measured is the client: promptkit's layers plus the HTTP stack
+they use.
 Every measurement starts from an empty replay cache in ``use`` mode (each answer is stored as it arrives):
 
 * **raw openai**: the ``openai`` client's ``chat.completions.create`` in N threads: the floor (HTTP, JSON);
 * **ServedChatModel.batch**: the model's batch (``ChatOpenAI`` per request, cache lookups and records);
 * **evaluate()**: ``promptkit eval run``'s path: the ``qa_zero_shot`` chain (prompt, context budget, post-
-  processing, SQuAD scoring) over a course_qa-shaped dataset of ``--requests`` questions with ``concurrency=N``;
+  processing, SQuAD scoring) over a course_qa-shaped dataset of ``--requests`` questions with
+  ``concurrency=N``;
 * **replay**: the same ``evaluate()`` again, every answer from the cache (no request).
 
-It prints requests/s, milliseconds of client time per request and the ratio to the raw floor. The two cores are
-shared by the stub server and the client: the figures are a lower bound of the client's ceiling.
+It prints requests/s, milliseconds of client time per request and the ratio to the raw floor. The two cores
+are shared by the stub server and the client: the figures are a lower bound of the client's ceiling.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def synthetic_dataset(path: Path, n: int) -> Path:
-    """course_qa's questions repeated with distinct ids and wording up to ``n`` questions (every prompt differs)."""
+    """course_qa's questions repeated with distinct ids and wording up to ``n`` questions (no two prompts
+    are the same)."""
     from promptkit.datasets import load_squad
 
     base = load_squad("course_qa").examples()

@@ -1,12 +1,15 @@
-"""Evaluation throughput against the served default model at concurrency 1, 4 and 8, beside the in-process model.
+"""Evaluation throughput against the served default model at concurrency 1, 4 and 8, beside the in-process
+model.
 
-    python benchmarks/bench_served_eval.py                    # course_qa dev, first 16 questions, reading mode
-    python benchmarks/bench_served_eval.py --limit 32 --concurrency 1 4 8 --json out.json
+    python benchmarks/bench_served_eval.py                    # course_qa dev, first 16 questions, reading
+    mode python benchmarks/bench_served_eval.py --limit 32 --concurrency 1 4 8 --json out.json
 
 Starts ``transformers serve`` over the converted default model (Qwen2.5-Coder-0.5B-Instruct, bf16, offline) on
-127.0.0.1, then runs ``evaluate(chain="qa_zero_shot", dataset="course_qa", split="dev")`` on the same questions:
+127.0.0.1, then runs ``evaluate(chain="qa_zero_shot", dataset="course_qa", split="dev")`` on the same
+questions:
 
-* **in-process**: the default ``LocalChatModel`` (bf16, batches of 8, promptkit's decoder), weights loaded first;
+* **in-process**: the default ``LocalChatModel`` (bf16, batches of 8, promptkit's decoder), weights loaded
+  first;
 * **served, concurrency N**: :class:`~promptkit.llm.served.ServedChatModel` over ``ChatOpenAI``, N requests in
   flight (``eval run --concurrency N``), token counts from the local tokenizer.
 

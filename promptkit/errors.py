@@ -48,7 +48,8 @@ class UnsupportedError(PromptkitError, NotImplementedError):
 
 
 class ServerError(PromptkitError, ConnectionError):
-    """A model server that cannot be reached, refuses a request (key, model id) or keeps failing after retries."""
+    """A model server that cannot be reached, refuses a request (key, model id) or keeps failing after its
+    retries."""
 
 
 def unknown(kind: str, name: str, available: Iterable[str]) -> NotFoundError:

@@ -263,7 +263,7 @@ def test_concurrency_is_refused_for_the_in_process_model():
         )
 
 
-# -- shards ----------------------------------------------------------------------------------------------------
+# -- shards --------------------------------------------------------------------------------------------------
 
 
 def fake() -> FakeChatModel:
@@ -367,7 +367,7 @@ def test_shard_selection_is_stable_and_checked():
             select_shard(items, bad)
 
 
-# -- the regression gate ---------------------------------------------------------------------------------------
+# -- the regression gate -------------------------------------------------------------------------------------
 
 
 def test_a_served_baseline_is_checked_by_strict_replay_with_the_server_stopped(tmp_path, monkeypatch, capsys):
@@ -381,7 +381,8 @@ def test_a_served_baseline_is_checked_by_strict_replay_with_the_server_stopped(t
     )
     (root / "eval" / "suites").mkdir(parents=True)
     (root / "eval" / "suites" / "served.yaml").write_text(
-        "entries:\n  - id: zero\n    chain: qa_served\n    dataset: course_qa\n    split: dev\n    limit: 10\n",
+        "entries:\n  - id: zero\n    chain: qa_served\n    dataset: course_qa\n"
+        "    split: dev\n    limit: 10\n",
         "utf-8",
     )
     (root / "eval" / "datasets").mkdir(parents=True)

@@ -1,4 +1,5 @@
-"""`promptkit models parity` and `models served`: two backends on the same prompts (stub servers, the fake)."""
+"""`promptkit models parity` and `models served`: two backends on the same prompts (stub servers and the
+fake)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """A real OpenAI-compatible server: ``transformers serve`` over the converted default model on 127.0.0.1.
 
 Chains and evaluation end to end, requests overlapping, the server killed mid-run and restarted (nothing lost,
-the resume completes with the scores of an uninterrupted run), strict replay with the server stopped, a timeout,
-a model id the server does not know, and a server that gives no log-probabilities.
+the resume completes with the scores of an uninterrupted run), strict replay with the server stopped, a
+timeout, a model id the server does not know, and a server that gives no log-probabilities.
 """
 
 from __future__ import annotations

@@ -88,7 +88,8 @@ def _add_merge(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "merge",
         help="join the results files of the shards of one run (eval run --shard I/N)",
-        description="Check that the files are the shards of one run and hold every question once, and write the "
+        description="Check that the files are the shards of one run and hold every question once, and write "
+        "the "
         "results of the whole run (rows in dataset order, scores recomputed).",
     )
     p.add_argument("results", nargs="+", metavar="SHARD.json", help="the shards' results files")
@@ -108,7 +109,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
         print(json.dumps({"metrics": result.metrics, "metrics_pt": result.metrics_pt}, indent=2))
     else:
         print(result.summary())
-    print(f"merged {len(args.results)} shards ({len(result.rows)} questions) into {args.out}", file=sys.stderr)
+    print(f"merged {len(args.results)} shards ({len(result.rows)} questions) into {args.out}",
+          file=sys.stderr)
     return 0
 
 

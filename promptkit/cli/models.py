@@ -1,5 +1,5 @@
-"""`promptkit models …`: list the catalogue, build a model's folder, show details, re-check hashes; list the served
-models of models.yaml and compare two backends (parity)."""
+"""`promptkit models …`: list the catalogue, build a model's folder, show details, re-check hashes; list the
+served models of models.yaml and compare two backends (parity)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,8 @@ def cmd_served(args: argparse.Namespace) -> int:
         if args.check:
             try:
                 served = load_llm(e.name).server_models(retries=0)
-                row.append("ok" if served is None or e.model in served else f"not served ({', '.join(served)})")
+                ok = served is None or e.model in served
+                row.append("ok" if ok else f"not served ({', '.join(served or [])})")
             except PromptkitError as exc:
                 row.append(exc.message)
             failed += row[-1] != "ok"
@@ -108,8 +109,8 @@ def cmd_parity(args: argparse.Namespace) -> int:
 
     from promptkit.evaluation.parity import parity
 
-    report = parity(args.a, args.b, chain=args.chain, dataset=args.dataset, split=args.split, limit=args.limit,
-                    cache=args.cache, concurrency=args.concurrency, show_progress=not args.quiet)
+    report = parity(args.a, args.b, chain=args.chain, dataset=args.dataset, split=args.split,
+                    limit=args.limit, cache=args.cache, concurrency=args.concurrency, show_progress=not args.quiet)
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else report.summary())
     return 0
 
@@ -142,14 +143,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser(
         "served", help="the served models of models.yaml (--check asks each server)",
         description="List the served models of the project's models.yaml (or $PROMPTKIT_MODELS): name, kind "
-        "(openai: vLLM, TGI, llama.cpp server, LM Studio, transformers serve; ollama), base URL, the server's "
+        "(openai: vLLM, TGI, llama.cpp server, LM Studio, transformers serve; ollama), base URL, the "
+        "server's "
         "model id and concurrency. Each entry may also set api_key_env (the NAME of the variable holding the "
         "key), tokenizer, token_counter, context_window, generation, timeout, max_retries and logprobs.")
-    p.add_argument("--check", action="store_true", help="ask each server whether it serves the model (exit 1 if not)")
+    p.add_argument("--check", action="store_true",
+                   help="ask each server whether it serves the model (exit 1 if not)")
     p.set_defaults(func=cmd_served)
 
     p = cmds.add_parser(
-        "parity", help="the same prompts on two backends: agreement, EM/F1 with a paired CI, prompt differences",
+        "parity",
+        help="the same prompts on two backends: agreement, EM/F1 with a paired CI, prompt differences",
         description="Run a chain over a dataset with model A and model B (names: served models of models.yaml, "
         "catalogue names, folders or hub ids) and report answer agreement, EM/F1 of each with the paired-bootstrap "
         "95%% CI of the difference, and the rendered-prompt differences (chat template, special tokens, settings).")
@@ -159,7 +163,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", help="only this split (dev, test)")
     p.add_argument("--chain", default="qa_zero_shot", help="the chain both run (default qa_zero_shot)")
     p.add_argument("--limit", type=int, help="only the first N questions")
-    p.add_argument("--cache", choices=("use", "refresh", "off", "strict"), default="use", help="replay cache mode")
+    p.add_argument("--cache", choices=("use", "refresh", "off", "strict"), default="use",
+                   help="replay cache mode")
     p.add_argument("--concurrency", type=int, metavar="N", help="requests in flight for a served model")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -66,11 +66,12 @@ def run_concurrent(
     show_progress: bool = True,
     label: str = "",
 ) -> tuple[list[Any], list[dict[str, Any]], float]:
-    """``(rows, outputs, seconds)`` for ``examples``, ``concurrency`` questions in flight, rows in input order.
+    """``(rows, outputs, seconds)`` for ``examples``, ``concurrency`` questions in flight, rows in input
+    order.
 
-    ``make_input(example)`` is the chain's input, ``as_output(value)`` its output as a dict, ``make_row(example,
-    output, latency)`` the scored row; ``cache`` (the run's replay cache) and ``llm`` only feed the progress bar
-    and the message of an incomplete run.
+    ``make_input(example)`` is the chain's input, ``as_output(value)`` its output as a dict,
+    ``make_row(example, output, latency)`` the scored row; ``cache`` (the run's replay cache) and ``llm`` only
+    feed the progress bar and the message of an incomplete run.
     """
     from tqdm.auto import tqdm
 

@@ -1,4 +1,5 @@
-"""``promptkit eval merge``: the results files of the shards of one run joined into the unsharded run's results.
+"""``promptkit eval merge``: the results files of the shards of one run joined into the unsharded run's
+results.
 
 Each shard (``promptkit eval run --shard i/N --out shard_i.json``, possibly on another machine) is a normal
 results file over its questions. :func:`merge_results` checks that the files come from the same run (chain,

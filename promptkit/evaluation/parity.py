@@ -1,12 +1,12 @@
 """Backend parity: the same prompts on two backends (e.g. the in-process default and the same model served).
 
 :func:`parity` runs one chain over one dataset split with model A and with model B (each through the replay
-cache, so a re-run costs nothing) and reports what a team needs before trusting a served model for its numbers:
-how often the two answer the same (normalised answers), EM/F1 of each with the paired-bootstrap interval of the
-difference, and the prompt-side differences that explain disagreements: the generation settings that differ,
-whether the two render the same chat-template text (where both can be rendered locally), and whether the server
-counts the same number of prompt tokens as the local template gives (a default system prompt, a missing or
-doubled special token shows up there).
+cache, so a re-run costs nothing) and reports what a team needs before trusting a served model for its
+numbers: how often the two answer the same (normalised answers), EM/F1 of each with the paired-bootstrap
+interval of the difference, and the prompt-side differences that explain disagreements: the generation
+settings that differ, whether the two render the same chat-template text (where both can be rendered locally),
+and whether the server counts the same number of prompt tokens as the local template gives (a default system
+prompt, a missing or doubled special token shows up there).
 """
 
 from __future__ import annotations
@@ -193,7 +193,8 @@ def prompt_notes(
         if pairs and all(s == c for s, c in pairs):
             out.append(
                 f"{name}'s server counted the same prompt tokens as the in-process template on "
-                f"{len(pairs)} probes ({pairs[0][0]} for the first): the same chat template and special tokens"
+                f"{len(pairs)} probes ({pairs[0][0]} for the first): the same chat template and special "
+                "tokens"
             )
         elif pairs:
             shown = ", ".join(f"{s} vs {c}" for s, c in pairs)

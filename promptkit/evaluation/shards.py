@@ -40,7 +40,8 @@ def shard_of(question_id: str, count: int) -> int:
 
 
 def select_shard(examples: Sequence[Any], shard: str | tuple[int, int] | None) -> list[Any]:
-    """The examples (objects with an ``id``) of one shard, in their order; all of them when ``shard`` is None."""
+    """The examples (objects with an ``id``) of one shard, in their order; all of them when ``shard`` is
+    None."""
     if shard is None:
         return list(examples)
     index, count = parse_shard(shard)

@@ -1,17 +1,17 @@
 """Any LangChain vector store or retriever where a RAG chain expects the course index.
 
-A RAG chain asks its index for ``search(question, k=..., mode=...)``. :func:`as_index` gives that method to any
-LangChain ``VectorStore`` (``similarity_search_with_score``: the score lands in each document's metadata) or
-``BaseRetriever`` (``invoke``, first ``k`` documents), so retrieval can move to a store that scales past one
-machine's FAISS file (a server-backed store: Qdrant, pgvector, Elasticsearch, Chroma's server …) or to an
+A RAG chain asks its index for ``search(question, k=..., mode=...)``. :func:`as_index` gives that method to
+any LangChain ``VectorStore`` (``similarity_search_with_score``: the score lands in each document's metadata)
+or ``BaseRetriever`` (``invoke``, first ``k`` documents), so retrieval can move to a store that scales past
+one machine's FAISS file (a server-backed store: Qdrant, pgvector, Elasticsearch, Chroma's server …) or to an
 in-memory one in tests, with no change to the chain::
 
     from langchain_core.vectorstores import InMemoryVectorStore
     store = InMemoryVectorStore(embeddings); store.add_texts(texts, metadatas=[{"source": ...}, ...])
     chain = load_chain("rag_course", index=as_index(store))
 
-The chain's retrieval ``mode`` (dense, bm25, hybrid, mmr) is the course index's; an external store searches its
-own way (a retriever built with ``store.as_retriever(search_type="mmr")`` chooses MMR, for instance).
+The chain's retrieval ``mode`` (dense, bm25, hybrid, mmr) is the course index's; an external store searches
+its own way (a retriever built with ``store.as_retriever(search_type="mmr")`` chooses MMR, for instance).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class ExternalIndex:
 
 
 def as_index(source: Any) -> Any:
-    """``source`` as something a RAG chain can search: promptkit's own index as it is, a LangChain vector store or
-    retriever wrapped in :class:`ExternalIndex`."""
+    """``source`` as something a RAG chain can search: promptkit's own index as it is, a LangChain vector
+    store or retriever wrapped in :class:`ExternalIndex`."""
     if hasattr(source, "search") and not _is_langchain(source):
         return source
     return ExternalIndex(source)

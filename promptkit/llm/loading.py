@@ -29,15 +29,15 @@ def load_llm(name: Any = None, *, progress: bool = True, **settings: Any):
     """A :class:`~promptkit.llm.local.LocalChatModel` for a catalogue name, a local folder or a hub id.
 
     ``name`` may also name a served model of ``models.yaml`` (its entry gives the settings, ``settings``
-    override them; the in-process decoder's settings :data:`LOCAL_ONLY` do not apply to it and are dropped) or be
-    a LangChain chat model object (adopted as it is; no settings then).
+    override them; the in-process decoder's settings :data:`LOCAL_ONLY` do not apply to it and are dropped) or
+    be a LangChain chat model object (adopted as it is; no settings then).
 
     Settings are the model's fields: dtype ("bf16"|"fp32"), batch_size, threads, draft_tokens (prompt-lookup
-    drafts per greedy step), prefix_cache, max_new_tokens (or max_tokens), temperature, top_p, seed, stop, timeout,
-    cache (a LangChain cache, e.g. :class:`promptkit.cache.ReplayCache`). Unlike building ``LocalChatModel``
-    directly, the name is resolved now: an unknown name fails here, and a catalogue model's folder is built
-    (once) and checked against its recorded hashes. Weights load on the first call that misses the cache, once
-    per process for each (model, dtype).
+    drafts per greedy step), prefix_cache, max_new_tokens (or max_tokens), temperature, top_p, seed, stop,
+    timeout, cache (a LangChain cache, e.g. :class:`promptkit.cache.ReplayCache`). Unlike building
+    ``LocalChatModel`` directly, the name is resolved now: an unknown name fails here, and a catalogue model's
+    folder is built (once) and checked against its recorded hashes. Weights load on the first call that misses
+    the cache, once per process for each (model, dtype).
     """
     from pydantic import ValidationError as PydanticError
 
@@ -45,7 +45,8 @@ def load_llm(name: Any = None, *, progress: bool = True, **settings: Any):
         from promptkit.llm.served import adopt
 
         if settings:
-            raise ValidationError(f"settings ({', '.join(sorted(settings))}) cannot change a chat model object",
+            raise ValidationError(f"settings ({', '.join(sorted(settings))}) cannot change a chat model "
+                                  "object",
                                   hint="set them on the object itself")
         return adopt(name)
     if name:
@@ -84,7 +85,8 @@ def load_llm(name: Any = None, *, progress: bool = True, **settings: Any):
 
 
 def _served(entry: Any, settings: dict[str, Any]) -> Any:
-    """The :class:`~promptkit.llm.served.ServedChatModel` of a models.yaml entry, ``settings`` overriding it."""
+    """The :class:`~promptkit.llm.served.ServedChatModel` of a models.yaml entry, ``settings`` overriding
+    it."""
     from pydantic import ValidationError as PydanticError
 
     from promptkit.llm.served import ServedChatModel

@@ -1,12 +1,12 @@
 """Log-probabilities of given continuations, for any promptkit model: the one call chains and judges make.
 
 The no-answer probability of the QA chains, the yes/no layer of moderation and an LLM judge all need
-``log P(continuation | prompt)``. :func:`continuation_logprobs` gives it for the in-process model (its decoder's
-prefill, exact), for a served model (the completions endpoint's ``echo`` + ``logprobs``, exact, or the chat
-endpoint's ``top_logprobs`` of the first token, approximate; see :class:`~promptkit.llm.served.ServedChatModel`),
-through the replay cache either way. Where a model gives none (``transformers serve``, Ollama, a wrapped
-LangChain model) it returns ``None`` and says so in one line, once per model and feature, so the caller skips
-that feature and the run goes on.
+``log P(continuation | prompt)``. :func:`continuation_logprobs` gives it for the in-process model (its
+decoder's prefill, exact), for a served model (the completions endpoint's ``echo`` + ``logprobs``, exact, or
+the chat endpoint's ``top_logprobs`` of the first token, approximate; see
+:class:`~promptkit.llm.served.ServedChatModel`), through the replay cache either way. Where a model gives none
+(``transformers serve``, Ollama, a wrapped LangChain model) it returns ``None`` and says so in one line, once
+per model and feature, so the caller skips that feature and the run goes on.
 
     >>> values = continuation_logprobs(llm, [messages_a, messages_b], ["sem resposta", "57"],
     ...                                feature="no-answer probability")
@@ -39,15 +39,17 @@ def _render(llm: Any, prompt: Any) -> str:
 
 
 def supports_logprobs(llm: Any) -> bool:
-    """Whether ``llm`` can be asked for log-probabilities at all (a server may still turn out to give none)."""
+    """Whether ``llm`` can be asked for log-probabilities at all (a server may still turn out to give
+    none)."""
     return callable(getattr(llm, "logprob", None)) and callable(getattr(llm, "render_prompt", None))
 
 
 def continuation_logprobs(
     llm: Any, prompts: Sequence[Any], continuations: Sequence[str], *, feature: str = "log-probabilities"
 ) -> list[float] | None:
-    """``log P(continuation | prompt)`` summed over the continuation's tokens, one per pair, or ``None`` when the
-    model gives no log-probabilities (said once per model and ``feature`` on the ``promptkit.llm`` logger).
+    """``log P(continuation | prompt)`` summed over the continuation's tokens, one per pair, or ``None`` when
+    the model gives no log-probabilities (said once per model and ``feature`` on the ``promptkit.llm``
+    logger).
 
     ``prompts`` are conversations (lists of messages or prompt values) or strings already rendered with
     ``llm.render_prompt``.

@@ -4,17 +4,17 @@ A project keeps one ``models.yaml`` beside ``prompts/`` and ``chains/`` (or poin
 another file). Each entry gives a short name to a model that a server answers for::
 
     models:
-      - name: qwen-gpu                       # what chains (`model: {name: qwen-gpu}`) and `--model` use
-        kind: openai                         # openai: vLLM, TGI, llama.cpp server, LM Studio, transformers serve
-        base_url: http://gpu-box:8000/v1     # ollama: http://host:11434
-        model: Qwen/Qwen2.5-7B-Instruct      # the server's own model id (the replay cache keys on it)
-        api_key_env: QWEN_API_KEY            # the NAME of the environment variable holding the key, never the key
-        tokenizer: ./tokenizers/qwen2.5-7b   # a local tokenizer copy (folder or catalogue name) for token counts
+      - name: qwen-gpu                     # what chains (`model: {name: qwen-gpu}`) and `--model` use
+        kind: openai                       # vLLM, TGI, llama.cpp server, LM Studio, transformers serve
+        base_url: http://gpu-box:8000/v1   # ollama: kind: ollama, base_url: http://host:11434
+        model: Qwen/Qwen2.5-7B-Instruct    # the server's own model id (the replay cache keys on it)
+        api_key_env: QWEN_API_KEY          # the NAME of the variable holding the key, never the key
+        tokenizer: ./tokenizers/qwen2.5-7b # a local tokenizer copy (folder or catalogue name)
         context_window: 32768
         generation: {max_new_tokens: 64, temperature: 0}
-        timeout: 60                          # seconds per request
-        max_retries: 2                       # retries on 429/5xx/timeouts/connection errors
-        concurrency: 16                      # requests kept in flight by `eval run`
+        timeout: 60                        # seconds per request
+        max_retries: 2                     # retries on 429/5xx/timeouts/connection errors
+        concurrency: 16                    # requests kept in flight by `eval run`
 
 The schema is strict: an unknown key, a wrong type or a key written into the file (``api_key:``) is one error
 line naming the file, the entry and the field.
@@ -137,7 +137,7 @@ def load_models_file(path: str | os.PathLike[str] | None = None) -> ModelsFile:
             raise NotFoundError(
                 f"models file {target} does not exist",
                 hint="write it (see `promptkit models served --help`) or unset PROMPTKIT_MODELS",
-            )
+            ) from None
         return ModelsFile()
     key = (str(target.resolve()), stat.st_mtime_ns, stat.st_size)
     if key in _LOADED:

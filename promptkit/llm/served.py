@@ -1,25 +1,26 @@
 """A model behind a server, as a promptkit chat model: OpenAI-compatible servers and Ollama.
 
 :class:`ServedChatModel` speaks to vLLM, TGI, the llama.cpp server, LM Studio, ``transformers serve`` (all
-OpenAI-compatible: ``backend="openai"``, through ``langchain_openai.ChatOpenAI``) and Ollama (``backend="ollama"``,
-through ``langchain_ollama.ChatOllama``), or wraps any other LangChain chat model object (``backend="langchain"``,
-see :func:`adopt`). It is a :class:`~promptkit.llm.base.BatchedChatModel`, so chains, the replay cache, strict
-replay and the regression gate treat it like the in-process model:
+OpenAI-compatible: ``backend="openai"``, through ``langchain_openai.ChatOpenAI``) and Ollama
+(``backend="ollama"``, through ``langchain_ollama.ChatOllama``), or wraps any other LangChain chat model
+object (``backend="langchain"``, see :func:`adopt`). It is a :class:`~promptkit.llm.base.BatchedChatModel`,
+so chains, the replay cache, strict replay and the regression gate treat it like the in-process model:
 
-* **batches are concurrent requests**: ``batch`` keeps up to ``concurrency`` requests in flight and records each
-  answer in the replay cache as soon as it arrives (a server that dies mid-batch loses nothing answered);
-* **the cache key** holds the backend kind, the server's own model id and every generation setting, never the URL
-  (moving the server keeps the cache) nor the API key (:meth:`_get_llm_string`, :meth:`request`);
+* **batches are concurrent requests**: ``batch`` keeps up to ``concurrency`` requests in flight and records
+  each answer in the replay cache as soon as it arrives (a server that dies mid-batch loses nothing answered);
+* **the cache key** holds the backend kind, the server's own model id and every generation setting, never the
+  URL (moving the server keeps the cache) nor the API key (:meth:`_get_llm_string`, :meth:`request`);
 * **retries**: the OpenAI backend uses the ``openai`` client's own retries (``max_retries``: 408/409/429/5xx,
-  timeouts and connection errors, exponential backoff that honours ``Retry-After``); Ollama's client has none, so
-  LangChain's ``with_retry`` (exponential backoff with jitter) retries its connection errors and 429/5xx. After the
+  timeouts and connection errors, exponential backoff that honours ``Retry-After``); Ollama's client has none,
+  so :meth:`_invoke_retrying` retries its connection errors, 429 and 5xx with exponential backoff. After the
   retries a failure is one :class:`~promptkit.errors.ServerError` line (a timeout:
   :class:`~promptkit.errors.GenerationTimeout`) naming the server without credentials;
-* **token counts** come from the model's own tokenizer (``tokenizer``: a local folder or catalogue name), else the
-  server's ``/tokenize`` endpoint (vLLM, llama.cpp), else UTF-8 bytes (an upper bound); never tiktoken's download;
-* **log-probabilities** of a continuation come from the completions endpoint (``echo`` + ``logprobs``, exact) or the
-  chat endpoint's ``top_logprobs`` of the first token (approximate); :mod:`promptkit.llm.logprobs` says in one line
-  when a server gives neither.
+* **token counts** come from the model's own tokenizer (``tokenizer``: a local folder or catalogue name), else
+  the server's ``/tokenize`` endpoint (vLLM, llama.cpp), else UTF-8 bytes (an upper bound); never tiktoken's
+  download;
+* **log-probabilities** of a continuation come from the completions endpoint (``echo`` + ``logprobs``, exact)
+  or the chat endpoint's ``top_logprobs`` of the first token (approximate); :mod:`promptkit.llm.logprobs` says
+  in one line when a server gives neither.
 
 The rendered prompt of a served model is its request's messages as canonical JSON (the server applies the chat
 template); :meth:`render_template` renders them with the local tokenizer's template where one is named.
@@ -74,7 +75,7 @@ _PRIVATE = (
     "rate_limiter",
 )
 FALLBACK_WINDOW = 4096
-#: the client's own call is not a run of its own: callbacks and tracers see this model's call, not the client's
+#: the client's own call is not a run of its own: callbacks and tracers see this model's call only
 _QUIET: dict[str, Any] = {"callbacks": [], "run_name": "served-request"}
 TOP_LOGPROBS = 20
 
@@ -151,7 +152,7 @@ class ServedChatModel(BatchedChatModel):
         """The most requests this object (and its copies) had in flight at once, measured client-side."""
         return self._stats["max_in_flight"]
 
-    # -- identity ---------------------------------------------------------------------------------------------
+    # -- identity --------------------------------------------------------------------------------------------
     @property
     def _llm_type(self) -> str:
         return f"promptkit-served-{self.backend}"
@@ -189,7 +190,7 @@ class ServedChatModel(BatchedChatModel):
             "context_window": self.context_window,
         }
 
-    # -- the client -------------------------------------------------------------------------------------------
+    # -- the client ------------------------------------------------------------------------------------------
     def _api_key(self) -> str:
         if not self.api_key_env:
             return "not-needed"  # servers started without a key accept any; the client insists on one
@@ -253,7 +254,7 @@ class ServedChatModel(BatchedChatModel):
             delay = min(delay * 2, 8.0)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    # -- requests ---------------------------------------------------------------------------------------------
+    # -- requests --------------------------------------------------------------------------------------------
     def _call_kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
         stop = params["stop"] or None
         if self.backend == "openai":
@@ -338,8 +339,9 @@ class ServedChatModel(BatchedChatModel):
     def _complete_stream(
         self, prompts: list[str], params: dict[str, Any]
     ) -> Iterator[tuple[int, Completion]]:
-        """Up to ``concurrency`` requests in flight, answers yielded as they arrive. After a failure no new request
-        starts; those in flight finish (and are yielded, so they are recorded), then the first error is raised."""
+        """Up to ``concurrency`` requests in flight, answers yielded as they arrive. After a failure no new
+        request starts; those in flight finish (and are yielded, so they are recorded), then the first error
+        is raised."""
         workers = min(self.concurrency, int(params.get("batch_size") or self.concurrency), len(prompts))
         if workers <= 1:
             for i, prompt in enumerate(prompts):
@@ -396,7 +398,7 @@ class ServedChatModel(BatchedChatModel):
             text, int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0), finish
         )
 
-    # -- checks and errors ------------------------------------------------------------------------------------
+    # -- checks and errors -----------------------------------------------------------------------------------
     def _ensure_model(self) -> None:
         """Before the first request: the server serves this model id (one clear line if not)."""
         if self._checked or self.backend == "langchain":
@@ -413,8 +415,8 @@ class ServedChatModel(BatchedChatModel):
         self._checked = True
 
     def _http(self, method: str, url: str, *, retries: int | None = None, **kwargs: Any) -> Any:
-        """A plain HTTP request to the server (model listing, tokenize, log-probabilities), with the key and the
-        same retries on connection errors, 429 and 5xx as the model calls."""
+        """A plain HTTP request to the server (model listing, tokenize, log-probabilities), with the key and
+        the same retries on connection errors, 429 and 5xx as the model calls."""
         import httpx
 
         headers = {"Authorization": f"Bearer {self._api_key()}"} if self.api_key_env else {}
@@ -524,7 +526,7 @@ class ServedChatModel(BatchedChatModel):
             hint=_resume_hint(),
         )
 
-    # -- prompts, tokens, window ------------------------------------------------------------------------------
+    # -- prompts, tokens, window -----------------------------------------------------------------------------
     def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
         """The request's messages as canonical JSON: what is sent (the server applies its chat template)."""
         return json.dumps(chat_of(messages), ensure_ascii=False, separators=(",", ":"))
@@ -543,8 +545,8 @@ class ServedChatModel(BatchedChatModel):
         return self._tok or None
 
     def render_template(self, prompt_or_messages: str | Sequence[BaseMessage]) -> str | None:
-        """The text the server's chat template makes of a request, rendered with the local tokenizer's template
-        (``None`` without a local tokenizer that has one)."""
+        """The text the server's chat template makes of a request, rendered with the local tokenizer's
+        template (``None`` without a local tokenizer that has one)."""
         tok = self._local_tokenizer()
         if tok is None or not getattr(tok[1], "chat_template", None):
             return None
@@ -616,7 +618,8 @@ class ServedChatModel(BatchedChatModel):
         return base[:-3] if base.endswith("/v1") else base
 
     def _server_tokenize(self, text: str) -> int | None:
-        """Tokens of ``text`` from vLLM's or llama.cpp's ``/tokenize`` (``None`` when the server has neither)."""
+        """Tokens of ``text`` from vLLM's or llama.cpp's ``/tokenize`` (``None`` when the server has
+        neither)."""
         if self.backend != "openai" or not self.base_url:
             return None
         try:
@@ -679,7 +682,7 @@ class ServedChatModel(BatchedChatModel):
         )
         return FALLBACK_WINDOW
 
-    # -- log-probabilities ------------------------------------------------------------------------------------
+    # -- log-probabilities -----------------------------------------------------------------------------------
     def _logprob(self, prompts: list[str], continuations: list[str]) -> list[float]:
         method = self._logprob_method or self._choose_logprob_method()
         if method == "completions":
@@ -810,15 +813,16 @@ def _redact(text: str, model: ServedChatModel) -> str:
 
 
 def _resume_hint() -> str:
-    return "answers received so far are kept in the replay cache; run the same command again to send only the rest"
+    return ("answers received so far are kept in the replay cache; run the same command again to send only "
+            "the rest")
 
 
 def adopt(llm: Any) -> BatchedChatModel:
     """Any LangChain chat model as a promptkit chat model (promptkit's own models are returned as they are).
 
-    A ``ChatOpenAI`` or ``ChatOllama`` becomes a :class:`ServedChatModel` of that backend that sends through the
-    given object (its key, URL, timeout and retries); any other chat model is wrapped as it is, keyed by its own
-    settings (URLs, keys and clients left out). Token counts then never go through tiktoken.
+    A ``ChatOpenAI`` or ``ChatOllama`` becomes a :class:`ServedChatModel` of that backend that sends through
+    the given object (its key, URL, timeout and retries); any other chat model is wrapped as it is, keyed by
+    its own settings (URLs, keys and clients left out). Token counts then never go through tiktoken.
     """
     if isinstance(llm, BatchedChatModel):
         return llm

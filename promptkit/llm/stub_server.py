@@ -3,10 +3,10 @@
 It speaks enough of the OpenAI API for ``ChatOpenAI`` and :class:`~promptkit.llm.served.ServedChatModel`:
 ``GET /health``, ``GET /v1/models`` (with vLLM's ``max_model_len``), ``POST /v1/chat/completions`` (plain and
 streamed, optional ``logprobs``/``top_logprobs``), ``POST /v1/completions`` (``echo`` + ``logprobs``) and
-``POST /tokenize`` (vLLM's shape), and it can misbehave on purpose: a key it insists on, a delay per request, the
-first N requests failing with a status (500, 429), or the whole process dying after N answers. Answers are a
-deterministic function of the request (the same prompt always gets the same answer), and it records when each
-request started and ended, so tests can measure how many were in flight at once (``GET /stats``).
+``POST /tokenize`` (vLLM's shape), and it can misbehave on purpose: a key it insists on, a delay per request,
+the first N requests failing with a status (500, 429), or the whole process dying after N answers. Answers are
+a deterministic function of the request (the same prompt always gets the same answer), and it records when
+each request started and ended, so tests can measure how many were in flight at once (``GET /stats``).
 
     python -m promptkit.llm.stub_server --port 8765 --model stub --delay 0.05 --die-after 20
 
@@ -66,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stub is quiet
         return
 
-    # -- plumbing ---------------------------------------------------------------------------------------------
+    # -- plumbing --------------------------------------------------------------------------------------------
     def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode("utf-8")
         self.send_response(status)
@@ -96,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    # -- routes -----------------------------------------------------------------------------------------------
+    # -- routes ----------------------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         state: _State = self.server.state
         if self.path == "/health":
