@@ -221,9 +221,13 @@ def test_streaming_yields_pieces_that_add_up_to_the_answer(stub):
 
 
 def test_token_counts_never_use_tiktoken(monkeypatch):
-    import sys
+    import tiktoken
 
-    monkeypatch.setitem(sys.modules, "tiktoken", None)  # any import of it would fail
+    def refuse(*args, **kwargs):
+        raise AssertionError("tiktoken was asked for an encoding (a download offline)")
+
+    monkeypatch.setattr(tiktoken, "get_encoding", refuse)
+    monkeypatch.setattr(tiktoken, "encoding_for_model", refuse)
     with StubServer(model="stub-model", tokenize=True) as server:
         llm = served(server)
         assert llm.get_num_tokens("três palavras aqui") == 3 and llm.counts_with == "server"

@@ -141,6 +141,7 @@ class ServedChatModel(BatchedChatModel):
         default_factory=lambda: {"sent": 0, "in_flight": 0, "max_in_flight": 0}
     )
     _metadata: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _tokenize_path: str | None = PrivateAttr(default=None)
 
     @property
     def requests_sent(self) -> int:
@@ -617,32 +618,41 @@ class ServedChatModel(BatchedChatModel):
         base = (self.base_url or "").rstrip("/")
         return base[:-3] if base.endswith("/v1") else base
 
+    #: tokenize endpoints, tried in this order: vLLM's and llama.cpp's ``/tokenize``, llama-cpp-python's count
+    _TOKENIZE = ("/tokenize", "/extras/tokenize/count")
+
     def _server_tokenize(self, text: str) -> int | None:
-        """Tokens of ``text`` from vLLM's or llama.cpp's ``/tokenize`` (``None`` when the server has
-        neither)."""
+        """Tokens of ``text`` from the server's tokenize endpoint (``None`` when it has none): vLLM's and
+        llama.cpp's ``/tokenize``, llama-cpp-python's ``/extras/tokenize/count``."""
         if self.backend != "openai" or not self.base_url:
             return None
-        try:
-            response = self._http(
-                "POST",
-                f"{self._root()}/tokenize",
-                retries=0 if text == "probe" else None,
-                json={"model": self.model, "prompt": text, "content": text, "add_special_tokens": False},
-            )
-        except PromptkitError:
-            if text == "probe":
-                return None
-            raise
-        if response.status_code != 200:
-            return None
-        try:
-            body = response.json()
-        except ValueError:
-            return None
-        if isinstance(body.get("count"), int):
-            return int(body["count"])
-        if isinstance(body.get("tokens"), list):
-            return len(body["tokens"])
+        probing = text == "probe"
+        paths = self._TOKENIZE if probing or self._tokenize_path is None else (self._tokenize_path,)
+        for path in paths:
+            try:
+                response = self._http(
+                    "POST",
+                    f"{self._root()}{path}",
+                    retries=0 if probing else None,
+                    json={"model": self.model, "prompt": text, "content": text, "input": text,
+                          "add_special_tokens": False},
+                )
+            except PromptkitError:
+                if probing:
+                    return None
+                raise
+            if response.status_code != 200:
+                continue
+            try:
+                body = response.json()
+            except ValueError:
+                continue
+            count = body.get("count")
+            if not isinstance(count, int) and isinstance(body.get("tokens"), list):
+                count = len(body["tokens"])
+            if isinstance(count, int):
+                self._tokenize_path = path
+                return int(count)
         return None
 
     @property
