@@ -163,7 +163,9 @@ def main() -> None:
             seconds = time.perf_counter() - started
             sent = chat.requests_sent - sent0
             assert result.cache.misses == sent == args.requests - 4, (result.cache, sent)
-            record(f"evaluate(), concurrency {n}", sent, seconds)
+            # the run loop (requests, chain, rows) apart from the scoring after it (bootstrap CIs of 4 metrics)
+            record(f"evaluate() run loop, concurrency {n}", sent, result.duration_s)
+            record(f"evaluate() whole call, concurrency {n}", sent, seconds)
             started = time.perf_counter()
             evaluate(
                 chain="qa_zero_shot",
@@ -179,14 +181,16 @@ def main() -> None:
     print()
     for n in args.concurrency:
         floor = figures[f"raw openai, {n} threads"]["ms_per_request"]
-        for name in (f"ServedChatModel.batch, concurrency {n}", f"evaluate(), concurrency {n}"):
+        for name in (f"ServedChatModel.batch, concurrency {n}", f"evaluate() run loop, concurrency {n}"):
             cost = figures[name]["ms_per_request"]
             print(
                 f"{name}: {cost / floor:.2f}x the raw client's time per request "
                 f"(+{cost - floor:.2f} ms of promptkit per request)"
             )
-    best = max(figures[f"evaluate(), concurrency {n}"]["requests_per_s"] for n in args.concurrency)
-    print(f"evaluate() ceiling on this machine: {best:.0f} requests/s (target >= 200)")
+    best = max(figures[f"evaluate() run loop, concurrency {n}"]["requests_per_s"] for n in args.concurrency)
+    model = max(figures[f"ServedChatModel.batch, concurrency {n}"]["requests_per_s"] for n in args.concurrency)
+    print(f"client ceiling on this machine: model layer {model:.0f} requests/s, evaluate() run loop {best:.0f} "
+          "requests/s (target >= 200)")
     print(load_summary(load0, os.getloadavg()))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2), "utf-8")

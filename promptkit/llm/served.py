@@ -237,13 +237,17 @@ class ServedChatModel(BatchedChatModel):
             )
         raise ValidationError("a wrapped chat model needs its object: use promptkit.llm.adopt(model)")
 
+    def _invoke(self, client: Any, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Any:
+        """One call of the client, as a step of this model's call (no callbacks or tracing of its own)."""
+        return client.invoke(messages, _QUIET, **kwargs)
+
     def _invoke_retrying(self, client: Any, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Any:
         """Ollama's client has no retries of its own: connection errors, 429 and 5xx are retried here with
         exponential backoff (0.5 s doubling, at most 8 s), ``max_retries`` times."""
         delay = 0.5
         for attempt in range(self.max_retries + 1):
             try:
-                return client.invoke(messages, _QUIET, **kwargs)
+                return self._invoke(client, messages, kwargs)
             except Exception as exc:  # noqa: BLE001 - re-raised unless worth another try
                 status = getattr(exc, "status_code", None)
                 transient = (
@@ -297,7 +301,7 @@ class ServedChatModel(BatchedChatModel):
             if self.backend == "ollama":
                 message = self._invoke_retrying(client, messages, self._call_kwargs(params))
             else:
-                message = client.invoke(messages, _QUIET, **self._call_kwargs(params))
+                message = self._invoke(client, messages, self._call_kwargs(params))
         except PromptkitError:
             raise
         except Exception as exc:  # noqa: BLE001 - every client error is mapped to one promptkit error
