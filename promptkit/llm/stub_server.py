@@ -51,7 +51,8 @@ class _State:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.lock = threading.Lock()
-        self.served = 0
+        self.served = 0  # model requests accepted (counted before the answer is sent)
+        self.answered = 0  # answers sent
         self.failed = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -162,6 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
                 fail = True
             else:
                 fail = False
+                state.served += 1  # counted before the answer leaves, so a client that has it sees the count
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
         started = time.monotonic()
@@ -182,8 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
                 state.in_flight -= 1
                 state.intervals.append((started, time.monotonic()))
                 if not fail:
-                    state.served += 1
-                die = state.args.die_after and state.served >= state.args.die_after
+                    state.answered += 1
+                die = not fail and state.args.die_after and state.answered >= state.args.die_after
             if die:
                 self.wfile.flush()
                 os._exit(3)
