@@ -330,3 +330,19 @@ def test_the_shipped_example_models_file_is_valid():
 
     names = [m.name for m in load_models_file(REPO / "models.example.yaml").models]
     assert names == ["qwen-7b-vllm", "qwen-0.5b-local-server", "qwen-gguf-llamacpp", "qwen-7b-ollama"]
+
+
+def test_the_ollama_backend_answers_retries_and_names_an_unknown_model():
+    with StubServer(model="qwen2.5:7b") as server:
+        root = server.base_url.removesuffix("/v1")
+        llm = ServedChatModel(backend="ollama", base_url=root, model="qwen2.5:7b", max_tokens=8)
+        prompt = json.dumps([{"content": "Quanto é 2+2?", "role": "user"}], ensure_ascii=False, sort_keys=True)
+        message = llm.invoke("Quanto é 2+2?")
+        assert message.content == stub_answer(prompt) and message.usage_metadata["input_tokens"] > 0
+        assert json.loads(llm._get_llm_string())["_type"] == "promptkit-served-ollama"
+        with pytest.raises(ServerError, match="does not serve model 'llama3'; it serves: qwen2.5:7b"):
+            ServedChatModel(backend="ollama", base_url=root, model="llama3").invoke("oi")
+    with StubServer(model="qwen2.5:7b", fail_first=2, fail_status=500) as server:
+        root = server.base_url.removesuffix("/v1")
+        assert ServedChatModel(backend="ollama", base_url=root, model="qwen2.5:7b", max_retries=2).invoke("oi")
+        assert (server.state.failed, server.state.served) == (2, 1)  # promptkit's own backoff for Ollama

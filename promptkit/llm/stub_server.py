@@ -3,7 +3,8 @@
 It speaks enough of the OpenAI API for ``ChatOpenAI`` and :class:`~promptkit.llm.served.ServedChatModel`:
 ``GET /health``, ``GET /v1/models`` (with vLLM's ``max_model_len``), ``POST /v1/chat/completions`` (plain and
 streamed, optional ``logprobs``/``top_logprobs``), ``POST /v1/completions`` (``echo`` + ``logprobs``) and
-``POST /tokenize`` (vLLM's shape), and it can misbehave on purpose: a key it insists on, a delay per request,
+``POST /tokenize`` (vLLM's shape), Ollama's ``GET /api/tags`` and ``POST /api/chat``, and it can misbehave on
+purpose: a key it insists on, a delay per request,
 the first N requests failing with a status (500, 429), or the whole process dying after N answers. Answers are
 a deterministic function of the request (the same prompt always gets the same answer), and it records when
 each request started and ended, so tests can measure how many were in flight at once (``GET /stats``).
@@ -118,6 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
                         ],
                     },
                 )
+        elif self.path == "/api/tags":  # Ollama's model listing
+            self._send(200, {"models": [{"name": state.args.model, "model": state.args.model}]})
         elif self.path == "/stats":
             with state.lock:
                 self._send(
@@ -149,13 +152,16 @@ class _Handler(BaseHTTPRequestHandler):
                     },
                 )
             return
-        if self.path not in ("/v1/chat/completions", "/v1/completions"):
+        if self.path not in ("/v1/chat/completions", "/v1/completions", "/api/chat"):
             self._error(404, f"no route {self.path}", "NotFound")
             return
         if not self._authorised():
             return
         if body.get("model") != state.args.model:
-            self._error(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
+            if self.path == "/api/chat":
+                self._send(404, {"error": f"model '{body.get('model')}' not found"})
+            else:
+                self._error(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
             return
         with state.lock:
             if state.failed < state.args.fail_first:
@@ -173,7 +179,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if state.args.delay:
                 time.sleep(state.args.delay)
-            if self.path == "/v1/completions":
+            if self.path == "/api/chat":
+                self._ollama_chat(body)
+            elif self.path == "/v1/completions":
                 self._completion(body)
             elif body.get("stream"):
                 self._stream(body)
@@ -233,6 +241,31 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": usage,
             },
         )
+
+    def _ollama_chat(self, body: dict[str, Any]) -> None:
+        """Ollama's ``/api/chat``: NDJSON chunks when streaming (its default), one object otherwise."""
+        state: _State = self.server.state
+        messages = body.get("messages") or []
+        prompt = json.dumps([{"content": m.get("content", ""), "role": m.get("role", "user")} for m in messages],
+                            ensure_ascii=False, sort_keys=True)
+        answer = stub_answer(prompt)
+        limit = int((body.get("options") or {}).get("num_predict") or 64)
+        text = " ".join(answer.split(" ")[:limit])
+        final = {"model": state.args.model, "created_at": "2026-01-01T00:00:00Z",
+                 "message": {"role": "assistant", "content": "" if body.get("stream", True) else text},
+                 "done": True, "done_reason": "stop", "prompt_eval_count": len(_WORDS.findall(prompt)),
+                 "eval_count": len(text.split())}
+        if not body.get("stream", True):
+            self._send(200, final)
+            return
+        lines = [{"model": state.args.model, "created_at": "2026-01-01T00:00:00Z",
+                  "message": {"role": "assistant", "content": text}, "done": False}, final]
+        data = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _stream(self, body: dict[str, Any]) -> None:
         state: _State = self.server.state
