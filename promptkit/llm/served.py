@@ -43,6 +43,7 @@ from pydantic import Field, PrivateAttr
 from promptkit.cache import without_credentials
 from promptkit.errors import (
     GenerationTimeout,
+    MissingDependencyError,
     PromptkitError,
     ServerError,
     UnsupportedError,
@@ -214,6 +215,13 @@ class ServedChatModel(BatchedChatModel):
         return self._client
 
     def _build_client(self) -> Any:
+        if self.backend in ("openai", "ollama"):
+            import importlib.util
+
+            package = "langchain_openai" if self.backend == "openai" else "langchain_ollama"
+            if importlib.util.find_spec(package) is None:
+                raise MissingDependencyError(f"served models of kind {self.backend} need {package}",
+                                             hint='pip install "promptkit[serve]" (or -e ".[serve]")')
         if self.backend == "openai":
             from langchain_openai import ChatOpenAI
 
