@@ -79,6 +79,8 @@ FALLBACK_WINDOW = 4096
 #: the client's own call is not a run of its own: callbacks and tracers see this model's call only
 _QUIET: dict[str, Any] = {"callbacks": [], "run_name": "served-request"}
 TOP_LOGPROBS = 20
+#: tokenize endpoints, tried in this order: vLLM's and llama.cpp's ``/tokenize``, llama-cpp-python's count
+TOKENIZE_PATHS = ("/tokenize", "/extras/tokenize/count")
 
 
 class LogprobsUnavailable(UnsupportedError):
@@ -630,16 +632,13 @@ class ServedChatModel(BatchedChatModel):
         base = (self.base_url or "").rstrip("/")
         return base[:-3] if base.endswith("/v1") else base
 
-    #: tokenize endpoints, tried in this order: vLLM's and llama.cpp's ``/tokenize``, llama-cpp-python's count
-    _TOKENIZE = ("/tokenize", "/extras/tokenize/count")
-
     def _server_tokenize(self, text: str) -> int | None:
         """Tokens of ``text`` from the server's tokenize endpoint (``None`` when it has none): vLLM's and
         llama.cpp's ``/tokenize``, llama-cpp-python's ``/extras/tokenize/count``."""
         if self.backend != "openai" or not self.base_url:
             return None
         probing = text == "probe"
-        paths = self._TOKENIZE if probing or self._tokenize_path is None else (self._tokenize_path,)
+        paths = TOKENIZE_PATHS if probing or self._tokenize_path is None else (self._tokenize_path,)
         for path in paths:
             try:
                 response = self._http(
