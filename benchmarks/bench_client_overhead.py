@@ -5,14 +5,14 @@
 
 The stub OpenAI-compatible server (``promptkit.llm.stub_server``) runs in its own process on 127.0.0.1 and
 answers every request immediately, so what is measured is the client: promptkit's layers plus the HTTP stack
-they use.
-Every measurement starts from an empty replay cache in ``use`` mode (each answer is stored as it arrives):
+they use. Every measurement starts from an empty replay cache in ``use`` mode (each answer stored as it comes):
 
 * **raw openai**: the ``openai`` client's ``chat.completions.create`` in N threads: the floor (HTTP, JSON);
 * **ServedChatModel.batch**: the model's batch (``ChatOpenAI`` per request, cache lookups and records);
-* **evaluate()**: ``promptkit eval run``'s path: the ``qa_zero_shot`` chain (prompt, context budget, post-
-  processing, SQuAD scoring) over a course_qa-shaped dataset of ``--requests`` questions with
-  ``concurrency=N``;
+* **evaluate()**: ``promptkit eval run``'s path: the ``qa_zero_shot`` chain (prompt, context budget,
+  post-processing, a scored row per question) over a course_qa-shaped dataset of ``--requests`` questions with
+  ``concurrency=N``: the *run loop* (``EvalResult.duration_s``) and the *whole call* (with the scoring after
+  it: bootstrap intervals of four metrics, a fixed cost per run);
 * **replay**: the same ``evaluate()`` again, every answer from the cache (no request).
 
 It prints requests/s, milliseconds of client time per request and the ratio to the raw floor. The two cores

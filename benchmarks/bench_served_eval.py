@@ -1,12 +1,12 @@
-"""Evaluation throughput against the served default model at concurrency 1, 4 and 8, beside the in-process
-model.
+"""Evaluation throughput against the served default model at concurrency 1, 4 and 8, beside the in-process one.
 
-    python benchmarks/bench_served_eval.py                    # course_qa dev, first 16 questions, reading
-    mode python benchmarks/bench_served_eval.py --limit 32 --concurrency 1 4 8 --json out.json
+    python benchmarks/bench_served_eval.py                    # course_qa dev, first 16 questions, reading mode
+    python benchmarks/bench_served_eval.py --limit 32 --concurrency 1 4 8 --json out.json
+    python benchmarks/bench_served_eval.py --server-url http://127.0.0.1:8000/v1 --server-model qwen2.5-coder-0.5b
 
 Starts ``transformers serve`` over the converted default model (Qwen2.5-Coder-0.5B-Instruct, bf16, offline) on
-127.0.0.1, then runs ``evaluate(chain="qa_zero_shot", dataset="course_qa", split="dev")`` on the same
-questions:
+127.0.0.1, or uses a running server (``--server-url``: e.g. vLLM's CPU build serving the same folder), then runs
+``evaluate(chain="qa_zero_shot", dataset="course_qa", split="dev")`` on the same questions:
 
 * **in-process**: the default ``LocalChatModel`` (bf16, batches of 8, promptkit's decoder), weights loaded
   first;
@@ -44,6 +44,10 @@ def main() -> None:
     parser.add_argument("--split", default="dev")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--server-url", metavar="URL", help="a running OpenAI-compatible server instead of "
+                        "starting transformers serve (e.g. vLLM: http://127.0.0.1:8000/v1)")
+    parser.add_argument("--server-model", metavar="ID", help="its model id (with --server-url)")
+    parser.add_argument("--api-key-env", metavar="NAME", help="variable holding its key (with --server-url)")
     args = parser.parse_args()
 
     from served_support import transformers_serve
@@ -88,16 +92,21 @@ def main() -> None:
     started = time.perf_counter()
     report("in-process (bf16, b8)", evaluate(**common, llm=local), time.perf_counter() - started)
 
-    server = transformers_serve(
-        folder, log=Path(os.environ.get("TMPDIR", "/tmp")) / "bench-serve.log"
-    ).start()
+    server = None
+    if args.server_url:
+        base_url, model_id = args.server_url, args.server_model or folder
+    else:
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / "bench-serve.log"
+        server = transformers_serve(folder, log=log).start()
+        base_url, model_id = server.base_url, folder
     try:
         for n in args.concurrency:
             llm = ServedChatModel(
-                base_url=server.base_url,
-                model=folder,
+                base_url=base_url,
+                model=model_id,
+                api_key_env=args.api_key_env,
                 tokenizer=DEFAULT,
-                context_window=32768,
+                context_window=4096,
                 timeout=600,
                 concurrency=n,
             )
@@ -107,7 +116,8 @@ def main() -> None:
             report(f"served, concurrency {n}", result, time.perf_counter() - started)
             runs[f"served, concurrency {n}"]["max_in_flight"] = llm.max_in_flight
     finally:
-        server.kill()
+        if server is not None:
+            server.kill()
 
     base = runs["in-process (bf16, b8)"]["questions_per_s"]
     print()

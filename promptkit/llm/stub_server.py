@@ -4,9 +4,8 @@ It speaks enough of the OpenAI API for ``ChatOpenAI`` and :class:`~promptkit.llm
 ``GET /health``, ``GET /v1/models`` (with vLLM's ``max_model_len``), ``POST /v1/chat/completions`` (plain and
 streamed, optional ``logprobs``/``top_logprobs``), ``POST /v1/completions`` (``echo`` + ``logprobs``) and
 ``POST /tokenize`` (vLLM's shape), Ollama's ``GET /api/tags`` and ``POST /api/chat``, and it can misbehave on
-purpose: a key it insists on, a delay per request,
-the first N requests failing with a status (500, 429), or the whole process dying after N answers. Answers are
-a deterministic function of the request (the same prompt always gets the same answer), and it records when
+purpose: a key it insists on, a delay per request, the first N requests failing with a status (500, 429), or
+the whole process dying after N answers. Answers are a deterministic function of the request (the same prompt always gets the same answer), and it records when
 each request started and ended, so tests can measure how many were in flight at once (``GET /stats``).
 
     python -m promptkit.llm.stub_server --port 8765 --model stub --delay 0.05 --die-after 20
