@@ -47,6 +47,11 @@ class UnsupportedError(PromptkitError, NotImplementedError):
     """A feature the chosen model cannot provide (e.g. tool calling on a model without it)."""
 
 
+class ServerError(PromptkitError, ConnectionError):
+    """A model server that cannot be reached, refuses a request (key, model id) or keeps failing after its
+    retries."""
+
+
 def unknown(kind: str, name: str, available: Iterable[str]) -> NotFoundError:
     """Build the standard "unknown X; did you mean Y? available: …" error."""
     names = sorted(set(available))

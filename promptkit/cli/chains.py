@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override a definition setting (k=8, max_words=50, grounding=0.5; repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON")
+    _add_model(p)
     p.set_defaults(func=cmd_run)
 
     for name in ("ask", "chat"):
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("-k", type=int, metavar="N", help="chunks to retrieve (default: the chain's)")
         p.add_argument("--mode", choices=MODES, help=f"retrieval mode (default: the chain's, e.g. {DEFAULT_MODE})")
         p.add_argument("--chain", default=None, help="the chain that answers (default: the course tutor)")
-        p.add_argument("--model", metavar="NAME", help="the model that answers (a catalogue name or a folder)")
+        _add_model(p)
         p.set_defaults(func=cmd_ask if name == "ask" else cmd_chat)
 
     group = sub.add_parser("chains", help="chain definitions", description="Chain definitions in chains/.")
@@ -71,6 +72,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("chain")
     p.set_defaults(func=cmd_show)
     group.set_defaults(func=lambda args: _usage(group))
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="NAME", help="answer with this model: a served model of models.yaml, a "
+                   "catalogue name, a model folder or a hub id (default: the chain's)")
+
+
+def _model(args: argparse.Namespace) -> Any:
+    """The model ``--model`` names (``None``: the chain's own)."""
+    if not getattr(args, "model", None):
+        return None
+    from promptkit.llm import load_llm
+
+    return load_llm(args.model)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -165,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             definition.kind, "question=… context=…" if definition.task == "qa" else "text=…"
         )
         raise ValidationError(f"chain {args.chain!r} needs input; pass --input {hint}")
-    chain = load_chain(args.chain, prompt=args.prompt, **overrides)
+    chain = load_chain(args.chain, prompt=args.prompt, llm=_model(args), **overrides)
     out = chain.invoke(inputs)
     if args.json:
         _dump(out)
@@ -192,9 +207,7 @@ def _session(args: argparse.Namespace) -> Any:
         overrides["k"] = args.k
     if args.mode:
         overrides["mode"] = args.mode
-    if args.model:
-        overrides["name"] = args.model
-    return Session(args.chain or DEFAULT_CHAIN, index=index, **overrides)
+    return Session(args.chain or DEFAULT_CHAIN, index=index, llm=_model(args), **overrides)
 
 
 def _answer(session: Any, question: str) -> None:

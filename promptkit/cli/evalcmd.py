@@ -52,6 +52,12 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--model", metavar="NAME", help="answer with this model: a served model of models.yaml, a "
+                   "catalogue name, a model folder or a hub id (default: the chain's)")
+    p.add_argument("--concurrency", type=int, metavar="N", help="served models: N requests in flight "
+                   "(default: the model's concurrency in models.yaml)")
+    p.add_argument("--shard", metavar="I/N", help="only shard I of N (by question id); join the shards' "
+                   "--out files with `promptkit eval merge`")
     p.set_defaults(func=cmd_run)
 
 
@@ -81,6 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         judge=_judge_model(args.judge),
         out=args.out,
         show_progress=not args.quiet,
+        llm=args.model,
+        concurrency=args.concurrency,
+        shard=args.shard,
     )
     if args.json and isinstance(result, EvalResult):
         print(json.dumps({"metrics": result.metrics, "metrics_pt": result.metrics_pt}, indent=2))
@@ -91,6 +100,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(format_summary(result))
     if args.out:
         print(f"results written to {args.out}", file=sys.stderr)
+    return 0
+
+
+# -- eval merge ----------------------------------------------------------------------------------------------
+
+
+def _add_merge(esub: argparse._SubParsersAction) -> None:
+    p = esub.add_parser(
+        "merge",
+        help="join the results files of the shards of one run (eval run --shard I/N)",
+        description="Check that the files are the shards of one run and hold every question once, and write "
+        "the "
+        "results of the whole run (rows in dataset order, scores recomputed).",
+    )
+    p.add_argument("results", nargs="+", metavar="SHARD.json", help="the shards' results files")
+    p.add_argument("--out", required=True, help="the merged results file to write")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    p.set_defaults(func=cmd_merge)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from promptkit.evaluation.merge import merge_results
+    from promptkit.fileio import check_writable
+
+    check_writable(args.out)
+    result = merge_results(args.results)
+    result.save(args.out)
+    if args.json:
+        print(json.dumps({"metrics": result.metrics, "metrics_pt": result.metrics_pt}, indent=2))
+    else:
+        print(result.summary())
+    print(f"merged {len(args.results)} shards ({len(result.rows)} questions) into {args.out}",
+          file=sys.stderr)
     return 0
 
 
@@ -314,6 +356,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run,
+    _add_merge,
     _add_compare,
     _add_report,
     _add_baseline,

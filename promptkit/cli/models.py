@@ -1,4 +1,5 @@
-"""`promptkit models …`: list the catalogue, build a model's folder, show details, re-check hashes."""
+"""`promptkit models …`: list the catalogue, build a model's folder, show details, re-check hashes; list the
+served models of models.yaml and compare two backends (parity)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,44 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, ok, _ in rows) else 1
 
 
+def cmd_served(args: argparse.Namespace) -> int:
+    from promptkit.cache import without_credentials
+    from promptkit.errors import PromptkitError
+    from promptkit.llm import load_llm
+    from promptkit.llm.registry import load_models_file, models_path
+
+    entries = load_models_file().models
+    if not entries:
+        print(f"no served models ({models_path()} has none); see `promptkit models served --help`")
+        return 0
+    rows, failed = [], 0
+    for e in entries:
+        row = [e.name, e.kind, without_credentials(e.base_url), e.model, str(e.concurrency)]
+        if args.check:
+            try:
+                served = load_llm(e.name).server_models(retries=0)
+                ok = served is None or e.model in served
+                row.append("ok" if ok else f"not served ({', '.join(served or [])})")
+            except PromptkitError as exc:
+                row.append(exc.message)
+            failed += row[-1] != "ok"
+        rows.append(row)
+    header = ["NAME", "KIND", "BASE URL", "MODEL", "CONCURRENCY"] + (["CHECK"] if args.check else [])
+    print(_table(rows, header))
+    return 1 if failed else 0
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    import json
+
+    from promptkit.evaluation.parity import parity
+
+    report = parity(args.a, args.b, chain=args.chain, dataset=args.dataset, split=args.split,
+                    limit=args.limit, cache=args.cache, concurrency=args.concurrency, show_progress=not args.quiet)
+    print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else report.summary())
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this group's commands to the top-level parser."""
     group = sub.add_parser("models", help="list, build and check the offline models")
@@ -100,3 +139,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("verify", help="re-hash a model's package files and converted folder (exit 1 on mismatch)")
     p.add_argument("name")
     p.set_defaults(func=cmd_verify)
+
+    p = cmds.add_parser(
+        "served", help="the served models of models.yaml (--check asks each server)",
+        description="List the served models of the project's models.yaml (or $PROMPTKIT_MODELS): name, kind "
+        "(openai: vLLM, TGI, llama.cpp server, LM Studio, transformers serve; ollama), base URL, the "
+        "server's "
+        "model id and concurrency. Each entry may also set api_key_env (the NAME of the variable holding the "
+        "key), tokenizer, token_counter, context_window, generation, timeout, max_retries and logprobs.")
+    p.add_argument("--check", action="store_true",
+                   help="ask each server whether it serves the model (exit 1 if not)")
+    p.set_defaults(func=cmd_served)
+
+    p = cmds.add_parser(
+        "parity",
+        help="the same prompts on two backends: agreement, EM/F1 with a paired CI, prompt differences",
+        description="Run a chain over a dataset with model A and model B (names: served models of models.yaml, "
+        "catalogue names, folders or hub ids) and report answer agreement, EM/F1 of each with the paired-bootstrap "
+        "95%% CI of the difference, and the rendered-prompt differences (chat template, special tokens, settings).")
+    p.add_argument("a", metavar="A", help="the reference model (e.g. qwen2.5-coder-0.5b-instruct)")
+    p.add_argument("b", metavar="B", help="the model compared with it (e.g. a served name)")
+    p.add_argument("--dataset", default="course_qa", help="SQuAD 2.0 file or a name under eval/datasets/")
+    p.add_argument("--split", help="only this split (dev, test)")
+    p.add_argument("--chain", default="qa_zero_shot", help="the chain both run (default qa_zero_shot)")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--cache", choices=("use", "refresh", "off", "strict"), default="use",
+                   help="replay cache mode")
+    p.add_argument("--concurrency", type=int, metavar="N", help="requests in flight for a served model")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_parity)

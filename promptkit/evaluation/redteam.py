@@ -225,14 +225,15 @@ def load_planted(path: str | os.PathLike[str]) -> list[RedTeamItem]:
 def plant(corpus: str | os.PathLike[str], items: Sequence[RedTeamItem], folder: str | os.PathLike[str]) -> Path:
     """A corpus folder holding every file of ``corpus`` plus one file per item document (``planted-<id>.md``):
     the index an attacker who can add a file to the course material would leave behind."""
+    from promptkit.fileio import atomic_write_bytes, atomic_write_text
+
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     for source in sorted(Path(corpus).iterdir()):
         if source.is_file():
-            (out / source.name).write_bytes(source.read_bytes())
+            atomic_write_bytes(out / source.name, source.read_bytes())
     for item in items:
         if item.document.strip():
-            (out / f"planted-{item.id}.md").write_text(item.document, encoding="utf-8")
+            atomic_write_text(out / f"planted-{item.id}.md", item.document)
     return out
 
 

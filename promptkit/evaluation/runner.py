@@ -160,6 +160,8 @@ def evaluate(
     show_progress: bool = True,
     chunk_size: int = CHUNK_SIZE,
     na_prob_thresh: float = 1.0,
+    concurrency: int | None = None,
+    shard: str | None = None,
 ) -> EvalResult | TaskResult:
     """Run ``chain`` over a dataset and return scores plus per-item rows.
 
@@ -186,6 +188,9 @@ def evaluate(
         out: write the results JSON here (atomically).
         show_progress: show a progress bar on stderr.
         na_prob_thresh: SQuAD only: the no-answer probability above which a prediction becomes an abstention.
+        concurrency: items in flight at once against a served model (default: the model's own setting in
+            models.yaml); see :mod:`promptkit.evaluation.concurrent`.
+        shard: ``"i/N"``: only the items of that shard (:mod:`promptkit.evaluation.shards`).
 
     Returns:
         SQuAD: an :class:`EvalResult` (schema ``promptkit.eval/v1``); other tasks: a :class:`TaskResult` (v2).
@@ -204,8 +209,19 @@ def evaluate(
     items = ds.examples(split)
     if limit is not None:
         items = items[:limit]
+    if shard is not None:
+        from promptkit.evaluation.shards import select_shard
+
+        items = select_shard(items, shard)
     for item in items:
         runner.check_item(item, str(ds.path or ds.name))
+    if llm is not None:
+        from promptkit.llm import load_llm
+
+        llm = load_llm(llm)  # a models.yaml name, a catalogue name, or any LangChain chat model object
+    from promptkit.evaluation.concurrent import check_concurrency
+
+    concurrency = check_concurrency(concurrency, llm)
 
     replay, owned = open_cache(cache)
     hits0, misses0 = replay.hits, replay.misses
@@ -216,8 +232,17 @@ def evaluate(
         # as LangChain's global cache (a model with a cache of its own keeps using that one).
         scope = global_cache(replay) if not isinstance(chain, str) else contextlib.nullcontext()
         with scope:
-            rows, outputs, duration = _run(runnable, runner, items, mode, chunk_size, show_progress,
-                                           chain_name, recorder)
+            if concurrency:
+                from promptkit.evaluation.concurrent import run_concurrent
+
+                rows, outputs, duration = run_concurrent(
+                    runnable, items, concurrency=concurrency, config={"callbacks": [recorder]},
+                    make_input=lambda item: runner.chain_input(item, mode),
+                    make_row=lambda item, out, latency: runner.make_row(item, out, mode=mode, latency=latency),
+                    as_output=_as_output, cache=replay, llm=llm, show_progress=show_progress, label=chain_name)
+            else:
+                rows, outputs, duration = _run(runnable, runner, items, mode, chunk_size, show_progress,
+                                               chain_name, recorder)
         if judge is not None:
             with global_cache(replay):
                 runner.apply_judge(rows, judge)

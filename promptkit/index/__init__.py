@@ -25,6 +25,8 @@ _LAZY = {
     "index_is_stale": "promptkit.index.build",
     "load_index": "promptkit.index.build",
     "CourseIndex": "promptkit.index.course_index",
+    "ExternalIndex": "promptkit.index.external",
+    "as_index": "promptkit.index.external",
     "CourseRetriever": "promptkit.index.retriever",
     "CourseVectorStore": "promptkit.index.langchain",
     "Chunk": "promptkit.index.splitting",

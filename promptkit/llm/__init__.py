@@ -1,4 +1,5 @@
-"""Chat models: promptkit's batching LangChain base class and the local transformers model with its decoder.
+"""Chat models: promptkit's batching LangChain base class, the local transformers model with its decoder, and
+served models (OpenAI-compatible servers, Ollama, any LangChain chat model) named in ``models.yaml``.
 
 Importing this package is cheap; LangChain, torch and transformers load when a model is built or called.
 
@@ -17,6 +18,10 @@ _LAZY = {
     "BatchedChatModel": "promptkit.llm.base",
     "Completion": "promptkit.llm.base",
     "LocalChatModel": "promptkit.llm.local",
+    "ServedChatModel": "promptkit.llm.served",
+    "adopt": "promptkit.llm.served",
+    "continuation_logprobs": "promptkit.llm.logprobs",
+    "label_probabilities": "promptkit.llm.logprobs",
 }
 
 __all__ = sorted(_LAZY)

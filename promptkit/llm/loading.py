@@ -1,7 +1,12 @@
-"""``load_llm``: the local chat model for a name, with its settings checked and its weights' folder ready.
+"""``load_llm``: the chat model for a name, with its settings checked (and a local model's folder ready).
+
+A name is, in this order: a served model of the project's ``models.yaml`` (:mod:`promptkit.llm.registry`), a
+catalogue name, a local folder or a Hugging Face hub id. A LangChain chat model object is adopted as it is
+(:func:`promptkit.llm.served.adopt`).
 
     >>> from promptkit.llm import load_llm
     >>> llm = load_llm()                      # the default Qwen2.5-Coder 0.5B, bf16, batches of 8
+    >>> llm = load_llm("qwen-gpu")            # a model served by vLLM, named in models.yaml
     >>> llm.invoke("Quantas tarefas compõem o MMLU?").content
 """
 
@@ -16,19 +21,40 @@ from promptkit.errors import ValidationError
 # batches of 8 cut the per-example time about 3.5x again (benchmarks/README.md).
 DEFAULT_DTYPE = "bf16"
 DEFAULT_BATCH_SIZE = 8
+#: settings of the in-process decoder; a chain file may set them, and a served model has no use for them
+LOCAL_ONLY = ("dtype", "threads", "draft_tokens", "prefix_cache", "progress")
 
 
-def load_llm(name: str | None = None, *, progress: bool = True, **settings: Any):
+def load_llm(name: Any = None, *, progress: bool = True, **settings: Any):
     """A :class:`~promptkit.llm.local.LocalChatModel` for a catalogue name, a local folder or a hub id.
 
+    ``name`` may also name a served model of ``models.yaml`` (its entry gives the settings, ``settings``
+    override them; the in-process decoder's settings :data:`LOCAL_ONLY` do not apply to it and are dropped) or
+    be a LangChain chat model object (adopted as it is; no settings then).
+
     Settings are the model's fields: dtype ("bf16"|"fp32"), batch_size, threads, draft_tokens (prompt-lookup
-    drafts per greedy step), prefix_cache, max_new_tokens (or max_tokens), temperature, top_p, seed, stop, timeout,
-    cache (a LangChain cache, e.g. :class:`promptkit.cache.ReplayCache`). Unlike building ``LocalChatModel``
-    directly, the name is resolved now: an unknown name fails here, and a catalogue model's folder is built
-    (once) and checked against its recorded hashes. Weights load on the first call that misses the cache, once
-    per process for each (model, dtype).
+    drafts per greedy step), prefix_cache, max_new_tokens (or max_tokens), temperature, top_p, seed, stop,
+    timeout, cache (a LangChain cache, e.g. :class:`promptkit.cache.ReplayCache`). Unlike building
+    ``LocalChatModel`` directly, the name is resolved now: an unknown name fails here, and a catalogue model's
+    folder is built (once) and checked against its recorded hashes. Weights load on the first call that misses
+    the cache, once per process for each (model, dtype).
     """
     from pydantic import ValidationError as PydanticError
+
+    if name is not None and not isinstance(name, str):
+        from promptkit.llm.served import adopt
+
+        if settings:
+            raise ValidationError(f"settings ({', '.join(sorted(settings))}) cannot change a chat model "
+                                  "object",
+                                  hint="set them on the object itself")
+        return adopt(name)
+    if name:
+        from promptkit.llm.registry import served_entry
+
+        entry = served_entry(name)
+        if entry is not None:
+            return _served(entry, settings)
 
     from promptkit.llm.local import LocalChatModel
     from promptkit.weights import DEFAULT_LLM
@@ -56,3 +82,21 @@ def load_llm(name: str | None = None, *, progress: bool = True, **settings: Any)
     if model.resolved.local_only:
         _ = model.path  # build a catalogue model's folder now (once), refusing a tampered one
     return model
+
+
+def _served(entry: Any, settings: dict[str, Any]) -> Any:
+    """The :class:`~promptkit.llm.served.ServedChatModel` of a models.yaml entry, ``settings`` overriding
+    it."""
+    from pydantic import ValidationError as PydanticError
+
+    from promptkit.llm.served import ServedChatModel
+
+    fields = entry.settings()
+    own = {k: v for k, v in settings.items() if k not in LOCAL_ONLY}
+    if "max_new_tokens" in own:
+        fields.pop("max_tokens", None)
+    try:
+        return ServedChatModel(**{**fields, **own})
+    except PydanticError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise ValidationError(f"invalid settings for served model {entry.name!r} ({problems})") from None
