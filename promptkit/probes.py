@@ -356,3 +356,60 @@ def prompt_span(rendered: str, text: str) -> tuple[int, int] | None:
     """Character offsets of the last occurrence of ``text`` in a rendered prompt (for ``pool="mean"``)."""
     at = rendered.rfind(text) if text else -1
     return (at, at + len(text)) if at >= 0 else None
+
+
+def oof_probabilities(
+    features: np.ndarray,
+    targets: dict[str, Sequence[int]],
+    *,
+    c: float = 1.0,
+    strata: Sequence[str] | None = None,
+    folds: int = 5,
+    fit_only: Sequence[bool] | None = None,
+) -> dict[str, np.ndarray]:
+    """Out-of-fold probabilities of every head for every row (stratified ``folds``-fold cross-validation,
+    seeded): what thresholds are chosen on, since in-sample probabilities are over-confident. Rows marked
+    ``fit_only`` (extra training data) are always in the training folds and get no probability (NaN)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    n = len(features)
+    extra = np.asarray(fit_only if fit_only is not None else [False] * n, dtype=bool)
+    scored = np.flatnonzero(~extra)
+    labels = np.asarray(strata if strata is not None else ["all"] * n)[scored]
+    out = {head: np.full(n, np.nan) for head in targets}
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train, test in splitter.split(scored, labels):
+        rows = np.concatenate([scored[train], np.flatnonzero(extra)])
+        probe = fit_probe(features[rows], {h: np.asarray(y)[rows] for h, y in targets.items()}, c=c)
+        probs = probe.probabilities(features[scored[test]])
+        for k, head in enumerate(probe.heads):
+            out[head][scored[test]] = probs[:, k]
+    return out
+
+
+def fit_label_probe(
+    features: np.ndarray,
+    gold: Sequence[str],
+    labels: Sequence[str],
+    *,
+    extra: Sequence[bool],
+    c: float,
+    meta: dict[str, Any],
+) -> tuple[LinearProbe, dict[str, Any]]:
+    """A one-vs-rest probe over ``labels`` (the decision is the most probable head) and its out-of-fold accuracy
+    and macro-F1 on the rows not marked ``extra`` (extra rows are training data only)."""
+    targets = {label: [int(g == label) for g in gold] for label in labels}
+    oof = oof_probabilities(features, targets, c=c, strata=list(gold), fit_only=extra)
+    idx = np.flatnonzero(~np.asarray(extra, dtype=bool))
+    predicted = [max(labels, key=lambda label: oof[label][i]) for i in idx]
+    truth = [gold[i] for i in idx]
+    f1s = []
+    for label in labels:
+        tp = sum(p == t == label for p, t in zip(predicted, truth, strict=True))
+        n_pred = sum(p == label for p in predicted)
+        n_gold = sum(t == label for t in truth)
+        f1s.append(2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0)
+    cv = {"accuracy": float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])),
+          "macro_f1": float(np.mean(f1s))}
+    probe = fit_probe(features, targets, c=c, meta={**meta, "cv": cv, "c": c})
+    return probe, cv

@@ -9,6 +9,7 @@ as written. ``redes neurais`` → ``red neur``; ``aprendem``/``aprendia`` → ``
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +35,7 @@ STOPWORDS = frozenset(
 
 LANGUAGES = {"pt": "portuguese", "pt-BR": "portuguese", "en": "english"}
 _WORD = re.compile(r"\w+")
+_LOCK = threading.Lock()  # a Snowball stemmer object keeps state while it stems: one word at a time
 
 
 @lru_cache(maxsize=4)
@@ -52,7 +54,8 @@ def stem(word: str, lang: str = "pt") -> str:
     """
     if word.isdigit():
         return word
-    return fold(_stemmer(lang).stemWord(word))
+    with _LOCK:
+        return fold(_stemmer(lang).stemWord(word))
 
 
 def content_words(text: str) -> list[str]:

@@ -18,7 +18,7 @@ LABELS = ["positivo", "negativo", "neutro"]
         ("Negativo.", "negativo", "ok"),
         ("Sentimento: NEUTRO", "neutro", "ok"),
         ("O sentimento é positivo porque elogia", "positivo", "ok"),
-        ("positivo ou negativo", "positivo", "ambiguous"),
+        ("positivo ou negativo", None, "ambiguous"),  # a hedge names no label
         ("positvo", "positivo", "fuzzy"),
         ("não sei", None, "unparseable"),
         ("", None, "unparseable"),

@@ -46,6 +46,12 @@ def build_moderation(parts: Parts) -> Runnable:
     if probe is not None:
         thresholds = dict(probe.thresholds)
         if settings.threshold is not None:
+            if not 0.0 <= settings.threshold <= 1.0:
+                raise ValidationError(
+                    f"moderation threshold {settings.threshold} is not a probability: prompt {parts.prompt_ref} is "
+                    f"read by a probe (unsafe probability 0-1, fitted threshold {thresholds.get('unsafe', 0.5):.2f})",
+                    hint="drop the threshold setting or give a value between 0 and 1",
+                )
             thresholds["unsafe"] = float(settings.threshold)
         threshold = thresholds.get("unsafe", 0.5)
     else:

@@ -2,6 +2,13 @@
 
 Shape: ``prepare | map_chunks | BatchAssign("raw", model | StrOutputParser()) | finish``.
 
+* the source is cleaned first (:func:`promptkit.chains.summary_text.cleaned_text`: slide Markdown, PDF headers,
+  footers, hyphenation and line breaks, announced examples), so the model reads plain sections;
+* extract-then-rewrite: when the prompt declares a ``sentences`` variable, the chain gives it the central
+  sentences of each section (:func:`promptkit.chains.summary_text.extract`, about twice the word budget, under
+  their section titles) instead of the whole text, and the model rewrites them within ``max_words``; such a
+  prompt never needs map-reduce, since the extract is short;
+
 * ``prepare`` counts the text's tokens with the model's tokenizer (``llm.get_num_tokens``) and decides: it fits
   when text + prompt + answer fit in ``min(context window, summarize.max_input_tokens)``.
 * ``map_chunks`` splits the long texts with langchain-text-splitters (chunk size measured in tokens), summarises
@@ -22,12 +29,18 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from promptkit.chains.classify import as_text_input
 from promptkit.chains.parts import LANGUAGE_NAMES, Parts
 from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
+from promptkit.chains.summary_text import cleaned_text, extract_outline
 from promptkit.errors import ValidationError
 
 _SUMMARY_PREFIX = re.compile(
     r"^\s*(?:\*\*)?(?:resumo(?: final| do trecho)?|summary)\s*(?:\*\*)?\s*:\s*", re.IGNORECASE
 )
 TEMPLATE_MARGIN = 24
+EXTRACT_FACTOR = 2  # an extract-then-rewrite prompt gets central sentences worth twice the word budget
+
+
+def _lang(language: str) -> str:
+    return "en" if language.startswith("en") or language in ("inglês", "english") else "pt"
 
 
 def limit_words(text: str, max_words: int) -> tuple[str, bool]:
@@ -91,6 +104,8 @@ def build_summarize(parts: Parts) -> Runnable:
         separators=["\n## ", "\n\n", "\n", ". ", " ", ""],
     )
 
+    extractive = "sentences" in main_prompt.input_variables
+
     def prepare(value: Any) -> dict[str, Any]:
         inp = as_text_input(value, definition.name)
         text = inp.get("text")
@@ -101,10 +116,13 @@ def build_summarize(parts: Parts) -> Runnable:
             raise ValidationError(f"max_words must be at least 5, got {max_words}")
         language = str(inp.get("language") or cfg.language)
         values = {k: v for k, v in inp.items() if isinstance(v, str)}
+        cleaned = cleaned_text(text) or text.strip()
         values.update(
-            text=text.strip(), max_words=str(max_words), language=LANGUAGE_NAMES.get(language, language)
+            text=cleaned, max_words=str(max_words), language=LANGUAGE_NAMES.get(language, language)
         )
-        single = fits(values["text"], values, main_prompt)
+        if extractive:
+            values["sentences"] = extract_outline(text, EXTRACT_FACTOR * max_words, _lang(language))
+        single = extractive or fits(values["text"], values, main_prompt)
         return {
             "values": values,
             "max_words": max_words,

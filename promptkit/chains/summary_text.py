@@ -167,6 +167,25 @@ def _shorten(sentence: str, budget: int) -> str | None:
 
 def extract(text: str, max_words: int, lang: str = "pt") -> list[str]:
     """The central sentences of ``text`` within ``max_words`` words, in source order (module docstring)."""
+    return [s for _, s in _extract(text, max_words, lang)]
+
+
+def extract_outline(text: str, max_words: int, lang: str = "pt") -> str:
+    """The extracted sentences under their section titles, as lines (``## title`` then ``- sentence``): what an
+    extract-then-rewrite prompt reads."""
+    sections = clean_source(text)
+    lines: list[str] = []
+    current = None
+    for si, sentence in _extract(text, max_words, lang):
+        if si != current:
+            current = si
+            if sections[si].title:
+                lines.append(f"## {sections[si].title}")
+        lines.append(f"- {sentence}")
+    return "\n".join(lines)
+
+
+def _extract(text: str, max_words: int, lang: str) -> list[tuple[int, str]]:
     sections = clean_source(text)
     flat: list[tuple[int, int, str]] = [
         (si, k, s) for si, sec in enumerate(sections) for k, s in enumerate(sec.sentences)
@@ -181,7 +200,12 @@ def extract(text: str, max_words: int, lang: str = "pt") -> list[str]:
     whole: Counter = Counter()
     for bag in weighted:
         whole.update(bag)
-    scores = [_cosine(w, whole) for w in weighted]
+    sections_bag: dict[int, Counter] = {}
+    for (si, _, _), bag in zip(flat, weighted, strict=True):
+        sections_bag.setdefault(si, Counter()).update(bag)
+    scores = [
+        0.5 * _cosine(w, whole) + 0.5 * _cosine(w, sections_bag[si]) for (si, _, _), w in zip(flat, weighted, strict=True)
+    ]
     best_of: dict[int, int] = {}
     for i, (si, _, _) in enumerate(flat):
         if si not in best_of or scores[i] > scores[best_of[si]]:
@@ -208,7 +232,7 @@ def extract(text: str, max_words: int, lang: str = "pt") -> list[str]:
         seen |= stems
         if max_words - used < 6:
             break
-    return [chosen[i] for i in sorted(chosen)]
+    return [(flat[i][0], chosen[i]) for i in sorted(chosen)]
 
 
 def extractive_summary(text: str, max_words: int, lang: str = "pt") -> str:

@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override a definition setting (k=8, max_words=50, grounding=0.5; repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON")
+    p.add_argument("--explain", action="store_true",
+                   help="moderation: say which layer decided, with the rule matches and the model's score")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -166,6 +168,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = chain.invoke(inputs)
     if args.json:
         _dump(out)
+    elif args.explain and out.get("explanation"):
+        print("\n".join(out["explanation"]))
     else:
         _print_result(out)
     return 1 if out.get("flagged") else 0
