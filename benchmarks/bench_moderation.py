@@ -70,6 +70,15 @@ def rendered_prompts(llm: Any, prompt: Any, texts: list[str]) -> tuple[list[str]
     return rendered, [prompt_span(r, t) for r, t in zip(rendered, texts, strict=True)]
 
 
+def parse_specs(text: str) -> list[tuple[str, int]]:
+    """``"mean:14,last:8"`` → ``[("mean", 14), ("last", 8)]``."""
+    out = []
+    for part in text.split(","):
+        pool, _, layer = part.strip().partition(":")
+        out.append((pool, int(layer)))
+    return out
+
+
 def fit(args: argparse.Namespace, llm: Any, prompt: Any) -> None:
     from promptkit.moderation.fit import fit_moderation_probe
     from promptkit.probes import find_probe, hidden_features, probe_dirs, probe_file_name
@@ -79,20 +88,41 @@ def fit(args: argparse.Namespace, llm: Any, prompt: Any) -> None:
     rows = dev + extra
     rendered, spans = rendered_prompts(llm, prompt, [r["text"] for r in rows])
     t0 = time.perf_counter()
-    features = hidden_features(llm, rendered, layer=args.layer, pool=args.pool, spans=spans)
+    specs = parse_specs(args.features)
+    features = hidden_features(llm, rendered, spans=spans, specs=specs)
     meta = {"name": f"{prompt.metadata['ref']}--{llm.model_id}", "prompt": prompt.metadata["ref"],
-            "prompt_hash": prompt.metadata["hash"], "model": llm.model_id, "layer": args.layer, "pool": args.pool,
+            "prompt_hash": prompt.metadata["hash"], "model": llm.model_id, "features": specs,
             "trained_on": {"guard_texts.jsonl dev": len(dev), "moderation.jsonl (all)": len(extra)}}
     probe, figures = fit_moderation_probe(features, rows, extra=[False] * len(dev) + [True] * len(extra),
-                                          c=args.c, meta=meta)
+                                          c=args.c, meta=meta, target_fpr=args.target_fpr)
     path = probe_dirs()[0] / probe_file_name(prompt.metadata["ref"], llm.model_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     probe.save(path)
     find_probe(prompt, llm.model_id)  # reads it back through the hash check
     print(f"probe written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} "
-          f"({time.perf_counter() - t0:.0f} s); layer {args.layer}, pool {args.pool}, C {args.c}")
+          f"({time.perf_counter() - t0:.0f} s); features {args.features}, C {args.c}")
     print("dev cross-validated (out-of-fold):", json.dumps(figures["cv"]), "thresholds:", json.dumps(
         {k: round(v, 4) for k, v in figures["thresholds"].items()}))
+
+
+def out_of_fold(llm: Any, prompt: Any, probe: Any, rows: list[dict], features: Any) -> Any:
+    """Out-of-fold probabilities of every head for the dev rows, fitted as the probe was (same features, C and
+    extra training set), so that dev figures are not in-sample."""
+    import numpy as np
+
+    from promptkit.probes import hidden_features, oof_probabilities, probe_specs
+
+    extra = load_rows(EXTRA) if probe.meta.get("trained_on", {}).get("moderation.jsonl (all)") else []
+    if extra:
+        rendered, spans = rendered_prompts(llm, prompt, [r["text"] for r in extra])
+        features = np.concatenate([features, hidden_features(llm, rendered, spans=spans, specs=probe_specs(probe))])
+    everything = rows + extra
+    targets = {"unsafe": [int(bool(r["labels"])) for r in everything]}
+    targets.update({c: [int(c in r["labels"]) for r in everything] for c in CATEGORIES})
+    oof = oof_probabilities(features, targets, c=float(probe.meta.get("c", 1.0)),
+                            strata=[f"{bool(r['labels'])}-{r['lang']}" for r in everything],
+                            fit_only=[False] * len(rows) + [True] * len(extra))
+    return np.stack([oof[h][: len(rows)] for h in probe.heads], axis=1)
 
 
 def latency(args: argparse.Namespace) -> None:
@@ -127,9 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="LLM name (default: the default model)")
     parser.add_argument("--prompt", default=PROMPT, help=f"moderation prompt of the probe (default {PROMPT})")
     parser.add_argument("--fit", action="store_true", help="fit the probe on the dev split first")
-    parser.add_argument("--layer", type=int, default=16, help="--fit: decoder layer read (default 16)")
-    parser.add_argument("--pool", choices=("last", "mean"), default="last", help="--fit: pooling (default last)")
-    parser.add_argument("--c", type=float, default=0.05, help="--fit: inverse L2 strength (default 0.05)")
+    parser.add_argument("--features", default="mean:14,last:8",
+                        help="--fit: hidden states read, POOL:LAYER,... (default mean:14,last:8: the text's tokens "
+                        "averaged after layer 14, and the last token after layer 8)")
+    parser.add_argument("--c", type=float, default=0.03, help="--fit: inverse L2 strength (default 0.03)")
+    parser.add_argument("--target-fpr", type=float, default=0.08,
+                        help="--fit: out-of-fold false-positive rate allowed per language (default 0.08)")
     parser.add_argument("--no-extra", action="store_true", help="--fit: train on the dev split alone")
     parser.add_argument("--latency", type=int, metavar="N", help="time the guard on N course questions and exit")
     parser.add_argument("--errors", action="store_true", help="list the shipped chain's mistakes (dev only)")
@@ -145,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     from promptkit.chains import load_chain
     from promptkit.llm import load_llm
     from promptkit.paths import replay_cache_path
-    from promptkit.probes import find_probe, hidden_features
+    from promptkit.probes import find_probe, hidden_features, probe_specs
 
     cache = ReplayCache(replay_cache_path(), mode=args.cache)
     llm = load_llm(args.model, cache=cache) if args.model else load_llm(cache=cache)
@@ -165,16 +198,21 @@ def main(argv: list[str] | None = None) -> int:
     if probe is not None:
         rendered, spans = rendered_prompts(llm, prompt, texts)
         t0 = time.perf_counter()
-        features = hidden_features(llm, rendered, layer=int(probe.meta["layer"]), pool=probe.meta["pool"], spans=spans)
+        features = hidden_features(llm, rendered, spans=spans, specs=probe_specs(probe))
         meta["feature_seconds"] = round(time.perf_counter() - t0, 1)
         probs = probe.probabilities(features)
+        if args.split == "dev":  # the probe was fitted on dev: its honest dev figures are out-of-fold
+            probs = out_of_fold(llm, prompt, probe, rows, features)
+            meta["probe rows"] = "out-of-fold (5-fold cross-validation on dev)"
         states = [{"probabilities": dict(zip(probe.heads, map(float, p), strict=True)), "thresholds": probe.thresholds}
                   for p in probs]
         systems["probe"] = [combine(None, None, policy="any", probe=s) for s in states]
         systems["any"] = [combine(h, None, policy="any", probe=s) for h, s in zip(rules, states, strict=True)]
         systems["confirm"] = [combine(h, None, policy="confirm", probe=s) for h, s in zip(rules, states, strict=True)]
-        meta.update(layer=probe.meta["layer"], pool=probe.meta["pool"], thresholds=probe.thresholds)
-    overrides = {"name": args.model} if args.model else {}
+        meta.update(features=probe_specs(probe), thresholds=probe.thresholds)
+    overrides: dict[str, Any] = {"name": args.model} if args.model else {}
+    if probe is not None:  # the chain with this prompt, read by its probe at the probe's own thresholds
+        overrides.update(prompt=args.prompt, threshold=None)
     chain = load_chain("moderation", cache=cache, **overrides)
     t0 = time.perf_counter()
     systems["cascade (shipped chain)"] = chain.batch([{"text": t} for t in texts])

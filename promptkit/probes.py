@@ -150,43 +150,57 @@ def layer_states(
     return out
 
 
-def _forward(llm: Any, prompt: str, layer: int, pool: str, span: tuple[int, int] | None) -> np.ndarray:
-    last, mean = layer_states(llm, prompt, [layer], span)[layer]
-    return last if pool == "last" else mean
-
-
 def hidden_features(
     llm: Any,
     prompts: Sequence[str],
     *,
-    layer: int,
+    layer: int | None = None,
     pool: str = "last",
     spans: Sequence[tuple[int, int] | None] | None = None,
+    specs: Sequence[tuple[str, int]] | None = None,
 ) -> np.ndarray:
-    """``(len(prompts), hidden size)`` float32 vectors: the hidden state after decoder ``layer`` at the last
-    token (``pool="last"``) or averaged over the tokens inside ``spans[i]`` (character offsets of the input text
-    in the prompt; ``pool="mean"``). Cached in the model's replay cache when it has one."""
-    if pool not in POOLS:
-        raise ValidationError(f"unknown probe pooling {pool!r}; expected one of {', '.join(POOLS)}")
+    """``(len(prompts), features)`` float32 rows: for each ``(pool, layer)`` of ``specs`` (default
+    ``[(pool, layer)]``), the hidden state after that decoder layer at the last token (``"last"``) or averaged over
+    the tokens inside ``spans[i]`` (character offsets of the input text in the prompt; ``"mean"``), side by side.
+    One forward pass per prompt serves every spec. Each vector is cached in the model's replay cache when it has
+    one."""
+    specs = [(str(p), int(n)) for p, n in specs] if specs else [(pool, int(layer or 0))]
+    for p, _ in specs:
+        if p not in POOLS:
+            raise ValidationError(f"unknown probe pooling {p!r}; expected one of {', '.join(POOLS)}")
     from promptkit.cache import request_key
 
     spans = list(spans) if spans is not None else [None] * len(prompts)
-    requests = [_request(llm, p, layer, pool, s) for p, s in zip(prompts, spans, strict=True)]
-    keys = [request_key(r) for r in requests]
+    requests = [[_request(llm, prompt, n, p, span) for p, n in specs]
+                for prompt, span in zip(prompts, spans, strict=True)]
+    keys = [[request_key(r) for r in row] for row in requests]
     store = llm.replay_store() if hasattr(llm, "replay_store") else None
-    found = store.get_many(keys) if store is not None else {}
-    out: list[np.ndarray | None] = [_decode(found[k]["vector"]) if k in found else None for k in keys]
+    found = store.get_many([k for row in keys for k in row]) if store is not None else {}
+    out: list[np.ndarray | None] = []
+    for row in keys:
+        out.append(np.concatenate([_decode(found[k]["vector"]) for k in row]) if all(k in found for k in row)
+                   else None)
     todo = [i for i, v in enumerate(out) if v is None]
     if store is not None:
         store.count(len(keys) - len(todo), len(todo))
-        store.require([keys[i] for i in todo], describe=f"model {llm.model_id} hidden states")
-    for i in todo:
+        store.require([keys[i][0] for i in todo], describe=f"model {llm.model_id} hidden states")
+    if todo:
         llm._set_threads()
-        vector = _forward(llm, prompts[i], layer, pool, spans[i])
-        out[i] = vector
+    for i in todo:
+        states = layer_states(llm, prompts[i], sorted({n for _, n in specs}), spans[i])
+        vectors = [states[n][0] if p == "last" else states[n][1] for p, n in specs]
+        out[i] = np.concatenate(vectors)
         if store is not None:
-            store.put_many([(keys[i], llm.model_id, requests[i], {"vector": _encode(vector)})])
+            store.put_many([(k, llm.model_id, r, {"vector": _encode(v)})
+                            for k, r, v in zip(keys[i], requests[i], vectors, strict=True)])
     return np.stack(out) if out else np.zeros((0, 0), dtype=np.float32)  # type: ignore[arg-type]
+
+
+def probe_specs(probe: LinearProbe) -> list[tuple[str, int]]:
+    """The ``(pool, layer)`` pairs a probe reads, from its metadata (``features``, else ``pool`` and ``layer``)."""
+    if probe.meta.get("features"):
+        return [(str(p), int(n)) for p, n in probe.meta["features"]]
+    return [(str(probe.meta.get("pool", "last")), int(probe.meta["layer"]))]
 
 
 @dataclass

@@ -18,7 +18,7 @@ HEADS = ["unsafe", *CATEGORIES]
 WORDS = {"faca": "violence", "burro": "harassment", "endereço": "privacy"}
 
 
-def _features(llm, prompts, *, layer, pool="last", spans=None):
+def _features(llm, prompts, **_options):
     """One feature per head: 1 when the text after 'Texto:' holds the head's word."""
     rows = []
     for p in prompts:

@@ -95,15 +95,15 @@ def build_classify(parts: Parts) -> Runnable:
         raise ValidationError(f"probe for {parts.prompt_ref} has heads {probe.heads}, the prompt's labels are {labels}")
 
     def read_probe(states: list[Any]) -> list[Any]:
-        from promptkit.probes import hidden_features
+        from promptkit.probes import hidden_features, probe_specs, prompt_span
 
         todo = [i for i, s in enumerate(states) if not isinstance(s, Exception)]
         rendered = [parts.llm.render_prompt(parts.prompt.invoke(states[i]["vars"]).to_messages()) for i in todo]
         out = list(states)
         if not todo:
             return out
-        features = hidden_features(parts.llm, rendered, layer=int(probe.meta["layer"]),
-                                   pool=str(probe.meta.get("pool", "last")))
+        spans = [prompt_span(r, states[i]["vars"].get("text", "")) for i, r in zip(todo, rendered, strict=True)]
+        features = hidden_features(parts.llm, rendered, spans=spans, specs=probe_specs(probe))
         for i, row in zip(todo, probe.probabilities(features), strict=True):
             out[i] = {**states[i], "probabilities": dict(zip(probe.heads, map(float, row), strict=True))}
         return out

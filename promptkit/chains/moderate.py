@@ -63,11 +63,10 @@ def build_moderation(parts: Parts) -> Runnable:
         rendered = [parts.llm.render_prompt(parts.prompt.invoke(states[i]["vars"]).to_messages()) for i in todo]
         out = list(states)
         if probe is not None:
-            from promptkit.probes import hidden_features, prompt_span
+            from promptkit.probes import hidden_features, probe_specs, prompt_span
 
             spans = [prompt_span(r, states[i]["text"]) for i, r in zip(todo, rendered, strict=True)]
-            features = hidden_features(parts.llm, rendered, layer=int(probe.meta["layer"]),
-                                       pool=str(probe.meta.get("pool", "last")), spans=spans) if todo else []
+            features = hidden_features(parts.llm, rendered, spans=spans, specs=probe_specs(probe)) if todo else []
             probs = probe.probabilities(features) if todo else []
             for i, row in zip(todo, probs, strict=True):
                 out[i] = {**states[i], "probe": {"probabilities": dict(zip(probe.heads, map(float, row), strict=True)),

@@ -2,8 +2,8 @@
 
 :func:`clean_source` turns slide-style Markdown and text extracted from PDF into plain sections of sentences:
 
-* front matter, horizontal rules, page footers (``Página 3 de 8``, ``Page 2``) and any line that repeats three
-  or more times (running headers and footers of a PDF) are dropped;
+* front matter, horizontal rules, page footers (``Página 3 de 8``, ``Page 2``) and any line of three words or more that repeats
+  (running headers and footers of a PDF) are dropped;
 * a word hyphenated across a line break is joined (``pre-\\ncisa`` → ``precisa``) and the lines of one paragraph
   are joined into one; bullets, numbered items and headings keep their own line;
 * Markdown emphasis (``**``, ``__``, backticks) is removed; a heading starts a new section (its text is the
@@ -55,7 +55,7 @@ def _lines(text: str) -> list[str]:
     kept = []
     for line in lines:
         stripped = line.strip()
-        if _RULE.match(stripped) or (stripped and _PAGE.match(stripped)) or counts.get(stripped, 0) >= 3:
+        if _RULE.match(stripped) or (stripped and _PAGE.match(stripped)) or counts.get(stripped, 0) >= 2:
             continue
         kept.append(line.rstrip())
     return kept
