@@ -44,9 +44,9 @@ def fit(args: argparse.Namespace, llm: Any) -> None:
     extra = [] if args.no_extra else [r for path in EXTRA for r in load_rows(path)]
     rows = dev + extra
     rendered = [llm.render_prompt(prompt.invoke({"text": r["text"]}).to_messages()) for r in rows]
-    features = hidden_features(llm, rendered, layer=args.layer, pool="last")
+    features = hidden_features(llm, rendered, specs=[("last", args.layer)])
     meta = {"name": f"{prompt.metadata['ref']}--{llm.model_id}", "prompt": prompt.metadata["ref"],
-            "prompt_hash": prompt.metadata["hash"], "model": llm.model_id, "layer": args.layer, "pool": "last",
+            "prompt_hash": prompt.metadata["hash"], "model": llm.model_id, "features": [("last", args.layer)],
             "trained_on": {"student_comments.jsonl dev": len(dev), "sentiment_pt.jsonl + pools": len(extra)}}
     probe, cv = fit_label_probe(features, [r["label"] for r in rows], LABELS,
                                 extra=[False] * len(dev) + [True] * len(extra), c=args.c, meta=meta)
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="LLM name (default: the default model)")
     parser.add_argument("--fit", action="store_true", help=f"fit the probe of {PROBE_PROMPT} on dev first")
     parser.add_argument("--probe-prompt", default=PROBE_PROMPT)
-    parser.add_argument("--layer", type=int, default=16)
-    parser.add_argument("--c", type=float, default=0.05)
+    parser.add_argument("--layer", type=int, default=22, help="--fit: decoder layer read at the last token")
+    parser.add_argument("--c", type=float, default=0.1, help="--fit: inverse L2 strength")
     parser.add_argument("--no-extra", action="store_true", help="--fit: train on the dev comments alone")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--cache", default="use", choices=("use", "refresh", "off", "strict"))
@@ -108,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - t0
         ref = outs[0]["prompt"]
         mode = "probe" if outs[0].get("verdict") == "probe" else "generated label"
+        if mode == "probe" and args.split == "dev":
+            from promptkit import load_prompt
+            from promptkit.probes import find_probe
+
+            cv = find_probe(load_prompt(ref), llm.model_id).meta.get("cv")
+            print(f"| {name} · {ref} (probe, dev out-of-fold: the probe is fitted on dev) | {len(rows)} | "
+                  f"{cv['accuracy']:.2f} | {cv['macro_f1']:.2f} | "
+                  + " | ".join(f"{cv['recall'][label]:.2f}" for label in LABELS) + " | 0 |")
         for lang in ("all", "pt", "en"):
             idx = [i for i, r in enumerate(rows) if lang == "all" or r["lang"] == lang]
             if not idx:

@@ -140,14 +140,22 @@ def latency(args: argparse.Namespace) -> None:
     overrides = {"name": args.model} if args.model else {}
     chain = load_chain("moderation", cache=False, **overrides)
     chain.invoke({"text": "aquecimento"})  # the model is loaded once per process, as in `promptkit ask`
-    times = []
+    import os
+
+    import torch
+
+    times, cpu = [], []
     for question, answer in pairs:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         chain.invoke({"text": question})
         chain.invoke({"text": answer})
         times.append(time.perf_counter() - t0)
-    print(f"guard latency over {len(times)} questions (question + answer, model loaded, no cache): "
-          f"median {statistics.median(times):.2f} s, max {max(times):.2f} s")
+        cpu.append(time.process_time() - c0)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"guard latency over {len(times)} questions (question + answer, model loaded, no cache, "
+          f"{torch.get_num_threads()} torch thread(s), load average {load:.1f} on {os.cpu_count()} cores): "
+          f"wall median {statistics.median(times):.2f} s, max {max(times):.2f} s; "
+          f"CPU time median {statistics.median(cpu):.2f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,8 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         systems["confirm"] = [combine(h, None, policy="confirm", probe=s) for h, s in zip(rules, states, strict=True)]
         meta.update(features=probe_specs(probe), thresholds=probe.thresholds)
     overrides: dict[str, Any] = {"name": args.model} if args.model else {}
-    if probe is not None:  # the chain with this prompt, read by its probe at the probe's own thresholds
-        overrides.update(prompt=args.prompt, threshold=None)
+    overrides["prompt"] = args.prompt
+    if probe is not None:  # read by its probe at the probe's own thresholds
+        overrides["threshold"] = None
+    elif prompt.metadata.get("parser") == "labels":  # a yes/no prompt: the score threshold tuned for moderation@3
+        from promptkit.moderation.scoring import DEFAULT_THRESHOLD
+
+        overrides["threshold"] = DEFAULT_THRESHOLD
     chain = load_chain("moderation", cache=cache, **overrides)
     t0 = time.perf_counter()
     systems["cascade (shipped chain)"] = chain.batch([{"text": t} for t in texts])
@@ -225,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     reports = {}
     for name, outs in systems.items():
         reports[name] = moderation_report(rows, outs, CATEGORIES)
-        print_report(name, reports[name])
+        in_sample = args.split == "dev" and probe is not None and name.startswith("cascade")
+        print_report(name + (" — in-sample: its probe was fitted on dev" if in_sample else ""), reports[name])
     shipped = reports["cascade (shipped chain)"]
     print("\nShipped chain per category: support, recall (category named), recall (flagged at all), FPR\n")
     print("| category | support | R | flagged R | FPR |\n|---|---|---|---|---|")

@@ -50,7 +50,7 @@ def _request(llm: Any, prompt: str, layer: int, pool: str, span: tuple[int, int]
         "revision": llm.revision,
         "numerics": llm.numerics(),
         "prompt": prompt,
-        "params": {"layer": layer, "pool": pool, "span": list(span) if span else None},
+        "params": {"layer": layer, "pool": pool, "span": list(span) if span and pool == "mean" else None},
     }
 
 
@@ -424,6 +424,8 @@ def fit_label_probe(
         n_gold = sum(t == label for t in truth)
         f1s.append(2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0)
     cv = {"accuracy": float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])),
-          "macro_f1": float(np.mean(f1s))}
+          "macro_f1": float(np.mean(f1s)),
+          "recall": {label: float(np.mean([p == label for p, t in zip(predicted, truth, strict=True) if t == label]))
+                     for label in labels}}
     probe = fit_probe(features, targets, c=c, meta={**meta, "cv": cv, "c": c})
     return probe, cv

@@ -61,9 +61,19 @@ def limit_words(text: str, max_words: int) -> tuple[str, bool]:
     return kept.rstrip(",;:") + "…", True
 
 
+_MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-*•])\s+|\*\*|__")
+
+
 def clean_summary(text: str) -> str:
+    """The model's summary without a "Resumo:" prefix, surrounding quotes, Markdown headings, bullets or
+    emphasis (a small model rewriting an outline tends to copy its markup).
+
+    >>> clean_summary('Resumo: "## RAG - Busca trechos **relevantes**"')
+    'RAG Busca trechos relevantes'
+    """
     out = _SUMMARY_PREFIX.sub("", text.strip())
-    return out.strip().strip('"“”«»').strip()
+    out = out.strip().strip('"“”«»').strip()
+    return " ".join(_MARKUP.sub(" ", out).split())
 
 
 def build_summarize(parts: Parts) -> Runnable:
