@@ -65,12 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", help="summarize prompt ref (default: the chain's, summarize@production)")
     parser.add_argument("--model", help="LLM name (default: the default model)")
     parser.add_argument("--extractive", action="store_true", help="no model: the chain's extracted sentences")
+    parser.add_argument("--extract-factor", type=float,
+                        help="extract-then-rewrite prompts: word budget of the extract, as a multiple of max_words "
+                        "(default: the chain's EXTRACT_FACTOR)")
     parser.add_argument("--out", type=Path, help="write every summary and what it missed to this Markdown file")
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
     parser.add_argument("--cache", default="use", choices=("use", "refresh", "off", "strict"),
                         help="replay cache mode (default: use)")
     args = parser.parse_args(argv)
 
+    if args.extract_factor:
+        import promptkit.chains.summarize as summarize_chain
+
+        summarize_chain.EXTRACT_FACTOR = args.extract_factor
     rows = load_rows(args.dataset, args.split)
     if not rows:
         print(f"no rows in split {args.split!r} of {args.dataset}", file=sys.stderr)

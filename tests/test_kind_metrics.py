@@ -3,7 +3,13 @@ extraction (no model)."""
 
 from __future__ import annotations
 
-from promptkit.chains.summary_text import clean_source, cleaned_text, extract, extract_outline, extractive_summary
+from promptkit.chains.summary_text import (
+    clean_source,
+    cleaned_text,
+    extract,
+    extract_outline,
+    extractive_summary,
+)
 from promptkit.kind_metrics import (
     UNPARSEABLE,
     classification_report,

@@ -18,6 +18,7 @@ FIXED_INPUTS = {
     "max_words": "50",
     "language": "português",
     "answer_hint": "uma data, um ano ou um período",
+    "sentences": "## Atenção\n- A atenção distribui pesos entre os tokens.\n- O Transformer usa várias cabeças.",
 }
 
 

@@ -20,11 +20,11 @@ from typing import Any
 from langchain_core.output_parsers import BaseOutputParser, StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from promptkit.limits import check_text
 from promptkit.chains.parts import Parts
 from promptkit.chains.postprocess import clean_answer
 from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
 from promptkit.errors import ValidationError
+from promptkit.limits import check_text
 from promptkit.text import fold_words
 
 

@@ -24,10 +24,10 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from promptkit.chains.classify import as_text_input
-from promptkit.limits import check_text
 from promptkit.chains.parts import Parts
 from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
 from promptkit.errors import ValidationError
+from promptkit.limits import check_text
 from promptkit.moderation import check_rules, combine, parse_categories
 from promptkit.moderation.scoring import DEFAULT_THRESHOLD, yes_no_labels, yes_no_scores
 from promptkit.moderation.verdict import explain

@@ -131,7 +131,7 @@ def build_summarize(parts: Parts) -> Runnable:
             text=cleaned, max_words=str(max_words), language=LANGUAGE_NAMES.get(language, language)
         )
         if extractive:
-            values["sentences"] = extract_outline(text, EXTRACT_FACTOR * max_words, _lang(language))
+            values["sentences"] = extract_outline(text, int(EXTRACT_FACTOR * max_words), _lang(language))
         single = extractive or fits(values["text"], values, main_prompt)
         return {
             "values": values,
