@@ -125,7 +125,10 @@ def test_one_label_scores_the_unsafe_answer_alone():
     assert values[0] > values[1]
 
 
-def test_production_chain_scores_the_safe_question_with_one_row_per_text():
+def test_production_prompt_without_a_probe_falls_back_to_one_row_per_text():
+    """moderation@4 is read by a probe fitted for the default model; another model (here the fake) has none, so
+    the chain scores log P("Não") of the same prompt, one row per text the rules did not decide."""
+
     def respond(prompt: str) -> str:
         last = prompt.rsplit("Texto:", 1)[-1]
         return "Não" if "nudes" in last or "faca" in last else "Sim"
@@ -133,9 +136,9 @@ def test_production_chain_scores_the_safe_question_with_one_row_per_text():
     llm = CountingFake(respond=respond, logprob_calls=[])
     chain = load_chain("moderation", llm=llm)
     outs = chain.batch(["leva faca pro protesto", "bom dia turma", "o filme tem muito tiro"])
-    assert outs[0]["prompt"] == "moderation@3" and outs[0]["policy"] == "any"
+    assert outs[0]["prompt"] == "moderation@4" and outs[0]["policy"] == "any" and outs[0]["probe"] is None
     scored = [not o["model_skipped"] for o in outs]
     assert llm.logprob_calls[0][1] == ["Não"] * sum(scored)  # one row per text the rules did not decide
-    assert "ex-mod-01" not in llm.logprob_calls[0][0][0] and "espalhem no grupo" in llm.logprob_calls[0][0][0]
+    assert "Este texto é seguro?" in llm.logprob_calls[0][0][0]
     assert [o["flagged"] for o in outs] == [True, False, False]
     assert outs[0]["categories"] == ["unspecified"] or outs[0]["verdicts"]["violence"]["unsafe"]
