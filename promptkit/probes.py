@@ -22,7 +22,8 @@ import base64
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,31 @@ def layer_states(
     return out
 
 
+PROBE_THREADS = 1
+
+
+@contextmanager
+def _probe_threads(llm: Any, active: bool) -> Iterator[None]:
+    """Run the probe's forward passes on the model's own ``threads`` setting when it has one, else on
+    :data:`PROBE_THREADS` torch thread, restoring the process's setting afterwards. A probe pass is a few dozen
+    tokens: one thread does it without waiting for a second one, which on a busy 2-core machine made the guard
+    4-10 times slower (``benchmarks/bench_moderation.py --latency``)."""
+    if not active:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    wanted = getattr(llm, "threads", None) or PROBE_THREADS
+    if wanted != before:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 def hidden_features(
     llm: Any,
     prompts: Sequence[str],
@@ -184,15 +210,14 @@ def hidden_features(
     if store is not None:
         store.count(len(keys) - len(todo), len(todo))
         store.require([keys[i][0] for i in todo], describe=f"model {llm.model_id} hidden states")
-    if todo:
-        llm._set_threads()
-    for i in todo:
-        states = layer_states(llm, prompts[i], sorted({n for _, n in specs}), spans[i])
-        vectors = [states[n][0] if p == "last" else states[n][1] for p, n in specs]
-        out[i] = np.concatenate(vectors)
-        if store is not None:
-            store.put_many([(k, llm.model_id, r, {"vector": _encode(v)})
-                            for k, r, v in zip(keys[i], requests[i], vectors, strict=True)])
+    with _probe_threads(llm, bool(todo)):
+        for i in todo:
+            states = layer_states(llm, prompts[i], sorted({n for _, n in specs}), spans[i])
+            vectors = [states[n][0] if p == "last" else states[n][1] for p, n in specs]
+            out[i] = np.concatenate(vectors)
+            if store is not None:
+                store.put_many([(k, llm.model_id, r, {"vector": _encode(v)})
+                                for k, r, v in zip(keys[i], requests[i], vectors, strict=True)])
     return np.stack(out) if out else np.zeros((0, 0), dtype=np.float32)  # type: ignore[arg-type]
 
 

@@ -137,3 +137,27 @@ def test_find_probe_checks_the_prompt_hash(tmp_path, monkeypatch):
     fit_probe(x, {"unsafe": y}, meta={"prompt_hash": prompt.metadata["hash"]}).save(tmp_path / name)
     assert find_probe(prompt, "fake-chat") is not None
     assert probe_file_name("p@1", "org/model x") == "p@1--org_model_x.json"
+
+
+def test_probe_passes_run_on_one_thread_and_restore_the_setting(tiny_llm):
+    import torch
+
+    from promptkit import probes
+
+    seen = []
+    original = probes.layer_states
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        probes.layer_states = spy
+        hidden_features(tiny_llm, [_prompt("w33")], layer=1)
+    finally:
+        probes.layer_states = original
+        after = torch.get_num_threads()
+        torch.set_num_threads(before)
+    assert seen == [1] and after == 2
