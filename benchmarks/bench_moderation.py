@@ -11,10 +11,11 @@ Systems compared (same texts, same cached hidden states):
 
 * ``rules``: the lexicon alone (a high-confidence hit flags);
 * ``probe``: the linear probe alone (its unsafe head at its threshold; categories from its category heads);
-* ``any``: flagged when either flags; every layer runs;
-* ``cascade`` (the shipped chain, ``chains/moderation.yaml``): the rules first, the model only for texts they do
-  not flag with high confidence; same flags as ``any``, categories from the deciding layer;
-* ``confirm``: the model's flag needs a rule hit of any confidence (the "vote" of the two layers).
+* ``any``: flagged when either flags; every layer runs (the shipped chain, ``chains/moderation.yaml``, run as is in
+  the last row);
+* ``confirm``: the model's flag needs a rule hit of any confidence (the "vote" of the two layers);
+* ``cascade``: the rules first, the model only for texts they do not flag with high confidence; same flags as
+  ``any``, categories from the deciding layer (measured, not shipped).
 
 The probe's hidden states and the chain's model calls go through the replay cache, so a second run replays.
 """
@@ -217,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         systems["probe"] = [combine(None, None, policy="any", probe=s) for s in states]
         systems["any"] = [combine(h, None, policy="any", probe=s) for h, s in zip(rules, states, strict=True)]
         systems["confirm"] = [combine(h, None, policy="confirm", probe=s) for h, s in zip(rules, states, strict=True)]
+        # the chain's cascade rebuilt from the same probabilities (out-of-fold on dev): a high rule hit decides alone
+        systems["cascade"] = [combine(h, None) if any(v.confidence == "high" for v in h.values())
+                              else combine(h, None, policy="any", probe=s) for h, s in zip(rules, states, strict=True)]
         meta.update(features=probe_specs(probe), thresholds=probe.thresholds)
     overrides: dict[str, Any] = {"name": args.model} if args.model else {}
     overrides["prompt"] = args.prompt
@@ -228,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides["threshold"] = DEFAULT_THRESHOLD
     chain = load_chain("moderation", cache=cache, **overrides)
     t0 = time.perf_counter()
-    systems["cascade (shipped chain)"] = chain.batch([{"text": t} for t in texts])
+    systems["shipped chain"] = chain.batch([{"text": t} for t in texts])
     meta["chain_seconds"] = round(time.perf_counter() - t0, 1)
-    meta["chain_prompt"] = systems["cascade (shipped chain)"][0].get("prompt")
+    meta["chain_prompt"] = systems["shipped chain"][0].get("prompt")
     print(f"# Moderation ({', '.join(f'{k} {v}' for k, v in meta.items() if k != 'thresholds')})\n")
     print("Recall / false-positive rate / precision of unsafe-vs-safe per language; recall per category "
           "(the category itself predicted).\n")
@@ -238,21 +242,21 @@ def main(argv: list[str] | None = None) -> int:
     reports = {}
     for name, outs in systems.items():
         reports[name] = moderation_report(rows, outs, CATEGORIES)
-        in_sample = args.split == "dev" and probe is not None and name.startswith("cascade")
+        in_sample = args.split == "dev" and probe is not None and name == "shipped chain"
         print_report(name + (" — in-sample: its probe was fitted on dev" if in_sample else ""), reports[name])
-    shipped = reports["cascade (shipped chain)"]
+    shipped = reports["shipped chain"]
     print("\nShipped chain per category: support, recall (category named), recall (flagged at all), FPR\n")
     print("| category | support | R | flagged R | FPR |\n|---|---|---|---|---|")
     for c in CATEGORIES:
         v = shipped["categories"][c]
         print(f"| {c} | {v['support']} | {_fmt(v['recall'])} | {_fmt(v['flagged_recall'])} | {_fmt(v['fpr'])} |")
     decided: dict[str, int] = {}
-    for out in systems["cascade (shipped chain)"]:
+    for out in systems["shipped chain"]:
         decided[str(out.get("decided_by"))] = decided.get(str(out.get("decided_by")), 0) + 1
     print(f"\nDecided by (shipped chain): {decided}")
     if args.errors and args.split == "dev":
         print("\nMistakes of the shipped chain (dev):")
-        for r, o in zip(rows, systems["cascade (shipped chain)"], strict=True):
+        for r, o in zip(rows, systems["shipped chain"], strict=True):
             if bool(r["labels"]) != o["flagged"] or (r["labels"] and not set(r["labels"]) & set(o["categories"])):
                 print(f"- {r['id']} gold {r['labels']} got {o['categories']} p={o.get('llm_score')}: {r['text'][:110]}")
     if args.json:

@@ -1,5 +1,5 @@
-"""The moderation chain read by a linear probe (fake model, features from a stand-in), the cascade after the rules,
-the explanation of every verdict, the threshold fitting and the `--explain` flag."""
+"""The moderation chain read by a linear probe (fake model, features from a stand-in) beside the rules, the
+explanation of every verdict, the threshold fitting and the `--explain` flag."""
 
 from __future__ import annotations
 
@@ -51,8 +51,9 @@ def test_probe_decides_flags_and_categories_without_generating(probed):
     assert outs[0]["probabilities"]["unsafe"] > 0.9 and outs[0]["threshold"] == 0.5
     assert outs[1]["categories"] == ["privacy"]
     assert outs[2]["decided_by"] is None and outs[2]["probabilities"]["unsafe"] < 0.5
-    # the rules flag the last one with high confidence: the model is not run for it (cascade)
-    assert outs[3]["model_skipped"] and outs[3]["decided_by"] == "rules" and outs[3]["probabilities"] is None
+    # the rules flag the last one with high confidence; the model still runs and its categories are kept
+    assert outs[3]["decided_by"] == "rules" and outs[3]["probabilities"] is not None
+    assert "violence" in outs[3]["categories"]
     assert outs[0]["explanation"][0].startswith("flagged: violence (decided by model")
     assert any("probe p=" in line for line in outs[0]["explanation"])
 
@@ -67,7 +68,7 @@ def test_chain_threshold_overrides_the_probe_threshold(probed):
 def test_confirm_policy_runs_the_model_on_every_text(probed):
     chain = load_chain("moderation", llm=FakeChatModel(), prompt="moderation@4", policy="confirm", threshold=None)
     outs = chain.batch(["traz uma faca amanhã", "vou te pegar na saida"])
-    assert not outs[1]["model_skipped"] and outs[1]["probabilities"] is not None
+    assert outs[1]["probabilities"] is not None
     assert not outs[0]["flagged"]  # the model alone cannot flag under confirm
 
 

@@ -84,11 +84,7 @@ def test_scoring_chain_batches_one_logprob_call_and_applies_the_threshold():
     llm = _fake()
     chain = load_chain("moderation", llm=llm, prompt="moderation@2", policy="any")
     outs = chain.batch(["junta a galera e leva faca", "bom dia turma", "vou te pegar na saida", "   "])
-    # cascade under policy any: a high-confidence rule hit decides without the model, the rest is scored
-    skipped = [o["model_skipped"] for o in outs]
-    assert skipped[2] and not skipped[1] and not skipped[3]
-    scored = sum(not s for s in skipped[:3])
-    assert len(llm.logprob_calls) == 1 and len(llm.logprob_calls[0][0]) == 2 * scored  # texts x 2 labels
+    assert len(llm.logprob_calls) == 1 and len(llm.logprob_calls[0][0]) == 6  # 3 texts x 2 labels
     assert llm.calls == []  # nothing generated
     assert outs[2]["decided_by"] == "rules" and outs[2]["explanation"][0].startswith("flagged: violence")
     assert [o["flagged"] for o in outs] == [True, False, True, False]
@@ -137,8 +133,7 @@ def test_production_prompt_without_a_probe_falls_back_to_one_row_per_text():
     chain = load_chain("moderation", llm=llm)
     outs = chain.batch(["leva faca pro protesto", "bom dia turma", "o filme tem muito tiro"])
     assert outs[0]["prompt"] == "moderation@4" and outs[0]["policy"] == "any" and outs[0]["probe"] is None
-    scored = [not o["model_skipped"] for o in outs]
-    assert llm.logprob_calls[0][1] == ["Não"] * sum(scored)  # one row per text the rules did not decide
+    assert llm.logprob_calls[0][1] == ["Não", "Não", "Não"]  # one row per text
     assert "Este texto é seguro?" in llm.logprob_calls[0][0][0]
     assert [o["flagged"] for o in outs] == [True, False, False]
     assert outs[0]["categories"] == ["unspecified"] or outs[0]["verdicts"]["violence"]["unsafe"]

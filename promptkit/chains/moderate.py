@@ -11,8 +11,8 @@ skipped. The model step depends on the prompt and on what was fitted for it:
 * a JSON classifier (``parser: json``, moderation@1) is run as
   ``BatchAssign("raw", prompt | model | StrOutputParser())``.
 
-Under policy ``any`` the layers run as a cascade: a text the rules flag with high confidence is decided there,
-and the model runs only on the others (the verdict would be "flagged" whatever the model said).
+Every layer runs on every text (a cascade that skipped the model after a high-confidence rule hit flagged the same
+texts but named their categories worse on the dev split: ``eval/moderation_results.md``).
 Input: ``{"text": str}`` or a string. See :mod:`promptkit.moderation` for the layers and the rule.
 """
 
@@ -56,7 +56,6 @@ def build_moderation(parts: Parts) -> Runnable:
         threshold = thresholds.get("unsafe", 0.5)
     else:
         threshold = settings.threshold if settings.threshold is not None else DEFAULT_THRESHOLD
-    cascade = settings.policy == "any" and use_rules
 
     def score(states: list[Any]) -> list[Any]:
         todo = [i for i, s in enumerate(states) if not isinstance(s, Exception) and not s.get("_skip")]
@@ -84,9 +83,7 @@ def build_moderation(parts: Parts) -> Runnable:
             raise ValidationError("a moderation chain needs a 'text' string")
         check_text(text)
         state: dict[str, Any] = {"text": text, "rules": check_rules(text) if use_rules else None}
-        decided = cascade and any(h.confidence == "high" for h in (state["rules"] or {}).values())
-        state["cascaded"] = decided
-        if use_llm and text.strip() and not decided:
+        if use_llm and text.strip():
             state["vars"] = parts.variables({**inp, "text": text})
         else:
             state["_skip"] = True
@@ -125,7 +122,6 @@ def build_moderation(parts: Parts) -> Runnable:
         return {
             "decided_by": result.get("decided_by"),
             "explanation": explain(result),
-            "model_skipped": bool(state.get("cascaded")),
             "probe": probe.meta.get("name") if probe is not None else None,
             "answer": ", ".join(result["categories"]) if result["flagged"] else "safe",
             "flagged": result["flagged"],
