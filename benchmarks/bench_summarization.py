@@ -68,16 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extract-factor", type=float,
                         help="extract-then-rewrite prompts: word budget of the extract, as a multiple of max_words "
                         "(default: the chain's EXTRACT_FACTOR)")
+    parser.add_argument("--fill-at", type=float,
+                        help="extract-then-rewrite: complete summaries shorter than this share of max_words with the "
+                        "extracted sentences (default: the chain's FILL_AT; 0 turns it off)")
     parser.add_argument("--out", type=Path, help="write every summary and what it missed to this Markdown file")
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
     parser.add_argument("--cache", default="use", choices=("use", "refresh", "off", "strict"),
                         help="replay cache mode (default: use)")
     args = parser.parse_args(argv)
 
-    if args.extract_factor:
-        import promptkit.chains.summarize as summarize_chain
+    import promptkit.chains.summarize as summarize_chain
 
+    if args.extract_factor:
         summarize_chain.EXTRACT_FACTOR = args.extract_factor
+    if args.fill_at is not None:
+        summarize_chain.FILL_AT = args.fill_at
     rows = load_rows(args.dataset, args.split)
     if not rows:
         print(f"no rows in split {args.split!r} of {args.dataset}", file=sys.stderr)

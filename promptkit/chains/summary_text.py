@@ -155,7 +155,7 @@ def _cosine(a: Counter, b: Counter) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def _shorten(sentence: str, budget: int) -> str | None:
+def shorten(sentence: str, budget: int) -> str | None:
     """The longest clause-bounded prefix of ``sentence`` within ``budget`` words (at least 6), or ``None``."""
     best = None
     for m in _CLAUSE.finditer(sentence):
@@ -223,7 +223,7 @@ def _extract(text: str, max_words: int, lang: str) -> list[tuple[int, str]]:
         left = max_words - used
         words = len(sentence.split())
         if words > left:
-            short = _shorten(sentence, left)
+            short = shorten(sentence, left)
             if short is None:
                 continue
             sentence, words = short, len(short.split())
