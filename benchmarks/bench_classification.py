@@ -25,8 +25,11 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 from promptkit.kind_metrics import UNPARSEABLE, classification_report  # noqa: E402
 
 DATASET = ROOT / "eval" / "datasets" / "student_comments.jsonl"
-EXTRA = [ROOT / "eval" / "datasets" / "sentiment_pt.jsonl", ROOT / "prompts" / "_pools" / "sentiment_pt.jsonl",
-         ROOT / "prompts" / "_pools" / "sentiment_v2.jsonl"]
+EXTRA = [
+    ROOT / "eval" / "datasets" / "sentiment_pt.jsonl",
+    ROOT / "prompts" / "_pools" / "sentiment_pt.jsonl",
+    ROOT / "prompts" / "_pools" / "sentiment_v2.jsonl",
+]
 LABELS = ("positivo", "negativo", "neutro")
 PROBE_PROMPT = "classify_zero_shot@2"
 
@@ -45,11 +48,22 @@ def fit(args: argparse.Namespace, llm: Any) -> None:
     rows = dev + extra
     rendered = [llm.render_prompt(prompt.invoke({"text": r["text"]}).to_messages()) for r in rows]
     features = hidden_features(llm, rendered, specs=[("last", args.layer)])
-    meta = {"name": f"{prompt.metadata['ref']}--{llm.model_id}", "prompt": prompt.metadata["ref"],
-            "prompt_hash": prompt.metadata["hash"], "model": llm.model_id, "features": [("last", args.layer)],
-            "trained_on": {"student_comments.jsonl dev": len(dev), "sentiment_pt.jsonl + pools": len(extra)}}
-    probe, cv = fit_label_probe(features, [r["label"] for r in rows], LABELS,
-                                extra=[False] * len(dev) + [True] * len(extra), c=args.c, meta=meta)
+    meta = {
+        "name": f"{prompt.metadata['ref']}--{llm.model_id}",
+        "prompt": prompt.metadata["ref"],
+        "prompt_hash": prompt.metadata["hash"],
+        "model": llm.model_id,
+        "features": [("last", args.layer)],
+        "trained_on": {"student_comments.jsonl dev": len(dev), "sentiment_pt.jsonl + pools": len(extra)},
+    }
+    probe, cv = fit_label_probe(
+        features,
+        [r["label"] for r in rows],
+        LABELS,
+        extra=[False] * len(dev) + [True] * len(extra),
+        c=args.c,
+        meta=meta,
+    )
     path = probe_dirs()[0] / probe_file_name(prompt.metadata["ref"], llm.model_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     probe.save(path)
@@ -59,16 +73,20 @@ def fit(args: argparse.Namespace, llm: Any) -> None:
 
 def print_report(title: str, report: dict[str, Any]) -> None:
     per = report["per_label"]
-    print(f"| {title} | {report['n']} | {report['accuracy']:.2f} | {report['macro_f1']:.2f} | "
-          + " | ".join(f"{per[label]['recall']:.2f}" for label in LABELS) + f" | {report['unparseable']} |")
+    print(
+        f"| {title} | {report['n']} | {report['accuracy']:.2f} | {report['macro_f1']:.2f} | "
+        + " | ".join(f"{per[label]['recall']:.2f}" for label in LABELS)
+        + f" | {report['unparseable']} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "test", "fresh"), default="dev")
     parser.add_argument("--dataset", type=Path, default=DATASET)
-    parser.add_argument("--chain", action="append", help="chain(s) to run (default: classify_zero_shot and "
-                        "classify_few_shot)")
+    parser.add_argument(
+        "--chain", action="append", help="chain(s) to run (default: classify_zero_shot and classify_few_shot)"
+    )
     parser.add_argument("--prompt", help="prompt ref for the chain (with one --chain)")
     parser.add_argument("--model", help="LLM name (default: the default model)")
     parser.add_argument("--fit", action="store_true", help=f"fit the probe of {PROBE_PROMPT} on dev first")
@@ -99,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--prompt needs exactly one --chain")
     results: dict[str, Any] = {}
     print(f"# Sentiment classification (split {args.split}, {len(rows)} comments)\n")
-    print("| chain · prompt · lang | n | accuracy | macro-F1 | R positivo | R negativo | R neutro | unparseable |")
+    print(
+        "| chain · prompt · lang | n | accuracy | macro-F1 | R positivo | R negativo | R neutro | unparseable |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in chains:
         chain = load_chain(name, llm=llm, prompt=args.prompt)
@@ -113,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             from promptkit.probes import find_probe
 
             cv = find_probe(load_prompt(ref), llm.model_id).meta.get("cv")
-            print(f"| {name} · {ref} (probe, dev out-of-fold: the probe is fitted on dev) | {len(rows)} | "
-                  f"{cv['accuracy']:.2f} | {cv['macro_f1']:.2f} | "
-                  + " | ".join(f"{cv['recall'][label]:.2f}" for label in LABELS) + " | 0 |")
+            print(
+                f"| {name} · {ref} (probe, dev out-of-fold: the probe is fitted on dev) | {len(rows)} | "
+                f"{cv['accuracy']:.2f} | {cv['macro_f1']:.2f} | "
+                + " | ".join(f"{cv['recall'][label]:.2f}" for label in LABELS)
+                + " | 0 |"
+            )
         for lang in ("all", "pt", "en"):
             idx = [i for i, r in enumerate(rows) if lang == "all" or r["lang"] == lang]
             if not idx:
@@ -132,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         print("| gold \\ predicted | " + " | ".join([*LABELS, UNPARSEABLE]) + " |")
         print("|---|" + "---|" * (len(LABELS) + 1))
         for gold in LABELS:
-            print(f"| {gold} | " + " | ".join(str(report["confusion"][gold][p]) for p in [*LABELS, UNPARSEABLE]) + " |")
+            print(
+                f"| {gold} | "
+                + " | ".join(str(report["confusion"][gold][p]) for p in [*LABELS, UNPARSEABLE])
+                + " |"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -52,15 +52,20 @@ def _fmt(x: float | None) -> str:
 def print_report(title: str, report: dict[str, Any]) -> None:
     b = report["binary"]
     cats = report["categories"]
-    row = [f"{_fmt(b[lang]['recall'])} / {_fmt(b[lang]['fpr'])} / {_fmt(b[lang]['precision'])}" for lang in ("pt", "en")]
+    row = [
+        f"{_fmt(b[lang]['recall'])} / {_fmt(b[lang]['fpr'])} / {_fmt(b[lang]['precision'])}"
+        for lang in ("pt", "en")
+    ]
     worst = min((v["recall"] for v in cats.values() if v["recall"] is not None), default=None)
-    print(f"| {title} | {row[0]} | {row[1]} | {_fmt(worst)} | "
-          + " | ".join(_fmt(cats[c]["recall"]) for c in CATEGORIES) + " |")
+    print(
+        f"| {title} | {row[0]} | {row[1]} | {_fmt(worst)} | "
+        + " | ".join(_fmt(cats[c]["recall"]) for c in CATEGORIES)
+        + " |"
+    )
 
 
 def header() -> None:
-    print("| system | pt R / FPR / P | en R / FPR / P | worst category R | "
-          + " | ".join(CATEGORIES) + " |")
+    print("| system | pt R / FPR / P | en R / FPR / P | worst category R | " + " | ".join(CATEGORIES) + " |")
     print("|---|---|---|---|" + "---|" * len(CATEGORIES))
 
 
@@ -91,19 +96,36 @@ def fit(args: argparse.Namespace, llm: Any, prompt: Any) -> None:
     t0 = time.perf_counter()
     specs = parse_specs(args.features)
     features = hidden_features(llm, rendered, spans=spans, specs=specs)
-    meta = {"name": f"{prompt.metadata['ref']}--{llm.model_id}", "prompt": prompt.metadata["ref"],
-            "prompt_hash": prompt.metadata["hash"], "model": llm.model_id, "features": specs,
-            "trained_on": {"guard_texts.jsonl dev": len(dev), "moderation.jsonl (all)": len(extra)}}
-    probe, figures = fit_moderation_probe(features, rows, extra=[False] * len(dev) + [True] * len(extra),
-                                          c=args.c, meta=meta, target_fpr=args.target_fpr)
+    meta = {
+        "name": f"{prompt.metadata['ref']}--{llm.model_id}",
+        "prompt": prompt.metadata["ref"],
+        "prompt_hash": prompt.metadata["hash"],
+        "model": llm.model_id,
+        "features": specs,
+        "trained_on": {"guard_texts.jsonl dev": len(dev), "moderation.jsonl (all)": len(extra)},
+    }
+    probe, figures = fit_moderation_probe(
+        features,
+        rows,
+        extra=[False] * len(dev) + [True] * len(extra),
+        c=args.c,
+        meta=meta,
+        target_fpr=args.target_fpr,
+    )
     path = probe_dirs()[0] / probe_file_name(prompt.metadata["ref"], llm.model_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     probe.save(path)
     find_probe(prompt, llm.model_id)  # reads it back through the hash check
-    print(f"probe written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} "
-          f"({time.perf_counter() - t0:.0f} s); features {args.features}, C {args.c}")
-    print("dev cross-validated (out-of-fold):", json.dumps(figures["cv"]), "thresholds:", json.dumps(
-        {k: round(v, 4) for k, v in figures["thresholds"].items()}))
+    print(
+        f"probe written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} "
+        f"({time.perf_counter() - t0:.0f} s); features {args.features}, C {args.c}"
+    )
+    print(
+        "dev cross-validated (out-of-fold):",
+        json.dumps(figures["cv"]),
+        "thresholds:",
+        json.dumps({k: round(v, 4) for k, v in figures["thresholds"].items()}),
+    )
 
 
 def out_of_fold(llm: Any, prompt: Any, probe: Any, rows: list[dict], features: Any) -> Any:
@@ -116,13 +138,19 @@ def out_of_fold(llm: Any, prompt: Any, probe: Any, rows: list[dict], features: A
     extra = load_rows(EXTRA) if probe.meta.get("trained_on", {}).get("moderation.jsonl (all)") else []
     if extra:
         rendered, spans = rendered_prompts(llm, prompt, [r["text"] for r in extra])
-        features = np.concatenate([features, hidden_features(llm, rendered, spans=spans, specs=probe_specs(probe))])
+        features = np.concatenate(
+            [features, hidden_features(llm, rendered, spans=spans, specs=probe_specs(probe))]
+        )
     everything = rows + extra
     targets = {"unsafe": [int(bool(r["labels"])) for r in everything]}
     targets.update({c: [int(c in r["labels"]) for r in everything] for c in CATEGORIES})
-    oof = oof_probabilities(features, targets, c=float(probe.meta.get("c", 1.0)),
-                            strata=[f"{bool(r['labels'])}-{r['lang']}" for r in everything],
-                            fit_only=[False] * len(rows) + [True] * len(extra))
+    oof = oof_probabilities(
+        features,
+        targets,
+        c=float(probe.meta.get("c", 1.0)),
+        strata=[f"{bool(r['labels'])}-{r['lang']}" for r in everything],
+        fit_only=[False] * len(rows) + [True] * len(extra),
+    )
     return np.stack([oof[h][: len(rows)] for h in probe.heads], axis=1)
 
 
@@ -153,10 +181,12 @@ def latency(args: argparse.Namespace) -> None:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"guard latency over {len(times)} questions (question + answer, model loaded, no cache, "
-          f"{torch.get_num_threads()} torch thread(s), load average {load:.1f} on {os.cpu_count()} cores): "
-          f"wall median {statistics.median(times):.2f} s, max {max(times):.2f} s; "
-          f"CPU time median {statistics.median(cpu):.2f} s")
+    print(
+        f"guard latency over {len(times)} questions (question + answer, model loaded, no cache, "
+        f"{torch.get_num_threads()} torch thread(s), load average {load:.1f} on {os.cpu_count()} cores): "
+        f"wall median {statistics.median(times):.2f} s, max {max(times):.2f} s; "
+        f"CPU time median {statistics.median(cpu):.2f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,14 +196,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="LLM name (default: the default model)")
     parser.add_argument("--prompt", default=PROMPT, help=f"moderation prompt of the probe (default {PROMPT})")
     parser.add_argument("--fit", action="store_true", help="fit the probe on the dev split first")
-    parser.add_argument("--features", default="mean:14,last:8",
-                        help="--fit: hidden states read, POOL:LAYER,... (default mean:14,last:8: the text's tokens "
-                        "averaged after layer 14, and the last token after layer 8)")
+    parser.add_argument(
+        "--features",
+        default="mean:14,last:8",
+        help="--fit: hidden states read, POOL:LAYER,... (default mean:14,last:8: the text's tokens "
+        "averaged after layer 14, and the last token after layer 8)",
+    )
     parser.add_argument("--c", type=float, default=0.03, help="--fit: inverse L2 strength (default 0.03)")
-    parser.add_argument("--target-fpr", type=float, default=0.08,
-                        help="--fit: out-of-fold false-positive rate allowed per language (default 0.08)")
+    parser.add_argument(
+        "--target-fpr",
+        type=float,
+        default=0.08,
+        help="--fit: out-of-fold false-positive rate allowed per language (default 0.08)",
+    )
     parser.add_argument("--no-extra", action="store_true", help="--fit: train on the dev split alone")
-    parser.add_argument("--latency", type=int, metavar="N", help="time the guard on N course questions and exit")
+    parser.add_argument(
+        "--latency", type=int, metavar="N", help="time the guard on N course questions and exit"
+    )
     parser.add_argument("--errors", action="store_true", help="list the shipped chain's mistakes (dev only)")
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
     parser.add_argument("--cache", default="use", choices=("use", "refresh", "off", "strict"))
@@ -203,7 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     rules = [check_rules(t) for t in texts]
     systems: dict[str, list[dict]] = {"rules": [combine(h, None) for h in rules]}
     probe = find_probe(prompt, llm.model_id)
-    meta: dict[str, Any] = {"split": args.split, "texts": len(rows), "model": llm.model_id, "prompt": args.prompt}
+    meta: dict[str, Any] = {
+        "split": args.split,
+        "texts": len(rows),
+        "model": llm.model_id,
+        "prompt": args.prompt,
+    }
     if probe is not None:
         rendered, spans = rendered_prompts(llm, prompt, texts)
         t0 = time.perf_counter()
@@ -213,20 +257,33 @@ def main(argv: list[str] | None = None) -> int:
         if args.split == "dev":  # the probe was fitted on dev: its honest dev figures are out-of-fold
             probs = out_of_fold(llm, prompt, probe, rows, features)
             meta["probe rows"] = "out-of-fold (5-fold cross-validation on dev)"
-        states = [{"probabilities": dict(zip(probe.heads, map(float, p), strict=True)), "thresholds": probe.thresholds}
-                  for p in probs]
+        states = [
+            {
+                "probabilities": dict(zip(probe.heads, map(float, p), strict=True)),
+                "thresholds": probe.thresholds,
+            }
+            for p in probs
+        ]
         systems["probe"] = [combine(None, None, policy="any", probe=s) for s in states]
         systems["any"] = [combine(h, None, policy="any", probe=s) for h, s in zip(rules, states, strict=True)]
-        systems["confirm"] = [combine(h, None, policy="confirm", probe=s) for h, s in zip(rules, states, strict=True)]
+        systems["confirm"] = [
+            combine(h, None, policy="confirm", probe=s) for h, s in zip(rules, states, strict=True)
+        ]
         # the chain's cascade rebuilt from the same probabilities (out-of-fold on dev): a high rule hit decides alone
-        systems["cascade"] = [combine(h, None) if any(v.confidence == "high" for v in h.values())
-                              else combine(h, None, policy="any", probe=s) for h, s in zip(rules, states, strict=True)]
+        systems["cascade"] = [
+            combine(h, None)
+            if any(v.confidence == "high" for v in h.values())
+            else combine(h, None, policy="any", probe=s)
+            for h, s in zip(rules, states, strict=True)
+        ]
         meta.update(features=probe_specs(probe), thresholds=probe.thresholds)
     overrides: dict[str, Any] = {"name": args.model} if args.model else {}
     overrides["prompt"] = args.prompt
     if probe is not None:  # read by its probe at the probe's own thresholds
         overrides["threshold"] = None
-    elif prompt.metadata.get("parser") == "labels":  # a yes/no prompt: the score threshold tuned for moderation@3
+    elif (
+        prompt.metadata.get("parser") == "labels"
+    ):  # a yes/no prompt: the score threshold tuned for moderation@3
         from promptkit.moderation.scoring import DEFAULT_THRESHOLD
 
         overrides["threshold"] = DEFAULT_THRESHOLD
@@ -236,8 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     meta["chain_seconds"] = round(time.perf_counter() - t0, 1)
     meta["chain_prompt"] = systems["shipped chain"][0].get("prompt")
     print(f"# Moderation ({', '.join(f'{k} {v}' for k, v in meta.items() if k != 'thresholds')})\n")
-    print("Recall / false-positive rate / precision of unsafe-vs-safe per language; recall per category "
-          "(the category itself predicted).\n")
+    print(
+        "Recall / false-positive rate / precision of unsafe-vs-safe per language; recall per category "
+        "(the category itself predicted).\n"
+    )
     header()
     reports = {}
     for name, outs in systems.items():
@@ -249,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| category | support | R | flagged R | FPR |\n|---|---|---|---|---|")
     for c in CATEGORIES:
         v = shipped["categories"][c]
-        print(f"| {c} | {v['support']} | {_fmt(v['recall'])} | {_fmt(v['flagged_recall'])} | {_fmt(v['fpr'])} |")
+        print(
+            f"| {c} | {v['support']} | {_fmt(v['recall'])} | {_fmt(v['flagged_recall'])} | {_fmt(v['fpr'])} |"
+        )
     decided: dict[str, int] = {}
     for out in systems["shipped chain"]:
         decided[str(out.get("decided_by"))] = decided.get(str(out.get("decided_by")), 0) + 1
@@ -257,13 +318,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.errors and args.split == "dev":
         print("\nMistakes of the shipped chain (dev):")
         for r, o in zip(rows, systems["shipped chain"], strict=True):
-            if bool(r["labels"]) != o["flagged"] or (r["labels"] and not set(r["labels"]) & set(o["categories"])):
-                print(f"- {r['id']} gold {r['labels']} got {o['categories']} p={o.get('llm_score')}: {r['text'][:110]}")
+            if bool(r["labels"]) != o["flagged"] or (
+                r["labels"] and not set(r["labels"]) & set(o["categories"])
+            ):
+                print(
+                    f"- {r['id']} gold {r['labels']} got {o['categories']} p={o.get('llm_score')}: {r['text'][:110]}"
+                )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         clean = {k: {"binary": v["binary"], "categories": v["categories"]} for k, v in reports.items()}
-        args.json.write_text(json.dumps({"meta": meta, "systems": clean}, ensure_ascii=False, indent=2) + "\n",
-                             encoding="utf-8")
+        args.json.write_text(
+            json.dumps({"meta": meta, "systems": clean}, ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

@@ -35,20 +35,34 @@ def load_rows(path: Path, split: str) -> list[dict]:
     return [r for r in rows if split == "all" or r["split"] == split]
 
 
-def run_chain(rows: list[dict], prompt: str | None, model: str | None, cache_mode: str) -> tuple[list[dict], dict]:
+def run_chain(
+    rows: list[dict], prompt: str | None, model: str | None, cache_mode: str
+) -> tuple[list[dict], dict]:
     from promptkit.cache import ReplayCache
     from promptkit.chains import load_chain
     from promptkit.paths import replay_cache_path
 
     overrides: dict = {"name": model} if model else {}
-    chain = load_chain("summarize", prompt=prompt, cache=ReplayCache(replay_cache_path(), mode=cache_mode),
-                       **overrides)
+    chain = load_chain(
+        "summarize", prompt=prompt, cache=ReplayCache(replay_cache_path(), mode=cache_mode), **overrides
+    )
     t0 = time.perf_counter()
-    outs = chain.batch([{"text": r["text"], "max_words": r["max_words"],
-                         "language": "en" if r["lang"] == "en" else "pt-BR"} for r in rows])
+    outs = chain.batch(
+        [
+            {
+                "text": r["text"],
+                "max_words": r["max_words"],
+                "language": "en" if r["lang"] == "en" else "pt-BR",
+            }
+            for r in rows
+        ]
+    )
     first = outs[0] if outs else {}
-    return outs, {"model": first.get("model"), "prompt": first.get("prompt"),
-                  "seconds": round(time.perf_counter() - t0, 1)}
+    return outs, {
+        "model": first.get("model"),
+        "prompt": first.get("prompt"),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def run_extractive(rows: list[dict]) -> tuple[list[dict], dict]:
@@ -65,16 +79,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", help="summarize prompt ref (default: the chain's, summarize@production)")
     parser.add_argument("--model", help="LLM name (default: the default model)")
     parser.add_argument("--extractive", action="store_true", help="no model: the chain's extracted sentences")
-    parser.add_argument("--extract-factor", type=float,
-                        help="extract-then-rewrite prompts: word budget of the extract, as a multiple of max_words "
-                        "(default: the chain's EXTRACT_FACTOR)")
-    parser.add_argument("--fill-at", type=float,
-                        help="extract-then-rewrite: complete summaries shorter than this share of max_words with the "
-                        "extracted sentences (default: the chain's FILL_AT; 0 turns it off)")
-    parser.add_argument("--out", type=Path, help="write every summary and what it missed to this Markdown file")
+    parser.add_argument(
+        "--extract-factor",
+        type=float,
+        help="extract-then-rewrite prompts: word budget of the extract, as a multiple of max_words "
+        "(default: the chain's EXTRACT_FACTOR)",
+    )
+    parser.add_argument(
+        "--fill-at",
+        type=float,
+        help="extract-then-rewrite: complete summaries shorter than this share of max_words with the "
+        "extracted sentences (default: the chain's FILL_AT; 0 turns it off)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="write every summary and what it missed to this Markdown file"
+    )
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
-    parser.add_argument("--cache", default="use", choices=("use", "refresh", "off", "strict"),
-                        help="replay cache mode (default: use)")
+    parser.add_argument(
+        "--cache",
+        default="use",
+        choices=("use", "refresh", "off", "strict"),
+        help="replay cache mode (default: use)",
+    )
     args = parser.parse_args(argv)
 
     import promptkit.chains.summarize as summarize_chain
@@ -87,14 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print(f"no rows in split {args.split!r} of {args.dataset}", file=sys.stderr)
         return 2
-    outs, meta = run_extractive(rows) if args.extractive else run_chain(rows, args.prompt, args.model, args.cache)
+    outs, meta = (
+        run_extractive(rows) if args.extractive else run_chain(rows, args.prompt, args.model, args.cache)
+    )
     report = summary_report(rows, outs)
     head = f"split {args.split}, {len(rows)} sources, prompt {meta['prompt']}, model {meta['model']}, {meta['seconds']} s"
     print(f"# Summaries ({head})\n")
     print("| lang | n | key-point coverage | faithfulness | within limit |")
     print("|---|---|---|---|---|")
     for lang, s in report["summary"].items():
-        print(f"| {lang} | {s['n']} | {s['coverage']:.2f} | {s['faithfulness']:.2f} | {s['within_limit']:.2f} |")
+        print(
+            f"| {lang} | {s['n']} | {s['coverage']:.2f} | {s['faithfulness']:.2f} | {s['within_limit']:.2f} |"
+        )
     shapes: dict[str, list[int]] = {}
     for k, r in enumerate(rows):
         shapes.setdefault(r["shape"], []).append(k)
@@ -106,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         lines = [f"# Summaries ({head})", ""]
         for r, o, s in zip(rows, outs, report["items"], strict=True):
-            lines += [f"## {r['id']} ({r['lang']}, {r['shape']}, max {r['max_words']} words)", "",
-                      f"coverage {s['coverage']:.2f}, faithfulness {s['faithfulness']:.2f}, {s['words']} words", "",
-                      o["answer"] or "(empty)", ""]
+            lines += [
+                f"## {r['id']} ({r['lang']}, {r['shape']}, max {r['max_words']} words)",
+                "",
+                f"coverage {s['coverage']:.2f}, faithfulness {s['faithfulness']:.2f}, {s['words']} words",
+                "",
+                o["answer"] or "(empty)",
+                "",
+            ]
             missed = [p for p, ok in zip(r["points"], s["covered"], strict=True) if not ok]
             if missed:
                 lines += ["Points not covered:", *[f"- {p}" for p in missed], ""]
@@ -118,8 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "split": args.split, "summary": report["summary"]},
-                                        ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {"meta": meta, "split": args.split, "summary": report["summary"]},
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

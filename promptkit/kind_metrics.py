@@ -32,6 +32,7 @@ SUPPORT_THRESHOLD = 0.75
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[^\s])")
 
+
 def numbers(text: str) -> set[str]:
     """The numbers written in ``text`` (``1958``, ``3,5``), as written.
 
@@ -68,7 +69,9 @@ def point_coverage(point: str, summary: str, lang: str = "pt") -> float:
     return len(stems & content_stems(summary, lang)) / len(stems)
 
 
-def sentence_support(sentence: str, source: str, lang: str = "pt", *, source_stems: set[str] | None = None) -> float:
+def sentence_support(
+    sentence: str, source: str, lang: str = "pt", *, source_stems: set[str] | None = None
+) -> float:
     """Share of the sentence's content stems found in the source (0 when it states a number the source lacks)."""
     stems = content_stems(sentence, lang)
     if not stems:
@@ -89,7 +92,8 @@ def score_summary(item: dict[str, Any], output: dict[str, Any] | str) -> dict[st
     source_stems = content_stems(item["text"], lang)
     sentences = split_sentences(summary)
     supported = [
-        sentence_support(s, item["text"], lang, source_stems=source_stems) >= SUPPORT_THRESHOLD for s in sentences
+        sentence_support(s, item["text"], lang, source_stems=source_stems) >= SUPPORT_THRESHOLD
+        for s in sentences
     ]
     words = word_count(summary)
     limit = int(item.get("max_words") or 0)
@@ -153,7 +157,12 @@ def classification_report(
         gold = sum(matrix[label].values())
         p = tp / predicted if predicted else 0.0
         r = tp / gold if gold else 0.0
-        per[label] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": gold}
+        per[label] = {
+            "precision": p,
+            "recall": r,
+            "f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "support": gold,
+        }
     n = len(scored)
     return {
         "n": n,
@@ -202,13 +211,22 @@ def moderation_report(
         neg = [k for k in idx if not scored[k]["unsafe"]]
         tp = sum(scored[k]["flagged"] for k in pos)
         fp = sum(scored[k]["flagged"] for k in neg)
-        binary[lang] = {"n": len(idx), "unsafe": len(pos), "safe": len(neg), "recall": _rate(tp, len(pos)),
-                        "fpr": _rate(fp, len(neg)), "precision": _rate(tp, tp + fp)}
+        binary[lang] = {
+            "n": len(idx),
+            "unsafe": len(pos),
+            "safe": len(neg),
+            "recall": _rate(tp, len(pos)),
+            "fpr": _rate(fp, len(neg)),
+            "precision": _rate(tp, tp + fp),
+        }
     per: dict[str, dict[str, Any]] = {}
     for c in categories:
         pos = [s for s in scored if c in s["gold"]]
         neg = [s for s in scored if c not in s["gold"]]
-        per[c] = {"support": len(pos), "recall": _rate(sum(c in s["predicted"] for s in pos), len(pos)),
-                  "flagged_recall": _rate(sum(s["flagged"] for s in pos), len(pos)),
-                  "fpr": _rate(sum(c in s["predicted"] for s in neg), len(neg))}
+        per[c] = {
+            "support": len(pos),
+            "recall": _rate(sum(c in s["predicted"] for s in pos), len(pos)),
+            "flagged_recall": _rate(sum(s["flagged"] for s in pos), len(pos)),
+            "fpr": _rate(sum(c in s["predicted"] for s in neg), len(neg)),
+        }
     return {"binary": binary, "categories": per, "items": scored}

@@ -92,7 +92,9 @@ def _run(model: Any, ids: list[int], stop: int, watch: Sequence[int], cache: Any
     try:
         with torch.inference_mode():
             try:
-                model.model(input_ids=torch.tensor([ids]), use_cache=True, **{cache_argument(model.model): cache})
+                model.model(
+                    input_ids=torch.tensor([ids]), use_cache=True, **{cache_argument(model.model): cache}
+                )
             except _Stop:
                 pass
     finally:
@@ -115,7 +117,9 @@ def layer_states(
     tok, model = backend.tokenizer, backend.model
     count = len(model.model.layers)
     if not layers or not all(1 <= n <= count for n in layers):
-        raise ValidationError(f"probe layers {list(layers)} must lie in the model's 1..{count} decoder layers")
+        raise ValidationError(
+            f"probe layers {list(layers)} must lie in the model's 1..{count} decoder layers"
+        )
     enc = tok(prompt, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = enc["input_ids"], enc["offset_mapping"]
     if not ids:
@@ -123,7 +127,9 @@ def layer_states(
     start, end = span if span else (0, len(prompt))
     inside = [i for i, (a, z) in enumerate(offsets) if z > a and a >= start and z <= end] or [len(ids) - 1]
     stop = max(layers)
-    split = max(0, inside[0] - 1)  # the template before the text, one token kept back so the text never starts it
+    split = max(
+        0, inside[0] - 1
+    )  # the template before the text, one token kept back so the text never starts it
     key = (id(model), stop, tuple(ids[:split]))
     cache = None
     if split >= MIN_PREFIX:
@@ -197,15 +203,20 @@ def hidden_features(
     from promptkit.cache import request_key
 
     spans = list(spans) if spans is not None else [None] * len(prompts)
-    requests = [[_request(llm, prompt, n, p, span) for p, n in specs]
-                for prompt, span in zip(prompts, spans, strict=True)]
+    requests = [
+        [_request(llm, prompt, n, p, span) for p, n in specs]
+        for prompt, span in zip(prompts, spans, strict=True)
+    ]
     keys = [[request_key(r) for r in row] for row in requests]
     store = llm.replay_store() if hasattr(llm, "replay_store") else None
     found = store.get_many([k for row in keys for k in row]) if store is not None else {}
     out: list[np.ndarray | None] = []
     for row in keys:
-        out.append(np.concatenate([_decode(found[k]["vector"]) for k in row]) if all(k in found for k in row)
-                   else None)
+        out.append(
+            np.concatenate([_decode(found[k]["vector"]) for k in row])
+            if all(k in found for k in row)
+            else None
+        )
     todo = [i for i, v in enumerate(out) if v is None]
     if store is not None:
         store.count(len(keys) - len(todo), len(todo))
@@ -216,8 +227,12 @@ def hidden_features(
             vectors = [states[n][0] if p == "last" else states[n][1] for p, n in specs]
             out[i] = np.concatenate(vectors)
             if store is not None:
-                store.put_many([(k, llm.model_id, r, {"vector": _encode(v)})
-                                for k, r, v in zip(keys[i], requests[i], vectors, strict=True)])
+                store.put_many(
+                    [
+                        (k, llm.model_id, r, {"vector": _encode(v)})
+                        for k, r, v in zip(keys[i], requests[i], vectors, strict=True)
+                    ]
+                )
     return np.stack(out) if out else np.zeros((0, 0), dtype=np.float32)  # type: ignore[arg-type]
 
 
@@ -303,7 +318,9 @@ class LinearProbe:
                 f"probe file {path} does not match its recorded sha256 (recorded {recorded}, actual {actual})",
                 hint="it was edited or damaged; restore it from the repository or refit it",
             )
-        if probe.coef.shape != (len(probe.heads), probe.mean.shape[0]) or probe.intercept.shape != (len(probe.heads),):
+        if probe.coef.shape != (len(probe.heads), probe.mean.shape[0]) or probe.intercept.shape != (
+            len(probe.heads),
+        ):
             raise ValidationError(f"probe file {path} has arrays of inconsistent shapes")
         return probe
 
@@ -338,8 +355,15 @@ def fit_probe(
         model.fit(z, y)
         coefs.append(model.coef_[0])
         intercepts.append(float(model.intercept_[0]))
-    return LinearProbe(heads=heads, mean=mean, scale=scale, coef=np.stack(coefs), intercept=np.asarray(intercepts),
-                       thresholds=dict(thresholds or {}), meta=dict(meta or {}))
+    return LinearProbe(
+        heads=heads,
+        mean=mean,
+        scale=scale,
+        coef=np.stack(coefs),
+        intercept=np.asarray(intercepts),
+        thresholds=dict(thresholds or {}),
+        meta=dict(meta or {}),
+    )
 
 
 PROBES_FOLDER = "_probes"
@@ -448,9 +472,13 @@ def fit_label_probe(
         n_pred = sum(p == label for p in predicted)
         n_gold = sum(t == label for t in truth)
         f1s.append(2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0)
-    cv = {"accuracy": float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])),
-          "macro_f1": float(np.mean(f1s)),
-          "recall": {label: float(np.mean([p == label for p, t in zip(predicted, truth, strict=True) if t == label]))
-                     for label in labels}}
+    cv = {
+        "accuracy": float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])),
+        "macro_f1": float(np.mean(f1s)),
+        "recall": {
+            label: float(np.mean([p == label for p, t in zip(predicted, truth, strict=True) if t == label]))
+            for label in labels
+        },
+    }
     probe = fit_probe(features, targets, c=c, meta={**meta, "cv": cv, "c": c})
     return probe, cv

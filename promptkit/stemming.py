@@ -64,7 +64,9 @@ def content_words(text: str) -> list[str]:
     >>> content_words("O modelo e os dados do modelo")
     ['modelo', 'dados', 'modelo']
     """
-    return [w for w in _WORD.findall(text.lower()) if fold(w) not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return [
+        w for w in _WORD.findall(text.lower()) if fold(w) not in STOPWORDS and (len(w) > 1 or w.isdigit())
+    ]
 
 
 def content_stems(text: str, lang: str = "pt") -> set[str]:

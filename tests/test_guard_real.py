@@ -45,8 +45,14 @@ def test_classify_few_shot_says_neutral_for_a_schedule_notice(llm):
     from promptkit.chains import load_chain
 
     chain = load_chain("classify_few_shot", llm=llm)
-    outs = chain.batch(["the next class is on Thursday at 7 pm", "A próxima aula é na quinta às 19h.",
-                        "Adorei a aula de hoje, muito clara!", "O áudio da gravação está péssimo de novo."])
+    outs = chain.batch(
+        [
+            "the next class is on Thursday at 7 pm",
+            "A próxima aula é na quinta às 19h.",
+            "Adorei a aula de hoje, muito clara!",
+            "O áudio da gravação está péssimo de novo.",
+        ]
+    )
     assert [o["label"] for o in outs] == ["neutro", "neutro", "positivo", "negativo"]
     assert outs[0]["verdict"] == "probe" and outs[0]["prompt"] == "classify_few_shot@3"
 

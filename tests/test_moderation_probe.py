@@ -33,9 +33,15 @@ def probed(tmp_path, monkeypatch):
     from promptkit import load_prompt, probes
 
     prompt = load_prompt("moderation@4")
-    probe = LinearProbe(heads=HEADS, mean=np.zeros(8), scale=np.ones(8), coef=8 * np.eye(8),
-                        intercept=-4 * np.ones(8), thresholds={h: 0.5 for h in HEADS},
-                        meta={"prompt_hash": prompt.metadata["hash"], "layer": 3, "pool": "last", "name": "test"})
+    probe = LinearProbe(
+        heads=HEADS,
+        mean=np.zeros(8),
+        scale=np.ones(8),
+        coef=8 * np.eye(8),
+        intercept=-4 * np.ones(8),
+        thresholds={h: 0.5 for h in HEADS},
+        meta={"prompt_hash": prompt.metadata["hash"], "layer": 3, "pool": "last", "name": "test"},
+    )
     probe.save(tmp_path / probe_file_name("moderation@4", "fake-chat"))
     monkeypatch.setattr(probes, "probe_dirs", lambda: [tmp_path])
     monkeypatch.setattr(probes, "hidden_features", _features)
@@ -45,7 +51,9 @@ def probed(tmp_path, monkeypatch):
 def test_probe_decides_flags_and_categories_without_generating(probed):
     llm = FakeChatModel()
     chain = load_chain("moderation", llm=llm, prompt="moderation@4", threshold=None)
-    outs = chain.batch(["traz uma faca amanhã", "qual o endereço da Ana?", "bom dia turma", "vou te pegar na saida"])
+    outs = chain.batch(
+        ["traz uma faca amanhã", "qual o endereço da Ana?", "bom dia turma", "vou te pegar na saida"]
+    )
     assert llm.calls == [] and [o["flagged"] for o in outs] == [True, True, False, True]
     assert outs[0]["categories"] == ["violence"] and outs[0]["decided_by"] == "model"
     assert outs[0]["probabilities"]["unsafe"] > 0.9 and outs[0]["threshold"] == 0.5
@@ -66,18 +74,28 @@ def test_chain_threshold_overrides_the_probe_threshold(probed):
 
 
 def test_confirm_policy_runs_the_model_on_every_text(probed):
-    chain = load_chain("moderation", llm=FakeChatModel(), prompt="moderation@4", policy="confirm", threshold=None)
+    chain = load_chain(
+        "moderation", llm=FakeChatModel(), prompt="moderation@4", policy="confirm", threshold=None
+    )
     outs = chain.batch(["traz uma faca amanhã", "vou te pegar na saida"])
     assert outs[1]["probabilities"] is not None
     assert not outs[0]["flagged"]  # the model alone cannot flag under confirm
 
 
 def test_probe_categories_always_name_one_for_an_unsafe_text():
-    unsafe, found = probe_categories({"probabilities": {"unsafe": 0.8, "hate": 0.1, "sexual": 0.3},
-                                      "thresholds": {"unsafe": 0.5, "hate": 0.5, "sexual": 0.5}})
+    unsafe, found = probe_categories(
+        {
+            "probabilities": {"unsafe": 0.8, "hate": 0.1, "sexual": 0.3},
+            "thresholds": {"unsafe": 0.5, "hate": 0.5, "sexual": 0.5},
+        }
+    )
     assert unsafe and found == ["sexual"]
-    result = combine({}, None, policy="any", probe={"probabilities": {"unsafe": 0.1, "hate": 0.9},
-                                                    "thresholds": {"unsafe": 0.5, "hate": 0.5}})
+    result = combine(
+        {},
+        None,
+        policy="any",
+        probe={"probabilities": {"unsafe": 0.1, "hate": 0.9}, "thresholds": {"unsafe": 0.5, "hate": 0.5}},
+    )
     assert not result["flagged"]  # a category head alone does not flag
     assert explain(result)[0].startswith("safe: no layer flagged")
 
@@ -102,7 +120,9 @@ def test_fit_moderation_probe_reports_cross_validated_figures():
             x[0] += 3
             x[1 + CATEGORIES.index(label[0])] += 3
         feats.append(x)
-    probe, figures = fit_moderation_probe(np.asarray(feats), rows, extra=[False] * 120, c=1.0, meta={"layer": 1})
+    probe, figures = fit_moderation_probe(
+        np.asarray(feats), rows, extra=[False] * 120, c=1.0, meta={"layer": 1}
+    )
     assert probe.heads == HEADS and set(figures["cv"]) == {"pt", "en"}
     assert all(v["fpr"] <= 0.1 for v in figures["cv"].values())
     assert probe.meta["cv"] == figures["cv"]
@@ -111,7 +131,9 @@ def test_fit_moderation_probe_reports_cross_validated_figures():
 def test_run_explain_prints_the_deciding_layer(capsys):
     from promptkit.cli import main
 
-    code = main(["run", "moderation", "--set", "layers=rules", "-i", "text=vou te pegar na saida", "--explain"])
+    code = main(
+        ["run", "moderation", "--set", "layers=rules", "-i", "text=vou te pegar na saida", "--explain"]
+    )
     out = capsys.readouterr().out
     assert code == 1 and out.startswith("flagged: violence (decided by rules")
     assert "matches=" in out

@@ -83,7 +83,9 @@ def test_fit_probe_separates_a_toy_problem_and_round_trips_through_json(tmp_path
     assert ((probs >= 0.5) == y.astype(bool)).mean() > 0.9
     path = probe.save(tmp_path / "p.json")
     loaded = LinearProbe.load(path)
-    assert np.allclose(loaded.probabilities(x), probe.probabilities(x)) and loaded.thresholds == {"unsafe": 0.5}
+    assert np.allclose(loaded.probabilities(x), probe.probabilities(x)) and loaded.thresholds == {
+        "unsafe": 0.5
+    }
     assert "pickle" not in path.read_text()  # plain JSON numbers
 
 

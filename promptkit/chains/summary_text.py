@@ -29,7 +29,9 @@ from promptkit.stemming import stem_list
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _RULE = re.compile(r"^\s*(?:[-_=*]\s*){3,}$")
-_PAGE = re.compile(r"^\s*(?:.*\b(?:p[áa]gina|page|p\.)\s*\d+(?:\s*(?:de|of|/)\s*\d+)?|\d{1,3})\s*$", re.IGNORECASE)
+_PAGE = re.compile(
+    r"^\s*(?:.*\b(?:p[áa]gina|page|p\.)\s*\d+(?:\s*(?:de|of|/)\s*\d+)?|\d{1,3})\s*$", re.IGNORECASE
+)
 _HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+(.*)$")
 _QUOTE = re.compile(r"^\s*>\s?(.*)$")
@@ -204,7 +206,8 @@ def _extract(text: str, max_words: int, lang: str) -> list[tuple[int, str]]:
     for (si, _, _), bag in zip(flat, weighted, strict=True):
         sections_bag.setdefault(si, Counter()).update(bag)
     scores = [
-        0.5 * _cosine(w, whole) + 0.5 * _cosine(w, sections_bag[si]) for (si, _, _), w in zip(flat, weighted, strict=True)
+        0.5 * _cosine(w, whole) + 0.5 * _cosine(w, sections_bag[si])
+        for (si, _, _), w in zip(flat, weighted, strict=True)
     ]
     best_of: dict[int, int] = {}
     for i, (si, _, _) in enumerate(flat):

@@ -26,7 +26,9 @@ from promptkit.moderation.taxonomy import CATEGORIES
 TARGET_FPR = 0.08
 
 
-def unsafe_threshold(probs: np.ndarray, unsafe: Sequence[bool], langs: Sequence[str], target_fpr: float) -> float:
+def unsafe_threshold(
+    probs: np.ndarray, unsafe: Sequence[bool], langs: Sequence[str], target_fpr: float
+) -> float:
     """The lowest threshold keeping the false-positive rate at most ``target_fpr`` in every language.
 
     >>> unsafe_threshold(np.array([0.9, 0.2, 0.6, 0.1]), [True, False, False, False], ["pt"] * 4, 0.34)
@@ -85,16 +87,25 @@ def fit_moderation_probe(
     thresholds = {"unsafe": unsafe_threshold(oof["unsafe"][idx], unsafe, langs, target_fpr)}
     positives = [i for i in idx if rows[i]["labels"]]
     for c_name in CATEGORIES:
-        thresholds[c_name] = best_f1_threshold(oof[c_name][positives], [c_name in rows[i]["labels"] for i in positives])
+        thresholds[c_name] = best_f1_threshold(
+            oof[c_name][positives], [c_name in rows[i]["labels"] for i in positives]
+        )
     cv: dict[str, Any] = {}
     for lang in sorted(set(langs)):
         sel = [i for i in idx if rows[i]["lang"] == lang]
         pos = [i for i in sel if rows[i]["labels"]]
         neg = [i for i in sel if not rows[i]["labels"]]
         cv[lang] = {
-            "recall": float(np.mean([oof["unsafe"][i] >= thresholds["unsafe"] for i in pos])) if pos else None,
+            "recall": float(np.mean([oof["unsafe"][i] >= thresholds["unsafe"] for i in pos]))
+            if pos
+            else None,
             "fpr": float(np.mean([oof["unsafe"][i] >= thresholds["unsafe"] for i in neg])) if neg else None,
         }
-    probe = fit_probe(features, targets, c=c, thresholds=thresholds, meta={**meta, "cv": cv, "c": c,
-                                                                              "target_fpr": target_fpr})
+    probe = fit_probe(
+        features,
+        targets,
+        c=c,
+        thresholds=thresholds,
+        meta={**meta, "cv": cv, "c": c, "target_fpr": target_fpr},
+    )
     return probe, {"oof": oof, "cv": cv, "thresholds": thresholds}
