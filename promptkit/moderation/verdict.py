@@ -124,7 +124,8 @@ def combine(
 
     ``probe`` (``{"probabilities": {head: p}, "thresholds": {head: t}}``, from a linear probe) speaks both ways:
     its ``unsafe`` head is the yes/no decision and its category heads name the categories
-    (:func:`probe_categories`), so a text the model alone flags gets a real category.
+    (:func:`probe_categories`), so a text the model alone flags gets a real category. When no category head reaches
+    its threshold, the categories the rules hit (at any confidence) are used before the most probable head.
 
     Every result says which layer decided (``decided_by``: ``rules``, ``model``, ``rules+model`` or ``None``
     for a safe text) and, per category, the evidence (``matches`` of the rules, ``probability`` and
@@ -136,6 +137,10 @@ def combine(
             raise ValueError("give the LLM layer as a probe, as categories or as a yes/no decision, not several")
         llm_unsafe, probe_found = probe_categories(probe)
         llm_score = probe["probabilities"].get("unsafe")
+        thresholds = probe["thresholds"]
+        guessed = not any(probe["probabilities"].get(c, 0.0) >= thresholds.get(c, 0.5) for c in probe_found)
+        if guessed and rules:  # no category head fired: the rules' categories name the text, not a guess
+            probe_found = [c for c in CATEGORIES if c in rules]
     if policy not in POLICIES:
         raise ValueError(f"unknown moderation policy {policy!r}; expected one of {POLICIES}")
     if llm is not None and llm_unsafe is not None:
