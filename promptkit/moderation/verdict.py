@@ -125,7 +125,8 @@ def combine(
     ``probe`` (``{"probabilities": {head: p}, "thresholds": {head: t}}``, from a linear probe) speaks both ways:
     its ``unsafe`` head is the yes/no decision and its category heads name the categories
     (:func:`probe_categories`), so a text the model alone flags gets a real category. When no category head reaches
-    its threshold, the categories the rules hit (at any confidence) are used before the most probable head.
+    its threshold, the categories the rules hit (at any confidence) are used before the most probable head; a
+    low-confidence rule hit (a topic word) counts as soon as the probe calls the text unsafe, as with the other forms.
 
     Every result says which layer decided (``decided_by``: ``rules``, ``model``, ``rules+model`` or ``None``
     for a safe text) and, per category, the evidence (``matches`` of the rules, ``probability`` and
@@ -151,7 +152,7 @@ def combine(
         hit = (rules or {}).get(category)
         rule_level = hit.confidence if hit else None
         if probe is not None:
-            llm_flag = bool(llm_unsafe) and category in probe_found
+            llm_flag = bool(llm_unsafe) and (category in probe_found or rule_level is not None)
         elif llm_unsafe is not None:
             llm_flag = bool(llm_unsafe) and rule_level is not None
         else:
