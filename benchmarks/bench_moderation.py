@@ -38,6 +38,7 @@ from promptkit.moderation import CATEGORIES, check_rules, combine  # noqa: E402
 
 DATASET = ROOT / "eval" / "datasets" / "guard_texts.jsonl"
 EXTRA = ROOT / "eval" / "datasets" / "moderation.jsonl"
+TRAIN = ROOT / "eval" / "datasets" / "guard_train.jsonl"  # training-only texts for the weaker categories
 PROMPT = "moderation@4"
 
 
@@ -90,7 +91,7 @@ def fit(args: argparse.Namespace, llm: Any, prompt: Any) -> None:
     from promptkit.probes import find_probe, hidden_features, probe_dirs, probe_file_name
 
     dev = [r for r in load_rows(args.dataset) if r["split"] == "dev"]
-    extra = [] if args.no_extra else load_rows(EXTRA)
+    extra = [] if args.no_extra else load_rows(EXTRA) + (load_rows(TRAIN) if args.train_extra else [])
     rows = dev + extra
     rendered, spans = rendered_prompts(llm, prompt, [r["text"] for r in rows])
     t0 = time.perf_counter()
@@ -102,7 +103,11 @@ def fit(args: argparse.Namespace, llm: Any, prompt: Any) -> None:
         "prompt_hash": prompt.metadata["hash"],
         "model": llm.model_id,
         "features": specs,
-        "trained_on": {"guard_texts.jsonl dev": len(dev), "moderation.jsonl (all)": len(extra)},
+        "trained_on": {
+            "guard_texts.jsonl dev": len(dev),
+            "moderation.jsonl (all)": 0 if args.no_extra else len(load_rows(EXTRA)),
+            "guard_train.jsonl": len(load_rows(TRAIN)) if args.train_extra and not args.no_extra else 0,
+        },
     }
     probe, figures = fit_moderation_probe(
         features,
@@ -135,7 +140,10 @@ def out_of_fold(llm: Any, prompt: Any, probe: Any, rows: list[dict], features: A
 
     from promptkit.probes import hidden_features, oof_probabilities, probe_specs
 
-    extra = load_rows(EXTRA) if probe.meta.get("trained_on", {}).get("moderation.jsonl (all)") else []
+    trained_on = probe.meta.get("trained_on", {})
+    extra = (load_rows(EXTRA) if trained_on.get("moderation.jsonl (all)") else []) + (
+        load_rows(TRAIN) if trained_on.get("guard_train.jsonl") else []
+    )
     if extra:
         rendered, spans = rendered_prompts(llm, prompt, [r["text"] for r in extra])
         features = np.concatenate(
@@ -210,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         help="--fit: out-of-fold false-positive rate allowed per language (default 0.08)",
     )
     parser.add_argument("--no-extra", action="store_true", help="--fit: train on the dev split alone")
+    parser.add_argument("--train-extra", action="store_true",
+                        help="--fit: also train on eval/datasets/guard_train.jsonl (measured on dev, not shipped)")
     parser.add_argument(
         "--latency", type=int, metavar="N", help="time the guard on N course questions and exit"
     )
