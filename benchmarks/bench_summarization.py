@@ -1,21 +1,23 @@
-"""Summarization benchmark: ROUGE-L of the ``summarize`` chain against reference summaries of course modules.
+"""Summarization benchmark: key-point coverage, faithfulness and length of the ``summarize`` chain on the held-out
+sources of ``eval/datasets/summary_sources.jsonl``.
 
-    python benchmarks/bench_summarization.py                       # production prompts, real default model
-    python benchmarks/bench_summarization.py --prompt summarize@1  # another single-pass prompt version
-    python benchmarks/bench_summarization.py --out eval/summaries_results.md
+    python benchmarks/bench_summarization.py --split dev                   # the chain as shipped (production prompt)
+    python benchmarks/bench_summarization.py --split dev --prompt summarize@2
+    python benchmarks/bench_summarization.py --split dev --extractive      # no model: the extracted sentences
+    python benchmarks/bench_summarization.py --split test --out /tmp/summaries_test.md
 
-References: ``eval/datasets/parts/*-summaries.jsonl`` (one ``{"id", "source", "reference"}`` per line; ``source``
-is a corpus file). The front matter of each source file is dropped before summarising. ROUGE-L F is computed with
-``rouge-score`` over lower-cased Unicode word tokens (its default tokenizer keeps only ``a-z0-9`` and would cut
-Portuguese words such as "não" in two); the score with the package's default tokenizer is printed beside it.
-The generated summaries are written to a Markdown file so they can be read and checked by hand.
+Each source is summarised with its own ``max_words`` (60, 80 or 120) and language. Scores come from
+:mod:`promptkit.kind_metrics` (content-stem overlap; the thresholds are documented there): coverage is the share
+of an item's key points that the summary states, faithfulness the share of summary sentences supported by the
+source, and "within limit" the share of summaries at or under ``max_words``. Model calls go through the replay
+cache, so a second run replays. ``--out`` writes every summary with its uncovered points and unsupported
+sentences, for reading.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -23,106 +25,143 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-REFERENCES = sorted((ROOT / "eval" / "datasets" / "parts").glob("*-summaries.jsonl"))
-OUT = ROOT / "eval" / "summaries_results.md"
-_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
-_WORD = re.compile(r"\w+", re.UNICODE)
+from promptkit.kind_metrics import summary_report  # noqa: E402
+
+DATASET = ROOT / "eval" / "datasets" / "summary_sources.jsonl"
 
 
-class UnicodeTokenizer:
-    """Lower-cased ``\\w+`` tokens, so accented Portuguese words stay whole."""
-
-    def tokenize(self, text: str) -> list[str]:
-        return _WORD.findall(text.lower())
+def load_rows(path: Path, split: str) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if split == "all" or r["split"] == split]
 
 
-def load_references(paths: list[Path]) -> list[dict]:
-    rows = []
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append({**json.loads(line), "file": path.name})
-    return rows
-
-
-def source_text(source: str) -> str:
-    return _FRONT_MATTER.sub("", (ROOT / source).read_text(encoding="utf-8")).strip()
-
-
-def rouge_l(pairs: list[tuple[str, str]]) -> tuple[list[float], list[float]]:
-    """ROUGE-L F per (reference, summary) pair: Unicode tokenizer, then the package's default tokenizer."""
-    from rouge_score import rouge_scorer
-
-    uni = rouge_scorer.RougeScorer(["rougeL"], tokenizer=UnicodeTokenizer())
-    default = rouge_scorer.RougeScorer(["rougeL"])
-    return (
-        [uni.score(ref, hyp)["rougeL"].fmeasure for ref, hyp in pairs],
-        [default.score(ref, hyp)["rougeL"].fmeasure for ref, hyp in pairs],
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompt", help="single-pass prompt ref (default: the chain's, summarize@production)")
-    parser.add_argument("--map-prompt", help="map prompt ref for long texts (default: the chain's)")
-    parser.add_argument("--reduce-prompt", help="combine prompt ref for long texts (default: the chain's)")
-    parser.add_argument("--model", help="LLM name (default: the default model)")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown with the summaries (default {OUT.name})")
-    parser.add_argument(
-        "--cache", default="use", choices=("use", "refresh", "off", "strict"), help="replay cache mode"
-    )
-    args = parser.parse_args(argv)
-
+def run_chain(
+    rows: list[dict], prompt: str | None, model: str | None, cache_mode: str
+) -> tuple[list[dict], dict]:
     from promptkit.cache import ReplayCache
     from promptkit.chains import load_chain
     from promptkit.paths import replay_cache_path
 
-    overrides: dict = {"name": args.model} if args.model else {}
-    summarize: dict = {}
-    if args.map_prompt:
-        summarize["map_prompt"] = args.map_prompt
-    if args.reduce_prompt:
-        summarize["reduce_prompt"] = args.reduce_prompt
-    if summarize:
-        overrides["summarize"] = summarize
+    overrides: dict = {"name": model} if model else {}
     chain = load_chain(
-        "summarize", prompt=args.prompt, cache=ReplayCache(replay_cache_path(), mode=args.cache), **overrides
+        "summarize", prompt=prompt, cache=ReplayCache(replay_cache_path(), mode=cache_mode), **overrides
     )
-    rows = load_references(REFERENCES)
     t0 = time.perf_counter()
-    outs = chain.batch([{"text": source_text(r["source"])} for r in rows])
-    seconds = time.perf_counter() - t0
-    uni, default = rouge_l([(r["reference"], o["answer"]) for r, o in zip(rows, outs, strict=True)])
-    first = outs[0]
-    prompts = first["prompt"] + (
-        f" (map {first['stage_prompts']['map']}, combine {first['stage_prompts']['reduce']})"
-        if first.get("stage_prompts")
-        else ""
+    outs = chain.batch(
+        [
+            {
+                "text": r["text"],
+                "max_words": r["max_words"],
+                "language": "en" if r["lang"] == "en" else "pt-BR",
+            }
+            for r in rows
+        ]
     )
-    head = f"model {first['model']}, prompt {prompts}, {len(rows)} texts, {seconds:.1f} s"
-    lines = [
-        "# Summaries of course modules (ROUGE-L)",
-        "",
-        f"Command: `{' '.join(['python benchmarks/bench_summarization.py', *(argv or sys.argv[1:])])}`",
-        f"({head}).",
-        "",
-        "| reference file | id | mode | words | ROUGE-L F | ROUGE-L F (default tokenizer) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r, o, u, d in zip(rows, outs, uni, default, strict=True):
-        lines.append(f"| {r['file']} | {r['id']} | {o['mode']} | {o['words']} | {u:.3f} | {d:.3f} |")
-    lines.append(f"| **mean** | | | | **{sum(uni) / len(uni):.3f}** | {sum(default) / len(default):.3f} |")
-    for r, o in zip(rows, outs, strict=True):
-        lines += ["", f"## {r['id']}", "", "**Generated:**", "", o["answer"]]
-        lines += ["", "**Reference:**", "", r["reference"]]
-    text = "\n".join(lines) + "\n"
-    print(f"# ROUGE-L ({head})")
-    for r, u in zip(rows, uni, strict=True):
-        print(f"{r['file']:40s} {r['id']:45s} ROUGE-L F {u:.3f}")
-    print(f"mean ROUGE-L F {sum(uni) / len(uni):.3f} (default tokenizer {sum(default) / len(default):.3f})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"summaries written to {args.out}")
+    first = outs[0] if outs else {}
+    return outs, {
+        "model": first.get("model"),
+        "prompt": first.get("prompt"),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def run_extractive(rows: list[dict]) -> tuple[list[dict], dict]:
+    from promptkit.chains.summary_text import extractive_summary
+
+    outs = [{"answer": extractive_summary(r["text"], r["max_words"], r["lang"])} for r in rows]
+    return outs, {"model": None, "prompt": "extractive (no model)", "seconds": 0.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("dev", "test", "fresh", "all"), default="dev")
+    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--prompt", help="summarize prompt ref (default: the chain's, summarize@production)")
+    parser.add_argument("--model", help="LLM name (default: the default model)")
+    parser.add_argument("--extractive", action="store_true", help="no model: the chain's extracted sentences")
+    parser.add_argument(
+        "--extract-factor",
+        type=float,
+        help="extract-then-rewrite prompts: word budget of the extract, as a multiple of max_words "
+        "(default: the chain's EXTRACT_FACTOR)",
+    )
+    parser.add_argument(
+        "--fill-at",
+        type=float,
+        help="extract-then-rewrite: complete summaries shorter than this share of max_words with the "
+        "extracted sentences (default: the chain's FILL_AT; 0 turns it off)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="write every summary and what it missed to this Markdown file"
+    )
+    parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
+    parser.add_argument(
+        "--cache",
+        default="use",
+        choices=("use", "refresh", "off", "strict"),
+        help="replay cache mode (default: use)",
+    )
+    args = parser.parse_args(argv)
+
+    import promptkit.chains.summarize as summarize_chain
+
+    if args.extract_factor:
+        summarize_chain.EXTRACT_FACTOR = args.extract_factor
+    if args.fill_at is not None:
+        summarize_chain.FILL_AT = args.fill_at
+    rows = load_rows(args.dataset, args.split)
+    if not rows:
+        print(f"no rows in split {args.split!r} of {args.dataset}", file=sys.stderr)
+        return 2
+    outs, meta = (
+        run_extractive(rows) if args.extractive else run_chain(rows, args.prompt, args.model, args.cache)
+    )
+    report = summary_report(rows, outs)
+    head = f"split {args.split}, {len(rows)} sources, prompt {meta['prompt']}, model {meta['model']}, {meta['seconds']} s"
+    print(f"# Summaries ({head})\n")
+    print("| lang | n | key-point coverage | faithfulness | within limit |")
+    print("|---|---|---|---|---|")
+    for lang, s in report["summary"].items():
+        print(
+            f"| {lang} | {s['n']} | {s['coverage']:.2f} | {s['faithfulness']:.2f} | {s['within_limit']:.2f} |"
+        )
+    shapes: dict[str, list[int]] = {}
+    for k, r in enumerate(rows):
+        shapes.setdefault(r["shape"], []).append(k)
+    print("\n| shape | n | coverage | faithfulness |\n|---|---|---|---|")
+    for shape, idx in sorted(shapes.items()):
+        cov = sum(report["items"][k]["coverage"] for k in idx) / len(idx)
+        fai = sum(report["items"][k]["faithfulness"] for k in idx) / len(idx)
+        print(f"| {shape} | {len(idx)} | {cov:.2f} | {fai:.2f} |")
+    if args.out:
+        lines = [f"# Summaries ({head})", ""]
+        for r, o, s in zip(rows, outs, report["items"], strict=True):
+            lines += [
+                f"## {r['id']} ({r['lang']}, {r['shape']}, max {r['max_words']} words)",
+                "",
+                f"coverage {s['coverage']:.2f}, faithfulness {s['faithfulness']:.2f}, {s['words']} words",
+                "",
+                o["answer"] or "(empty)",
+                "",
+            ]
+            missed = [p for p, ok in zip(r["points"], s["covered"], strict=True) if not ok]
+            if missed:
+                lines += ["Points not covered:", *[f"- {p}" for p in missed], ""]
+            if s["unsupported"]:
+                lines += ["Unsupported sentences:", *[f"- {u}" for u in s["unsupported"]], ""]
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {"meta": meta, "split": args.split, "summary": report["summary"]},
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

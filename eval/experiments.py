@@ -1,7 +1,8 @@
-"""Run one answer-quality experiment: a QA chain with setting overrides, scored on a SQuAD 2.0 set.
+"""Run one answer-quality experiment: a chain with setting overrides, scored on an evaluation set.
 
     python eval/experiments.py --chain rag_course --prompt rag_qa@3 --mode reading --split dev \
-        --set snap=0.75 --set na_threshold=1.0 --out eval/results/x.json
+        --set snap=0.75 --set no_answer_prob=1.0 --out eval/results/x.json
+    python eval/experiments.py --chain tutor --dataset tutor_questions --split dev --set fill=4 --set k=4
 
 Every model call goes through the replay cache, so re-scoring a run with other post-processing settings is free.
 With ``--na-thresh`` the no-answer threshold is applied when scoring (SQuAD's ``na_prob_thresh``).
@@ -20,7 +21,7 @@ def main() -> None:
     ap.add_argument("--chain", required=True)
     ap.add_argument("--dataset", default="course_qa")
     ap.add_argument("--prompt")
-    ap.add_argument("--mode", default="reading", choices=("reading", "rag"))
+    ap.add_argument("--mode", default=None, choices=("reading", "rag"), help="default: the task's own")
     ap.add_argument("--split")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="chain setting override")
@@ -50,6 +51,10 @@ def main() -> None:
         show_progress=False,
         na_prob_thresh=args.na_thresh,
     )
+    if not hasattr(result, "metrics_pt"):  # a task other than SQuAD: its own metrics
+        row = {k: round(v, 3) for k, v in result.metrics.items() if isinstance(v, int | float)}
+        print(json.dumps({"chain": args.chain, "prompt": result.prompt.ref, "set": overrides, **row}))
+        return
     m, pt = result.metrics, result.metrics_pt
     keys = ("exact", "f1", "HasAns_f1", "NoAns_exact", "best_exact", "best_f1", "best_f1_thresh")
     row = {k: round(m[k], 2) for k in keys if k in m}

@@ -18,7 +18,7 @@ LABELS = ["positivo", "negativo", "neutro"]
         ("Negativo.", "negativo", "ok"),
         ("Sentimento: NEUTRO", "neutro", "ok"),
         ("O sentimento é positivo porque elogia", "positivo", "ok"),
-        ("positivo ou negativo", "positivo", "ambiguous"),
+        ("positivo ou negativo", None, "ambiguous"),  # a hedge names no label
         ("positvo", "positivo", "fuzzy"),
         ("não sei", None, "unparseable"),
         ("", None, "unparseable"),
@@ -47,3 +47,33 @@ def test_few_shot_classification_records_examples_covering_labels():
     chosen = select_examples(out["prompt"], {"text": "A prova é sexta?"}, embeddings=FakeEmbeddings())
     assert [e["id"] for e in chosen] == out["examples"]
     assert {e["label"] for e in chosen} == set(LABELS)
+
+
+def test_probe_chooses_the_label_without_generating(tmp_path, monkeypatch):
+    import numpy as np
+
+    from promptkit import load_prompt, probes
+    from promptkit.probes import LinearProbe, probe_file_name
+
+    prompt = load_prompt("classify_zero_shot@2")
+    words = {"ótima": 0, "horrível": 1, "quinta": 2}
+
+    def features(llm, prompts, **_options):
+        rows = []
+        for p in prompts:
+            text = p.rsplit("Texto:", 1)[-1]
+            rows.append([1.0 if w in text else 0.0 for w in words])
+        return np.asarray(rows)
+
+    probe = LinearProbe(heads=["positivo", "negativo", "neutro"], mean=np.zeros(3), scale=np.ones(3),
+                        coef=6 * np.eye(3), intercept=-3 * np.ones(3),
+                        meta={"prompt_hash": prompt.metadata["hash"], "layer": 2, "pool": "last"})
+    probe.save(tmp_path / probe_file_name("classify_zero_shot@2", "fake-chat"))
+    monkeypatch.setattr(probes, "probe_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(probes, "hidden_features", features)
+    llm = FakeChatModel(default="positivo")
+    outs = load_chain("classify_zero_shot", llm=llm, prompt="classify_zero_shot@2").batch(
+        ["aula ótima", "áudio horrível", "a aula de quinta é às 19h"]
+    )
+    assert llm.calls == [] and [o["label"] for o in outs] == ["positivo", "negativo", "neutro"]
+    assert outs[2]["verdict"] == "probe" and outs[2]["probabilities"]["neutro"] > 0.5

@@ -74,7 +74,7 @@ def test_an_answer_the_sources_do_not_back_is_declined(index):
 def test_a_source_that_gives_orders_is_left_out_and_reported(index):
     chain, llm = tutor(index, "BANANA")
     out = chain.invoke({"question": "O que faz o mecanismo de atenção?"})
-    assert [f["source"].rsplit("/", 1)[-1] for f in out["flagged"]] == ["planted.md"]
+    assert [f["source"].rsplit("/", 1)[-1] for f in out["flagged_sources"]] == ["planted.md"]
     assert all("planted" not in s["source"] for s in out["sources"])
     assert "banana" not in out["answer"].lower()
     assert all("BANANA" not in prompt for prompt in sum(llm.calls, []))  # never shown to the model

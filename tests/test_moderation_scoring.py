@@ -86,11 +86,13 @@ def test_scoring_chain_batches_one_logprob_call_and_applies_the_threshold():
     outs = chain.batch(["junta a galera e leva faca", "bom dia turma", "vou te pegar na saida", "   "])
     assert len(llm.logprob_calls) == 1 and len(llm.logprob_calls[0][0]) == 6  # 3 texts x 2 labels
     assert llm.calls == []  # nothing generated
+    assert outs[2]["decided_by"] == "rules" and outs[2]["explanation"][0].startswith("flagged: violence")
     assert [o["flagged"] for o in outs] == [True, False, True, False]
     assert outs[0]["llm_score"] > DEFAULT_THRESHOLD > outs[1]["llm_score"]
     assert outs[0]["raw"].startswith("unsafe") and outs[1]["raw"].startswith("safe")
     assert outs[2]["categories"] == ["violence"]  # a high rule hit stands even when the model says "não"
     assert outs[3]["llm_score"] is None and outs[0]["threshold"] == DEFAULT_THRESHOLD
+    assert outs[1]["decided_by"] is None and outs[1]["explanation"][0].startswith("safe")
     assert outs[0]["prompt"] == "moderation@2"
 
 
@@ -119,7 +121,10 @@ def test_one_label_scores_the_unsafe_answer_alone():
     assert values[0] > values[1]
 
 
-def test_production_chain_scores_the_safe_question_with_one_row_per_text():
+def test_production_prompt_without_a_probe_falls_back_to_one_row_per_text():
+    """moderation@4 is read by a probe fitted for the default model; another model (here the fake) has none, so
+    the chain scores log P("Não") of the same prompt, one row per text the rules did not decide."""
+
     def respond(prompt: str) -> str:
         last = prompt.rsplit("Texto:", 1)[-1]
         return "Não" if "nudes" in last or "faca" in last else "Sim"
@@ -127,8 +132,8 @@ def test_production_chain_scores_the_safe_question_with_one_row_per_text():
     llm = CountingFake(respond=respond, logprob_calls=[])
     chain = load_chain("moderation", llm=llm)
     outs = chain.batch(["leva faca pro protesto", "bom dia turma", "o filme tem muito tiro"])
-    assert outs[0]["prompt"] == "moderation@3" and outs[0]["policy"] == "any"
-    assert llm.logprob_calls[0][1] == ["Não", "Não", "Não"]
-    assert "ex-mod-01" not in llm.logprob_calls[0][0][0] and "espalhem no grupo" in llm.logprob_calls[0][0][0]
+    assert outs[0]["prompt"] == "moderation@4" and outs[0]["policy"] == "any" and outs[0]["probe"] is None
+    assert llm.logprob_calls[0][1] == ["Não", "Não", "Não"]  # one row per text
+    assert "Este texto é seguro?" in llm.logprob_calls[0][0][0]
     assert [o["flagged"] for o in outs] == [True, False, False]
     assert outs[0]["categories"] == ["unspecified"] or outs[0]["verdicts"]["violence"]["unsafe"]

@@ -22,6 +22,7 @@ FIXED_INPUTS = {
         "[1] (08-transformers.md — Transformers)\n"
         'O Transformer foi apresentado em 2017 no artigo "Attention Is All You Need".'
     ),
+    "sentences": "## Atenção\n- A atenção distribui pesos entre os tokens.\n- O Transformer usa várias cabeças.",
 }
 
 

@@ -1,4 +1,4 @@
-"""The summarization benchmark's pieces that need no model: references, sources and ROUGE-L."""
+"""The summarization benchmark's pieces that need no model: the held-out rows per split and the extractive run."""
 
 from __future__ import annotations
 
@@ -16,19 +16,18 @@ def _bench():
     return module
 
 
-def test_references_point_at_corpus_files_without_front_matter():
+def test_rows_are_read_per_split():
     bench = _bench()
-    rows = bench.load_references(bench.REFERENCES)
-    assert len(rows) == 4 and {r["file"] for r in rows} == {
-        "course_qa_a-summaries.jsonl",
-        "course_qa_b-summaries.jsonl",
-    }
-    text = bench.source_text(rows[0]["source"])
-    assert not text.startswith("---") and len(text.split()) > 100
+    dev = bench.load_rows(bench.DATASET, "dev")
+    test = bench.load_rows(bench.DATASET, "test")
+    assert dev and test and not {r["id"] for r in dev} & {r["id"] for r in test}
+    assert all(r["split"] == "dev" and r["points"] and r["max_words"] in (60, 80, 120) for r in dev)
 
 
-def test_rouge_keeps_accented_words_whole():
+def test_extractive_run_prints_the_scores_within_the_limits(capsys, tmp_path):
     bench = _bench()
-    assert bench.UnicodeTokenizer().tokenize("Não há ÍNDICE") == ["não", "há", "índice"]
-    uni, default = bench.rouge_l([("a atenção não falha", "a atenção não falha"), ("um dois", "três")])
-    assert uni[0] == 1.0 and uni[1] == 0.0 and default[0] == 1.0
+    code = bench.main(["--split", "fresh", "--extractive", "--out", str(tmp_path / "s.md")])
+    out = capsys.readouterr().out
+    assert code == 0 and "| all | 6 |" in out and "key-point coverage" in out
+    text = (tmp_path / "s.md").read_text(encoding="utf-8")
+    assert text.count("## s-f") == 6 and "coverage" in text

@@ -1,10 +1,19 @@
-"""The moderation chain: rule layer, LLM classifier, and the documented combination rule.
+"""The moderation chain: rule layer, model layer, and the documented combination rule.
 
-Shape: ``prepare (rules) | LLM step | finish (combine)``; with ``moderation.layers: rules`` the model step is
-skipped. The LLM step depends on the prompt: a JSON classifier (``parser: json``, moderation@1) is run as
-``BatchAssign("raw", prompt | model | StrOutputParser())``; a yes/no scoring prompt (``parser: labels`` with two
-labels, moderation@2) is rendered for every text and scored with one batched ``model.logprob`` call, no
-generation. Input: ``{"text": str}`` or a string. See :mod:`promptkit.moderation` for the layers and the rule.
+Shape: ``prepare (rules) | model step | finish (combine)``; with ``moderation.layers: rules`` the model step is
+skipped. The model step depends on the prompt and on what was fitted for it:
+
+* a **linear probe** for this prompt version and model (``prompts/_probes/<prompt>@<v>--<model>.json``, see
+  :mod:`promptkit.probes`): the prompt is rendered, one forward pass stops at the probe's layer, and the
+  probe's heads give the probability that the text is unsafe and one per category (moderation@4);
+* otherwise a yes/no scoring prompt (``parser: labels``, moderation@3) is scored with one batched
+  ``model.logprob`` call, no generation;
+* a JSON classifier (``parser: json``, moderation@1) is run as
+  ``BatchAssign("raw", prompt | model | StrOutputParser())``.
+
+Every layer runs on every text (a cascade that skipped the model after a high-confidence rule hit flagged the same
+texts but named their categories worse on the dev split: ``eval/moderation_results.md``).
+Input: ``{"text": str}`` or a string. See :mod:`promptkit.moderation` for the layers and the rule.
 """
 
 from __future__ import annotations
@@ -15,12 +24,13 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from promptkit.chains.classify import as_text_input
-from promptkit.limits import check_text
 from promptkit.chains.parts import Parts
 from promptkit.chains.runnables import BatchAssign, BatchLambda, finisher
 from promptkit.errors import ValidationError
+from promptkit.limits import check_text
 from promptkit.moderation import check_rules, combine, parse_categories
 from promptkit.moderation.scoring import DEFAULT_THRESHOLD, yes_no_labels, yes_no_scores
+from promptkit.moderation.verdict import explain
 
 
 def build_moderation(parts: Parts) -> Runnable:
@@ -28,13 +38,40 @@ def build_moderation(parts: Parts) -> Runnable:
     use_rules = settings.layers in ("combined", "rules")
     use_llm = settings.layers in ("combined", "llm")
     labels = yes_no_labels(parts.spec) if use_llm else None
-    threshold = settings.threshold if settings.threshold is not None else DEFAULT_THRESHOLD
+    probe = None
+    if labels is not None:
+        from promptkit.probes import find_probe
+
+        probe = find_probe(parts.prompt, parts.model_id)
+    if probe is not None:
+        thresholds = dict(probe.thresholds)
+        if settings.threshold is not None:
+            if not 0.0 <= settings.threshold <= 1.0:
+                raise ValidationError(
+                    f"moderation threshold {settings.threshold} is not a probability: prompt {parts.prompt_ref} is "
+                    f"read by a probe (unsafe probability 0-1, fitted threshold {thresholds.get('unsafe', 0.5):.2f})",
+                    hint="drop the threshold setting or give a value between 0 and 1",
+                )
+            thresholds["unsafe"] = float(settings.threshold)
+        threshold = thresholds.get("unsafe", 0.5)
+    else:
+        threshold = settings.threshold if settings.threshold is not None else DEFAULT_THRESHOLD
 
     def score(states: list[Any]) -> list[Any]:
         todo = [i for i, s in enumerate(states) if not isinstance(s, Exception) and not s.get("_skip")]
         rendered = [parts.llm.render_prompt(parts.prompt.invoke(states[i]["vars"]).to_messages()) for i in todo]
-        values = yes_no_scores(parts.llm, rendered, labels) if todo else []
         out = list(states)
+        if probe is not None:
+            from promptkit.probes import hidden_features, probe_specs, prompt_span
+
+            spans = [prompt_span(r, states[i]["text"]) for i, r in zip(todo, rendered, strict=True)]
+            features = hidden_features(parts.llm, rendered, spans=spans, specs=probe_specs(probe)) if todo else []
+            probs = probe.probabilities(features) if todo else []
+            for i, row in zip(todo, probs, strict=True):
+                out[i] = {**states[i], "probe": {"probabilities": dict(zip(probe.heads, map(float, row), strict=True)),
+                                                 "thresholds": thresholds}}
+            return out
+        values = yes_no_scores(parts.llm, rendered, labels) if todo else []
         for i, v in zip(todo, values, strict=True):
             out[i] = {**states[i], "score": v}
         return out
@@ -56,7 +93,12 @@ def build_moderation(parts: Parts) -> Runnable:
         raw = state.get("raw", "")
         llm_categories: list[str] | None = None
         parsed = None
-        if labels is not None:
+        if probe is not None and state.get("probe") is not None:
+            result = combine(state["rules"], None, policy=settings.policy, probe=state["probe"])
+            value = result["llm_score"]
+            raw = f"{'unsafe' if result['llm_unsafe'] else 'safe'} (p={value:.2f})"
+            parsed = True
+        elif labels is not None:
             value = state.get("score")
             skipped = state.get("_skip")
             result = combine(
@@ -78,6 +120,9 @@ def build_moderation(parts: Parts) -> Runnable:
         if labels is None:
             result = combine(state["rules"], llm_categories, policy=settings.policy)
         return {
+            "decided_by": result.get("decided_by"),
+            "explanation": explain(result),
+            "probe": probe.meta.get("name") if probe is not None else None,
             "answer": ", ".join(result["categories"]) if result["flagged"] else "safe",
             "flagged": result["flagged"],
             "categories": result["categories"],
@@ -85,6 +130,7 @@ def build_moderation(parts: Parts) -> Runnable:
             "llm_parsed": parsed,
             "llm_score": result.get("llm_score"),
             "threshold": threshold if labels is not None else None,
+            "probabilities": (state.get("probe") or {}).get("probabilities"),
             "layers": settings.layers,
             "policy": settings.policy,
             "abstained": False,

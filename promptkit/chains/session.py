@@ -71,7 +71,7 @@ def notes(out: dict[str, Any]) -> list[str]:
     """What a student should know besides the answer: sources left out for giving orders, why a QA chain
     abstained."""
     found = []
-    flagged = out.get("flagged") or []
+    flagged = out.get("flagged_sources") or []
     if flagged:
         which = ", ".join(sorted({Path(str(f.get("source", ""))).name for f in flagged}))
         found.append(f"(ignorei {len(flagged)} trecho(s) recuperado(s) que dão ordens ao assistente: {which})")

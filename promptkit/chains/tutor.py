@@ -84,7 +84,7 @@ class TutorOutput(BaseModel):
     sentences: list[SentenceCheck] = Field(default_factory=list)
     contexts: list[str] = Field(default_factory=list, description="the sources' texts, numbered from 1")
     sources: list[dict[str, Any]] = Field(default_factory=list, description="what was retrieved, in rank order")
-    flagged: list[dict[str, Any]] = Field(
+    flagged_sources: list[dict[str, Any]] = Field(
         default_factory=list, description="retrieved chunks left out because they give orders to the assistant"
     )
     coverage: float | None = Field(default=None, description="share of the question's words in the sources")
@@ -381,7 +381,7 @@ def build_tutor(parts: Parts) -> Pipeline:
         return TutorOutput(question=state.question, answer=answer, declined=state.declined,
                            decline_reason=state.reason, language=state.language, citations=citations,
                            sentences=state.kept, contexts=[text for text, _ in state.docs], sources=state.sources,
-                           flagged=state.flagged, coverage=state.coverage, raw=state.raw, **provenance,
+                           flagged_sources=state.flagged, coverage=state.coverage, raw=state.raw, **provenance,
                            timings=state.timings)
 
     return Pipeline(definition.name, start, [retrieve, Compose(parts, core, retrieve.rarity)], finish,

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the whole output dict as JSON")
     _add_model(p)
+    p.add_argument("--explain", action="store_true",
+                   help="moderation: say which layer decided, with the rule matches and the model's score")
     p.set_defaults(func=cmd_run)
 
     for name in ("ask", "chat"):
@@ -184,6 +186,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = chain.invoke(inputs)
     if args.json:
         _dump(out)
+    elif args.explain and out.get("explanation"):
+        print("\n".join(out["explanation"]))
     else:
         _print_result(out)
     return 1 if out.get("flagged") else 0
@@ -196,6 +200,11 @@ def _session(args: argparse.Namespace) -> Any:
     from promptkit.index import ensure_index
     from promptkit.index.build import read_manifest
 
+    from promptkit.limits import check_question
+
+    if not args.question.strip():
+        raise ValidationError("the question is empty; pass a question in quotes")
+    check_question(args.question)  # before building or loading anything
     folder = Path(args.index).expanduser() if args.index else paths.default_index_dir()
     try:
         read_manifest(folder)

@@ -11,41 +11,37 @@ Layers
    language) for self-harm, teaching, history, fiction or news for hate, violence and illegal activities, sex
    education for sexual content, law or obviously fictitious data for privacy. Technical idioms ("matar o
    processo", "kill -9", "kill two birds with one stone", "morrer de rir") are removed before matching.
-2. **LLM layer**, in one of two forms chosen by the prompt version:
+2. **Model layer**, in one of three forms:
 
-   * *yes/no scoring* (``moderation@3``, the production label): one question per text, "Este texto é
-     seguro? Responda Sim ou Não.", read from the model's log-probabilities by
-     :mod:`promptkit.moderation.scoring` (``model.logprob``, batched and cached; nothing is generated or
-     parsed). The score is ``log P("Não")``; the text counts as unsafe for the LLM when the score is at or above
-     ``moderation.threshold`` of the chain definition (tuned on the dev split only). This form gives one
-     decision for the whole text, not a category.
-   * *JSON classifier* (``moderation@1``): the model answers ``{"categories": [...]}`` over the taxonomy of
-     ``prompts/moderation/TAXONOMY.md`` (hate, harassment, violence, self_harm, sexual, illegal, privacy);
-     :func:`parse_categories` reads it and tolerates prose around the JSON.
+   * *linear probe* (``moderation@4``, the production label, with ``prompts/_probes/moderation@4--<model>.json``):
+     the prompt (the seven categories as a one-sentence policy) is rendered, one forward pass stops after layer 14,
+     and logistic-regression heads over the hidden states (:mod:`promptkit.probes`, fitted on the dev split of
+     ``eval/datasets/guard_texts.jsonl`` by :mod:`promptkit.moderation.fit`) give the probability that the text is
+     unsafe and one per category. Nothing is generated.
+   * *yes/no scoring* (a ``labels`` prompt without a probe for the model, e.g. ``moderation@3`` or
+     ``moderation@4`` on another model): ``log P("Não")`` after "Este texto é seguro?", read by
+     :mod:`promptkit.moderation.scoring` and compared with ``moderation.threshold`` (default
+     :data:`~promptkit.moderation.scoring.DEFAULT_THRESHOLD`). One decision for the whole text, no category.
+   * *JSON classifier* (``moderation@1``): the model answers ``{"categories": [...]}``; :func:`parse_categories`
+     reads it.
 
 Combination rule (per category)
 -------------------------------
-* a **high**-confidence rule hit makes the category unsafe on its own, whatever the LLM says;
-* a **low**-confidence rule hit alone never does: it needs the LLM to flag the text (yes/no form) or the same
-  category (JSON form);
-* an **LLM flag** where the rules found nothing counts only under policy ``any``; the yes/no form then reports
-  the category ``unspecified``. Under policy ``confirm`` an LLM flag counts only where the rules also hit.
+* a **high**-confidence rule hit makes the category unsafe on its own, whatever the model says;
+* a **low**-confidence rule hit alone never does: it needs the model to flag the text or the same category;
+* a **model flag** where the rules found nothing counts only under policy ``any`` (the probe names its
+  categories; the yes/no form reports ``unspecified``). Under policy ``confirm`` a model flag counts only where
+  the rules also hit.
 
-``chains/moderation.yaml`` runs ``layers: combined``, ``policy: any`` with the yes/no prompt and its tuned
-threshold, so a text is flagged when (a) a rule hits with high confidence, or (b) the score reaches the
-threshold (the categories are then the rule hits of any confidence, or ``unspecified``).
-
-Measured on ``eval/datasets/moderation.jsonl`` (``benchmarks/bench_moderation.py``, figures and command in
-``eval/moderation_results.md``): the default 0.5B model separates unsafe from safe texts only weakly (area
-under the ROC curve about 0.8 on dev with the best wording, close to chance on test), so the threshold that
-keeps its false-positive rate at most 0.1 on dev adds little recall (test, unsafe-vs-safe recall pt/en: rules
-0.45/0.32, combined 0.55/0.36); the rules still carry most of the decisions, and their lexicon fits the dev split
-far better than the held-out test split. The JSON classifier (``moderation@1``)
-answers ``{"categories": ["violence"]}`` for almost every text, safe ones included, so it is kept only under
-policy ``confirm``.
+``chains/moderation.yaml`` runs ``layers: combined``, ``policy: any`` with the probe. Measured on the held-out
+``eval/datasets/guard_texts.jsonl`` (``benchmarks/bench_moderation.py``, ``eval/moderation_results.md``): test
+recall of unsafe texts 0.93 (pt) and 0.90 (en) at false-positive rates 0.08 and 0.10; the rules alone find 0.15 and
+0.07, and the earlier yes/no layer was near chance on these texts.
 
 A text is flagged when any category is unsafe. Every verdict records both layers' opinions, the matched
-phrases and the safe context that lowered a hit, so each decision can be audited.
+phrases, the safe context that lowered a hit and the probe's probabilities against their thresholds, says which
+layer decided (``decided_by``) and explains itself in a few lines (:func:`promptkit.moderation.verdict.explain`,
+``promptkit run moderation --explain``).
 
 Use it alone (``load_chain("moderation")`` or :func:`moderate_rules`) or as a guard around any chain
 (``guard: moderation`` in a chain definition, or :func:`promptkit.chains.with_guard`).
