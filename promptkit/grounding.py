@@ -182,9 +182,11 @@ def split_sentences(answer: str) -> list[Sentence]:
 
 
 def _abbreviated(piece: str) -> bool:
-    """Whether a piece ends with an abbreviation's full stop ("… coordenado pelo Prof."), not a sentence's."""
+    """Whether a piece ends with an abbreviation's full stop ("… coordenado pelo Prof.", "Tom B."), not a
+    sentence's."""
     last = piece.rsplit(None, 1)[-1] if piece.split() else ""
-    return last.endswith(".") and fold(last[:-1]).lstrip("([\"'“") in ABBREVIATIONS
+    word = last[:-1].lstrip("([\"'“")
+    return last.endswith(".") and (fold(word) in ABBREVIATIONS or (len(word) == 1 and word.isupper()))
 
 
 def _opens_sentence(piece: str) -> bool:

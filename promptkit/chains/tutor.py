@@ -186,6 +186,8 @@ class Retrieve(Stage[TutorState]):
 
 
 _MARKUP = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|\*\*|^\s*(?:resposta|answer)\s*:\s*", re.IGNORECASE)
+#: a name, an acronym or a number: words that start with a capital letter or hold a digit
+_ANCHOR = re.compile(r"\b(?:[A-Z][\w-]*|\w*\d[\w-]*)")
 _SOURCE_LINE = re.compile(r"^\s*(?:\[\d+\]\s*)?\(?[\w.-]+\.md\b.*$|^\s*(?:fonte|fontes|source|sources)\s*:",
                           re.IGNORECASE)
 
@@ -202,6 +204,31 @@ class SentenceChecker:
     @property
     def full(self) -> bool:
         return len(self.state.kept) >= self.limit
+
+    def check_translated(self, raw_sentence: str, cites: tuple[int, ...]) -> SentenceCheck | None:
+        """A sentence in another language than the sources (an English answer over Portuguese sources): the
+        word-overlap check cannot read it, so its anchors are checked instead: every name, acronym and number it
+        states must be in the sources, and it must share at least two content words with one source, which it
+        then cites."""
+        if self.full:
+            return None
+        text = _MARKUP.sub("", re.sub(r"\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]", "", raw_sentence)).strip()
+        wanted = content_stems(text)
+        if len(wanted) < 2 or wanted <= self.question:
+            return None
+        everything = set().union(*self.chunks) if self.chunks else set()
+        if not {stem for word in _ANCHOR.findall(text[1:]) for stem in content_stems(word)} <= everything:
+            return None  # a name or a number the sources never state
+        overlap, n = max(((len(wanted & chunk), n) for n, chunk in enumerate(self.chunks, start=1)),
+                         default=(0, 0))
+        if overlap < 2 or any(len(wanted & seen) >= 0.8 * len(wanted) for seen in self.seen):
+            return None
+        self.seen.append(wanted)
+        body, end = (text[:-1], text[-1]) if text[-1:] in ".!?" else (text, ".")
+        kept = SentenceCheck(text=f"{body} [{n}]{end}", cites=[n], support=round(sentence_support(text, self.chunks[n - 1]), 3),
+                             supported=True, origin="model")
+        self.state.kept.append(kept)
+        return kept
 
     def best_support(self, sentence: str) -> float:
         """How well the best source supports ``sentence`` (0 when one of its numbers is in no source)."""
@@ -263,6 +290,8 @@ class SourceSentences:
         self.used: set[tuple[int, int]] = set()
 
     def ranked(self, query: set[str]) -> list[tuple[float, Candidate]]:
+        """Unused sentences by their share of ``query``, best first (weighing the question's stems twice measured
+        worse on dev: key-fact recall 0.588 -> 0.575)."""
         scored = [(sum(self.rarity(w) for w in query & c.words) / math.sqrt(len(c.words)) - 0.1 * (c.n - 1), c)
                   for c in self.items if (c.n, c.position) not in self.used]
         return sorted([s for s in scored if s[0] > 0], key=lambda s: -s[0])
@@ -299,11 +328,15 @@ class Compose(Stage[TutorState]):
         if checker.full or is_abstention(sentence.text, DECLINE_PHRASES):
             return None
         # an English question over Portuguese sources: the model's own (English) sentences are the answer
-        if self.settings.answer == "model" or state.language != "pt":
+        if state.language != "pt":
+            return checker.check_translated(sentence.text, sentence.cites)
+        if self.settings.answer == "model":
             return checker.check(sentence.text, sentence.cites)
         said = content_stems(sentence.text)
         if len(said) < 2 or checker.best_support(sentence.text) < self.settings.point_support:
             return None  # a sentence the sources do not back points to nothing
+        if not said & checker.question:
+            return None  # nor does one that has nothing to do with the question (a source copied at random)
         state.pointed = True
         return pool.take(checker.question | said, checker)
 
