@@ -139,6 +139,11 @@ class TutorSettings(_Strict):
         "sentence to point to the sources (a question the course does not cover points to nothing: decline)",
     )
     max_sentences: int = Field(default=4, ge=1, le=8, description="sentences the answer keeps at most")
+    model_sentences: int | None = Field(
+        default=None, ge=1, le=8,
+        description="answer: sources; read at most this many sentences of the model's answer (streaming stops "
+        "the model there, which saves its time; None reads them all)",
+    )
     fill: int = Field(
         default=3, ge=0, le=8,
         description="sentences the answer is filled up to with the source sentences that best match the "

@@ -54,16 +54,13 @@ class Session:
 def source_lines(out: dict[str, Any]) -> list[str]:
     """The numbered sources an answer cites, as lines to print after it (``[n] file (trecho c) — title``); a
     QA chain's output lists its retrieved sources instead."""
+    cited = [c for c in out.get("citations") or [] if "n" in c]
+    numbered = [(c["n"], c) for c in cited] or list(enumerate(out.get("sources") or [], start=1))
     lines = []
-    for c in out.get("citations") or []:
-        if "n" in c:
-            title = f" — {c['title']}" if c.get("title") else ""
-            lines.append(f"[{c['n']}] {c.get('source', '')}{title}")
-    if not lines:
-        for i, s in enumerate(out.get("sources") or [], start=1):
-            title = f" — {s['title']}" if s.get("title") else ""
-            chunk = f" (trecho {s['chunk']})" if s.get("chunk") is not None else ""
-            lines.append(f"[{i}] {s.get('source', '')}{chunk}{title}")
+    for n, s in numbered:
+        title = f" — {s['title']}" if s.get("title") else ""
+        chunk = f" (trecho {s['chunk']})" if s.get("chunk") is not None else ""
+        lines.append(f"[{n}] {s.get('source', '')}{chunk}{title}")
     return lines
 
 

@@ -55,6 +55,7 @@ class Citation(BaseModel):
     n: int
     chunk_id: str | None = None
     source: str
+    chunk: int | None = Field(default=None, description="the chunk's position in its file")
     title: str = ""
     text: str
 
@@ -362,14 +363,15 @@ class Compose(Stage[TutorState]):
             state.raw = raw
             state.timings["generate_s"] = spent
             checker, pool = self._start(state)
-            for sentence in split_sentences(raw):
+            for sentence in split_sentences(raw)[: self.settings.model_sentences]:
                 self._sentence(state, sentence, checker, pool)
             self._finish(state, checker, pool)
 
     def stream(self, state: TutorState) -> Iterator[str]:
         t0 = time.perf_counter()
         checker, pool = self._start(state)
-        buffer = ""
+        buffer, read = "", 0
+        limit = self.settings.model_sentences
 
         def shown(kept: SentenceCheck | None) -> Iterator[str]:
             if kept is not None:
@@ -384,8 +386,12 @@ class Compose(Stage[TutorState]):
                 continue
             for sentence in sentences[:-1]:  # all but the last are complete
                 yield from shown(self._sentence(state, sentence, checker, pool))
+                read += 1
             buffer = sentences[-1].text
-        for sentence in split_sentences(buffer):
+            if limit is not None and read >= limit:
+                buffer = ""
+                break  # leaving the stream stops the model: the rest of its answer would not be read
+        for sentence in split_sentences(buffer)[: None if limit is None else max(0, limit - read)]:
             yield from shown(self._sentence(state, sentence, checker, pool))
         state.timings["generate_s"] = round(time.perf_counter() - t0, 3)
         for kept in self._finish(state, checker, pool):
@@ -406,9 +412,9 @@ def build_tutor(parts: Parts) -> Pipeline:
 
     def finish(state: TutorState) -> TutorOutput:
         used = sorted({n for s in state.kept for n in s.cites})
-        citations = [Citation(n=n, chunk_id=state.docs[n - 1][1].get("id"), source=state.docs[n - 1][1]["source"],
-                              title=str(state.docs[n - 1][1].get("title") or ""), text=state.docs[n - 1][0])
-                     for n in used]
+        citations = [Citation(n=n, chunk_id=meta.get("id"), source=meta["source"], chunk=meta.get("chunk"),
+                              title=str(meta.get("title") or ""), text=text)
+                     for n in used for text, meta in [state.docs[n - 1]]]
         state.timings["total_s"] = round(time.perf_counter() - state.started, 3)
         answer = DECLINE[state.language] if state.declined else " ".join(s.text for s in state.kept)
         return TutorOutput(question=state.question, answer=answer, declined=state.declined,
