@@ -297,9 +297,11 @@ class SourceSentences:
                   for c in self.items if (c.n, c.position) not in self.used]
         return sorted([s for s in scored if s[0] > 0], key=lambda s: -s[0])
 
-    def take(self, query: set[str], checker: SentenceChecker) -> SentenceCheck | None:
-        """The best unused sentence for ``query`` that passes the checker."""
+    def take(self, query: set[str], checker: SentenceChecker, within: set[int] | None = None) -> SentenceCheck | None:
+        """The best unused sentence for ``query`` that passes the checker (from the sources ``within``)."""
         for _, candidate in self.ranked(query):
+            if within is not None and candidate.n not in within:
+                continue
             self.used.add((candidate.n, candidate.position))
             kept = checker.check(candidate.text, (candidate.n,), origin="source")
             if kept is not None:
@@ -345,9 +347,11 @@ class Compose(Stage[TutorState]):
         """Fill the answer up to ``fill`` sentences; decline when nothing is left. The added sentences."""
         added = []
         query = checker.question | content_stems(state.raw)
-        # filling needs a model sentence the sources back: a question the course does not answer gets none
+        # filling needs a model sentence the sources back (a question the course does not answer gets none), and
+        # takes its sentences from the sources the answer already cites
+        cited = {n for s in state.kept for n in s.cites}
         while state.pointed and len(state.kept) < min(self.settings.fill, self.settings.max_sentences):
-            kept = pool.take(query, checker)
+            kept = pool.take(query, checker, within=cited)
             if kept is None:
                 break
             added.append(kept)
