@@ -7,9 +7,10 @@ sources of ``eval/datasets/summary_sources.jsonl``.
     python benchmarks/bench_summarization.py --split test --out /tmp/summaries_test.md
 
 Each source is summarised with its own ``max_words`` (60, 80 or 120) and language. Scores come from
-:mod:`promptkit.kind_metrics` (content-stem overlap; the thresholds are documented there): coverage is the share
-of an item's key points that the summary states, faithfulness the share of summary sentences supported by the
-source, and "within limit" the share of summaries at or under ``max_words``. Model calls go through the replay
+:mod:`promptkit.kind_metrics`, which applies the long-form rules of :mod:`promptkit.grounding`: coverage is the
+share of an item's key points the summary states (``fact_found``, as key facts), faithfulness the share of summary
+sentences supported by the source (``is_supported`` at 0.6), and "within limit" the share of summaries at or
+under ``max_words``. Model calls go through the replay
 cache, so a second run replays. ``--out`` writes every summary with its uncovered points and unsupported
 sentences, for reading.
 """

@@ -13,7 +13,13 @@ that holds the same number.
 * :func:`split_sentences`: an answer's sentences with the citations (``[n]``) each carries;
 * :func:`sentence_support`: the share of a sentence's distinct content stems (citation markers removed) that
   occur in a text; :func:`is_supported`: support of at least :data:`SUPPORT_THRESHOLD` (0.6) *and* every
-  number of the sentence present in the text.
+  number of the sentence present in the text;
+* :func:`fact_found`: whether a short statement (a key fact of a tutor answer, a key point of a summary)
+  occurs in a text: every number of it, and at least two thirds of its distinct content stems.
+
+These two rules are the project's only definitions of "a text supports this sentence" and "a text states this
+fact": the tutor's own checks, the long-form metrics (:mod:`promptkit.evaluation.longform`) and the summary
+scorers (:mod:`promptkit.kind_metrics`) all call them.
 """
 
 from __future__ import annotations
@@ -222,6 +228,37 @@ def is_supported(sentence: str, text: str | set[str], threshold: float = SUPPORT
     if not numbers(content_stems(sentence)) <= found:
         return False
     return sentence_support(sentence, found) >= threshold
+
+
+def fact_found(fact: str, answer: str | set[str]) -> bool:
+    """Whether a key fact occurs in the answer (``answer``: its text, or its :func:`stems`): every number of
+    the fact occurs in it and at least two thirds of the fact's distinct content stems do (all of them for
+    facts of one or two content words, 2 of 3, 3 of 4, 4 of 5). Word order and contiguity do not matter,
+    inflection does not, unrelated text does not count.
+
+    >>> fact_found("rede discriminadora", "A rede discriminadora tenta separar os dados reais dos falsos.")
+    True
+    >>> fact_found("Redes discriminadoras", "as redes discriminadoras")  # inflection and case do not matter
+    True
+    >>> fact_found("57 tarefas", "O MMLU tem 56 tarefas.")               # numbers must match
+    False
+    >>> fact_found("erro de reconstrução alto", "quando o erro de reconstrução é alto")
+    True
+    >>> fact_found("erro de reconstrução alto", "um erro alto")           # 2 of 3 content words: enough
+    True
+    >>> fact_found("erro quadrático médio", "o erro é grande")            # 1 of 3: not enough
+    False
+    >>> fact_found("Ian Goodfellow", "Proposta por Goodfellow.")          # both words of a short fact
+    False
+    """
+    found = stems(answer) if isinstance(answer, str) else answer
+    wanted = content_stems(fact)
+    if not wanted:
+        return True
+    if not numbers(wanted) <= found:
+        return False
+    hits = len(wanted & found)
+    return 3 * hits >= 2 * len(wanted)
 
 
 def document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:

@@ -2,56 +2,60 @@
 chain output, and the aggregations the benchmarks print.
 
 Each ``score_*`` function takes an item of a held-out set (``eval/datasets/guard_texts.jsonl``,
-``summary_sources.jsonl``, ``student_comments.jsonl``) and the dict a chain returned for it, and gives a small dict
-of numbers; a regression task can call them one item at a time. The ``*_report`` functions add those up.
+``summary_sources.jsonl``, ``student_comments.jsonl``) and the dict a chain returned for it, and gives a small
+dict of numbers; the evaluation tasks (:mod:`promptkit.evaluation.tasks`) call them one item at a time. The
+``*_report`` functions add those up.
 
-Summary scoring is lexical and documented here so that anyone can check a figure by hand:
+Summary scoring is lexical and uses the two rules of the tutor's long-form answers
+(:mod:`promptkit.grounding`), so that "key-point coverage" here means what "key-fact recall" means there, and
+"faithfulness" means the same thing for both kinds:
 
-* **content stems** (:func:`content_stems`): the words of a text (:func:`promptkit.text.fold_words` folding),
-  minus a short list of Portuguese and English function words, each reduced by the Snowball stemmer of the
-  text's language (``redes neurais`` → ``red``, ``neur``); numbers are kept as they are;
-* **a key point is covered** when at least :data:`COVERAGE_THRESHOLD` (0.5) of its distinct content stems occur
-  in the summary, and every number the point states (years, counts) occurs in it too;
-* **a summary sentence is supported** when at least :data:`SUPPORT_THRESHOLD` (0.75) of its distinct content
-  stems occur in the source and every number it states occurs in the source; faithfulness is the share of
+* **a key point is covered** when :func:`promptkit.grounding.fact_found` finds it in the summary: every number
+  it states (years, counts) occurs in the summary, and at least two thirds of its distinct content stems do
+  (folded words, function words dropped, light inflectional stems); **coverage** is the share of an item's
+  points covered;
+* **a summary sentence is supported** when :func:`promptkit.grounding.is_supported` holds against the source
+  text at :data:`SUPPORT_THRESHOLD`: at least 0.6 of its distinct content stems occur in the source, and every
+  number it states does; the sentences are those of :func:`promptkit.grounding.split_sentences` (a line break
+  ends one, and so does ``. ! ? … : ;`` before a capital or a digit); **faithfulness** is the share of
   supported sentences (an empty summary scores 0);
 * **length**: the summary's whitespace-separated words are at most the item's ``max_words``.
+
+Why 0.6, the long-form threshold, for summaries too: on ``summary_sources.jsonl`` the 200 hand-written key
+points (paraphrases a reader can check in the source) reach it against their own source for 93% of them and
+against another source of the same language for 1.6% (at 0.5: 98% and 3.8%; at 0.75: 73% and 0.3%), the same
+picture as the tutor's reference sentences against their gold file (94% and 2%). A higher bar would call
+honest condensation unsupported; a lower one would let the common words of a topic support an invented
+sentence.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from promptkit.stemming import content_stems
+from promptkit.grounding import (
+    SUPPORT_THRESHOLD,
+    fact_found,
+    is_supported,
+    sentence_support,
+    split_sentences,
+    stems,
+)
+from promptkit.grounding import words as _words
 
-COVERAGE_THRESHOLD = 0.5
-SUPPORT_THRESHOLD = 0.75
-
-_NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[^\s])")
-
-
-def numbers(text: str) -> set[str]:
-    """The numbers written in ``text`` (``1958``, ``3,5``), as written.
-
-    >>> sorted(numbers("Em 2017, 175 bilhões; o resto 0,5."))
-    ['0,5', '175', '2017']
-    """
-    return {t.strip(".,") for t in re.findall(r"\d+(?:[.,]\d+)?", text) if _NUMBER.match(t.strip(".,"))}
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a summary: split after ``. ! ? …`` and at line breaks.
-
-    >>> split_sentences("Um. Dois!\\nTrês")
-    ['Um.', 'Dois!', 'Três']
-    """
-    out = []
-    for line in text.splitlines():
-        out += [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
-    return out
+__all__ = [
+    "SUPPORT_THRESHOLD",
+    "UNPARSEABLE",
+    "classification_report",
+    "moderation_report",
+    "score_label",
+    "score_moderation",
+    "score_summary",
+    "summary_report",
+    "summary_sentences",
+    "word_count",
+]
 
 
 def word_count(text: str) -> int:
@@ -59,48 +63,41 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def point_coverage(point: str, summary: str, lang: str = "pt") -> float:
-    """Share of the point's content stems found in the summary (0 when a number of the point is missing)."""
-    stems = content_stems(point, lang)
-    if not stems:
-        return 1.0
-    if not numbers(point) <= numbers(summary):
-        return 0.0
-    return len(stems & content_stems(summary, lang)) / len(stems)
+def summary_sentences(summary: str) -> list[str]:
+    """The sentences of a summary that carry a word (:func:`promptkit.grounding.split_sentences`).
 
-
-def sentence_support(
-    sentence: str, source: str, lang: str = "pt", *, source_stems: set[str] | None = None
-) -> float:
-    """Share of the sentence's content stems found in the source (0 when it states a number the source lacks)."""
-    stems = content_stems(sentence, lang)
-    if not stems:
-        return 1.0
-    if not numbers(sentence) <= numbers(source):
-        return 0.0
-    pool = source_stems if source_stems is not None else content_stems(source, lang)
-    return len(stems & pool) / len(stems)
+    >>> summary_sentences("Um resumo curto. Dois: três!\\nQuatro")
+    ['Um resumo curto.', 'Dois: três!', 'Quatro']
+    """
+    return [s.text for s in split_sentences(summary) if _words(s.text)]
 
 
 def score_summary(item: dict[str, Any], output: dict[str, Any] | str) -> dict[str, Any]:
-    """Coverage, faithfulness and length of one summary of ``item`` (``text``, ``points``, ``max_words``,
-    ``lang``); ``output`` is a chain output (its ``answer``) or the summary itself."""
+    """Coverage, faithfulness and length of one summary of ``item`` (``text``, ``points``, ``max_words``);
+    ``output`` is a chain output (its ``answer``) or the summary itself. Besides the three scores: which
+    points were ``covered``, each sentence's ``support``, the ``unsupported`` sentences and the ``words``.
+
+    >>> item = {"text": "O Transformer surgiu em 2017. Ele usa atenção.", "points": ["Transformer em 2017"],
+    ...         "max_words": 10}
+    >>> s = score_summary(item, "O Transformer surgiu em 2017. Ganhou o Nobel.")
+    >>> s["coverage"], s["faithfulness"], s["within_limit"], s["unsupported"]
+    (1.0, 0.5, True, ['Ganhou o Nobel.'])
+    """
     summary = output if isinstance(output, str) else str(output.get("answer") or "")
-    lang = item.get("lang", "pt")
     points = list(item.get("points") or [])
-    covered = [point_coverage(p, summary, lang) >= COVERAGE_THRESHOLD for p in points]
-    source_stems = content_stems(item["text"], lang)
-    sentences = split_sentences(summary)
-    supported = [
-        sentence_support(s, item["text"], lang, source_stems=source_stems) >= SUPPORT_THRESHOLD
-        for s in sentences
-    ]
+    found = stems(summary)
+    covered = [fact_found(p, found) for p in points]
+    source = stems(item["text"])
+    sentences = summary_sentences(summary)
+    support = [sentence_support(s, source) for s in sentences]
+    supported = [is_supported(s, source, SUPPORT_THRESHOLD) for s in sentences]
     words = word_count(summary)
     limit = int(item.get("max_words") or 0)
     return {
         "coverage": sum(covered) / len(points) if points else 0.0,
         "covered": covered,
         "faithfulness": sum(supported) / len(sentences) if sentences else 0.0,
+        "support": support,
         "unsupported": [s for s, ok in zip(sentences, supported, strict=True) if not ok],
         "words": words,
         "within_limit": bool(summary.strip()) and (not limit or words <= limit),

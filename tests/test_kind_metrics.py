@@ -3,6 +3,10 @@ extraction (no model)."""
 
 from __future__ import annotations
 
+import doctest
+
+import promptkit.kind_metrics as K
+from promptkit.chains.summary_terms import content_stems
 from promptkit.chains.summary_text import (
     clean_source,
     cleaned_text,
@@ -10,16 +14,15 @@ from promptkit.chains.summary_text import (
     extract_outline,
     extractive_summary,
 )
+from promptkit.evaluation import longform as L
+from promptkit.grounding import fact_found, is_supported
 from promptkit.kind_metrics import (
     UNPARSEABLE,
     classification_report,
     moderation_report,
-    point_coverage,
     score_label,
     score_summary,
-    sentence_support,
 )
-from promptkit.stemming import content_stems
 
 SOURCE = (
     "O Transformer foi apresentado em 2017 por Vaswani e colegas. Ele usa atenção em vez de recorrência. "
@@ -33,15 +36,44 @@ ITEM = {
 }
 
 
-def test_stems_fold_inflections_and_drop_function_words():
+def test_doctests_pass():
+    result = doctest.testmod(K)
+    assert result.attempted >= 3 and result.failed == 0
+
+
+def test_extraction_terms_fold_inflections_and_drop_function_words():
     assert content_stems("As redes e os modelos") == content_stems("a rede do modelo") == {"red", "model"}
     assert content_stems("Attention networks", "en") == {"attent", "network"}
 
 
 def test_a_point_is_covered_by_its_content_not_its_wording():
-    assert point_coverage(ITEM["points"][0], "Vaswani e colegas apresentaram o Transformer em 2017.") >= 0.5
-    assert point_coverage(ITEM["points"][0], "Vaswani e colegas apresentaram o Transformer em 2018.") == 0.0
-    assert point_coverage(ITEM["points"][1], "A cantina reabriu.") < 0.5
+    def covered(point: str, summary: str) -> bool:
+        return score_summary({**ITEM, "points": [point]}, summary)["covered"] == [True]
+
+    assert covered(ITEM["points"][0], "Vaswani e colegas apresentaram o Transformer em 2017.")
+    assert not covered(ITEM["points"][0], "Vaswani e colegas apresentaram o Transformer em 2018.")
+    assert not covered(ITEM["points"][1], "A cantina reabriu.")
+
+
+def test_summary_scorers_are_the_long_form_rules():
+    """Key-point coverage is key-fact recall, and faithfulness is sentence support at the long-form threshold:
+    the same verdicts on the same strings, whatever the kind."""
+    cases = [
+        ("rede discriminadora", "As redes discriminadoras separam o real do falso."),
+        ("erro quadrático médio", "o erro é grande"),
+        ("57 tarefas", "O MMLU tem 56 tarefas."),
+        ("Ian Goodfellow", "Proposta por Goodfellow."),
+    ]
+    for point, summary in cases:
+        scored = score_summary({"text": summary, "points": [point], "max_words": 50}, summary)
+        assert scored["covered"] == [fact_found(point, summary)] == [L.fact_found(point, summary)]
+        assert scored["coverage"] == L.key_fact_recall([point], summary)
+    source = "A temperatura controla o sorteio do próximo token; perto de zero, fica previsível."
+    for sentence in ("A temperatura controla o sorteio.", "A temperatura muda os pesos do modelo."):
+        scored = score_summary({"text": source, "points": ["x"], "max_words": 50}, sentence)
+        assert scored["faithfulness"] == float(is_supported(sentence, source))
+        assert scored["faithfulness"] == L.faithfulness(sentence + " [1]", {1: source})
+    assert K.SUPPORT_THRESHOLD == L.SUPPORT_THRESHOLD == 0.6
 
 
 def test_summary_scores_coverage_faithfulness_and_length():
@@ -53,7 +85,9 @@ def test_summary_scores_coverage_faithfulness_and_length():
     assert invented["faithfulness"] == 0.0 and len(invented["unsupported"]) == 2
     long = score_summary(ITEM, " ".join(["atenção"] * 21))
     assert not long["within_limit"] and not score_summary(ITEM, "")["within_limit"]
-    assert sentence_support("Usa atenção.", SOURCE) == 1.0
+    assert score_summary(ITEM, "Usa atenção.")["support"] == [1.0]
+    preamble = score_summary(ITEM, "Segue um resumo de 20 palavras: O Transformer usa atenção.")
+    assert preamble["unsupported"] == ["Segue um resumo de 20 palavras:"] and preamble["faithfulness"] == 0.5
 
 
 def test_label_scoring_never_maps_an_unparseable_answer():

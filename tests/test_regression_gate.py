@@ -124,7 +124,8 @@ def test_suite_schema_defaults_and_guarded_metrics():
         ({"tolerances": {"f1": {"max_dorp": 1}}}, "tolerances.f1.max_dorp: Extra inputs are not permitted"),
         ({"task": "longform"}, "entries.0.tolerances.f1: unknown metric 'f1' of task longform"),
         ({"task": "longform", "tolerances": {}, "metrics": ["f1"]}, "entries.0.metrics: unknown metric 'f1'"),
-        ({"task": "poetry"}, "entries.0.task: unknown evaluation task 'poetry'; available: longform, squad"),
+        ({"task": "poetry"}, "entries.0.task: unknown evaluation task 'poetry'; available: classification, "
+                             "longform, moderation, squad, summaries"),
         ({"task": "longform", "tolerances": {}, "mode": "reading"}, "entries.0.mode: task longform runs in"),
     ],
 )

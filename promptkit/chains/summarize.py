@@ -76,7 +76,7 @@ def fill_from_extract(summary: str, extracted: list[str], max_words: int, lang: 
     >>> fill_from_extract("Um.", ["O modelo busca trechos.", "Depois responde com eles."], 10, "pt")
     ('Um. O modelo busca trechos. Depois responde com eles.', 2)
     """
-    from promptkit.stemming import content_stems
+    from promptkit.chains.summary_terms import content_stems
 
     if not extracted or len(summary.split()) >= FILL_AT * max_words:
         return summary, 0

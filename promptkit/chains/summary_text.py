@@ -11,9 +11,9 @@
   ``Exemplo rápido``, ``Example:``) is left out, since an illustration is not a main point.
 
 :func:`extract` scores every sentence by how central it is (cosine similarity between its stem counts and the
-whole text's, stems from :mod:`promptkit.stemming`, with an inverse sentence frequency weight), then picks,
-within the word budget, first the best sentence of each section (sections in order of their best score), then the
-next best sentences, skipping one that repeats most of the stems already chosen. The chosen sentences are
+whole text's, stems from :mod:`promptkit.chains.summary_terms`, with an inverse sentence frequency weight), then
+picks, within the word budget, first the best sentence of each section (sections in order of their best score),
+then the next best sentences, skipping one that repeats most of the stems already chosen. The chosen sentences are
 returned in the order of the source. A sentence longer than what is left of the budget is cut at a clause
 boundary (``;``, ``:``, `` — ``, a comma) when its first clause fits.
 """
@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from promptkit.stemming import stem_list
+from promptkit.chains.summary_terms import stem_list
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _RULE = re.compile(r"^\s*(?:[-_=*]\s*){3,}$")

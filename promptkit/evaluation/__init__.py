@@ -1,7 +1,9 @@
 """Evaluation of chains: run over a dataset, score with the dataset's task, compare, report.
 
-Tasks (:mod:`promptkit.evaluation.tasks`): SQuAD 2.0 question answering (EM/F1, results schema v1) and
-long-form cited answers of the course tutor (key-fact recall, faithfulness, citations, declines; schema v2).
+Tasks (:mod:`promptkit.evaluation.tasks`): SQuAD 2.0 question answering (EM/F1, results schema v1), and with
+schema v2 long-form cited answers of the course tutor (key-fact recall, faithfulness, citations, declines),
+moderation (recall and false-positive rate per language, per category), summaries (key-point coverage,
+faithfulness, length) and classification (accuracy, macro-F1, per label, confusion matrix).
 
 >>> from promptkit.evaluation import evaluate            # doctest: +SKIP
 >>> result = evaluate(chain="qa_zero_shot", dataset="course_qa", split="dev")   # doctest: +SKIP

@@ -12,10 +12,11 @@ sentence holding a number only matches text that holds the same number.
 Metrics (per answer; ``None`` where a metric does not apply, and the run's figure is the mean over the answers
 where it does):
 
-* :func:`fact_found` / :func:`key_fact_recall`: a key fact is found in the answer when every number of the
-  fact occurs in the answer and at least two thirds of the fact's distinct content stems do (all of them for
-  facts of one or two content words, 2 of 3, 3 of 4, 4 of 5); the recall is the share of the item's facts
-  found. Word order and contiguity do not matter, inflection does not, unrelated text does not count.
+* :func:`fact_found` (defined in :mod:`promptkit.grounding`, the rule the summary scorers use for key points
+  too) / :func:`key_fact_recall`: a key fact is found in the answer when every number of the fact occurs in
+  the answer and at least two thirds of the fact's distinct content stems do (all of them for facts of one or
+  two content words, 2 of 3, 3 of 4, 4 of 5); the recall is the share of the item's facts found. Word order
+  and contiguity do not matter, inflection does not, unrelated text does not count.
 * :func:`sentence_support`: the share of a sentence's distinct content stems (citation markers removed) that
   occur in a text; :func:`is_supported`: support of at least :data:`SUPPORT_THRESHOLD` (0.6) *and* every
   number of the sentence present in the text.
@@ -45,9 +46,8 @@ from promptkit.grounding import (
     SUPPORT_THRESHOLD,
     WORD,
     Sentence,
-    content_stems,
+    fact_found,
     is_supported,
-    numbers,
     sentence_support,
     split_sentences,
     stems,
@@ -56,34 +56,6 @@ from promptkit.grounding import (
 from promptkit.text import DECLINE_PHRASES, is_abstention
 
 # -- key facts -----------------------------------------------------------------------------------------------
-
-
-def fact_found(fact: str, answer: str | set[str]) -> bool:
-    """Whether a key fact occurs in the answer (``answer``: its text, or its :func:`stems`).
-
-    >>> fact_found("rede discriminadora", "A rede discriminadora tenta separar os dados reais dos falsos.")
-    True
-    >>> fact_found("Redes discriminadoras", "as redes discriminadoras")  # inflection and case do not matter
-    True
-    >>> fact_found("57 tarefas", "O MMLU tem 56 tarefas.")               # numbers must match
-    False
-    >>> fact_found("erro de reconstrução alto", "quando o erro de reconstrução é alto")
-    True
-    >>> fact_found("erro de reconstrução alto", "um erro alto")           # 2 of 3 content words: enough
-    True
-    >>> fact_found("erro quadrático médio", "o erro é grande")            # 1 of 3: not enough
-    False
-    >>> fact_found("Ian Goodfellow", "Proposta por Goodfellow.")          # both words of a short fact
-    False
-    """
-    found = stems(answer) if isinstance(answer, str) else answer
-    wanted = content_stems(fact)
-    if not wanted:
-        return True
-    if not numbers(wanted) <= found:
-        return False
-    hits = len(wanted & found)
-    return 3 * hits >= 2 * len(wanted)
 
 
 def key_fact_recall(facts: Sequence[str], answer: str) -> float | None:

@@ -99,6 +99,15 @@ def _task_run_table(index: int, r: TaskResult) -> str:
             for value, g in groups.items()
         )
         parts.append(f"<h3>By {escape(key)}</h3><table><tr>{head}</tr>{rows}</table>")
+    for extra in task.tables(r.metrics):
+        head = "".join(f"<th>{escape(c)}</th>" for c in extra.header)
+        rows = "".join(
+            f"<tr><th>{escape(row[0])}</th>" + "".join(f"<td class='num'>{escape(c)}</td>" for c in row[1:])
+            + "</tr>"
+            for row in extra.rows
+        )
+        parts.append(f"<h3>{escape(extra.title[:1].upper() + extra.title[1:])}</h3>"
+                     f"<table><tr>{head}</tr>{rows}</table>")
     return "".join(parts)
 
 

@@ -63,6 +63,9 @@ def format_task_summary(result: TaskResult) -> str:
         rows = [(value, str(g.get("n", "")), *(task.spec(n).fmt(_num(g.get(n))) for n in columns))
                 for value, g in groups.items()]
         lines += ["  " + line for line in table((key, "n", *columns), rows)]
+    for extra in task.tables(result.metrics):
+        lines += ["", f"{extra.title}:"]
+        lines += ["  " + line for line in table(extra.header, extra.rows)]
     return "\n".join(lines)
 
 

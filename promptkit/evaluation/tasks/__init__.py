@@ -1,7 +1,10 @@
 """Evaluation tasks: one module per kind of dataset, found automatically.
 
 * ``squad`` (:mod:`.squad`): SQuAD 2.0 question answering, EM/F1 (``.json`` datasets);
-* ``longform`` (:mod:`.longform`): long-form cited answers of the course tutor (``tutor_questions.jsonl``).
+* ``longform`` (:mod:`.longform`): long-form cited answers of the course tutor (``tutor_questions.jsonl``);
+* ``moderation`` (:mod:`.moderation`): unsafe-vs-safe and category verdicts (``guard_texts.jsonl``);
+* ``summaries`` (:mod:`.summaries`): key-point coverage, faithfulness and length (``summary_sources.jsonl``);
+* ``classification`` (:mod:`.classification`): one label per text (``student_comments.jsonl``).
 
 Adding a task is one module in this package defining a :class:`~.base.Task` subclass with a ``name``: its item
 model, metrics, chain input and scoring (see :mod:`.base`). A dataset's task is the one named (``task=``,
@@ -17,9 +20,9 @@ import pkgutil
 from typing import Any
 
 from promptkit.errors import ValidationError, unknown
-from promptkit.evaluation.tasks.base import Item, MetricSpec, RowView, Scored, Task
+from promptkit.evaluation.tasks.base import Item, MetricSpec, RowView, Scored, Table, Task
 
-__all__ = ["Item", "MetricSpec", "RowView", "Scored", "Task", "get_task", "infer_task", "task_class",
+__all__ = ["Item", "MetricSpec", "RowView", "Scored", "Table", "Task", "get_task", "infer_task", "task_class",
            "task_names", "task_of"]
 
 _REGISTRY: dict[str, type[Task]] = {}

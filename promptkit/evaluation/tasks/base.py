@@ -10,7 +10,11 @@ A task is a :class:`Task` subclass. For a JSON Lines dataset it declares:
   suite entry that lists no metrics, drawn in the report's chart), ``group_by`` (item fields the report breaks
   the metrics down by) and ``drop_metric`` (the graded score whose falls ``eval compare`` lists);
 * :meth:`Task.chain_input` (an item → the chain's input) and :meth:`Task.score` (an item and the chain's
-  output → the answer scored, the per-row scores, whether the row counts as correct for flips, what to keep).
+  output → the answer scored, the per-row scores, whether the row counts as correct for flips, what to keep);
+* optionally :meth:`Task.totals` (figures of the whole run, such as a precision or a confusion matrix,
+  stored in the metrics under dotted keys when they are not single metrics) and :meth:`Task.tables` (the
+  tables the text summary and the HTML report show besides the metrics and the breakdowns: per category, per
+  label…).
 
 Everything else (loading with splits, running in batches through the replay cache, aggregation, intervals,
 breakdowns, the results file, compare, report, regression gate) is shared. SQuAD question answering
@@ -74,6 +78,16 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A small table a task shows besides its metrics (per category, per label, a confusion matrix): cells are
+    already formatted; the first column is a row name."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class RowView:
     """A row as compare and report show it."""
 
@@ -122,7 +136,7 @@ class Task:
     # -- datasets --------------------------------------------------------------------------------------------
     @classmethod
     def required_fields(cls) -> list[str]:
-        return [n for n, f in cls.item_model.model_fields.items() if f.is_required()]
+        return [f.alias or n for n, f in cls.item_model.model_fields.items() if f.is_required()]
 
     @classmethod
     def recognises(cls, row: Mapping[str, Any]) -> bool:
@@ -165,7 +179,8 @@ class Task:
             msg = first["msg"].removeprefix("Value error, ")
             raise ValidationError(
                 f"{name}, line {row.line} (id {row.id!r}): {where}: {msg}",
-                hint=f"fields of a {self.name} item: {', '.join(self.item_model.model_fields)}",
+                hint=f"fields of a {self.name} item: "
+                f"{', '.join(f.alias or n for n, f in self.item_model.model_fields.items())}",
             ) from None
 
     # -- running ---------------------------------------------------------------------------------------------
@@ -270,6 +285,10 @@ class Task:
                 ci["n"] = len(values)
                 out[spec.name] = ci
         return out
+
+    def tables(self, metrics: Mapping[str, float | int | None]) -> list[Table]:
+        """Tables built from a run's metrics (or a group's) besides the metric list; none by default."""
+        return []
 
     def breakdown(self, rows: Sequence[TaskRow]) -> dict[str, dict[str, dict[str, float | int | None]]]:
         """The aggregate per group of every :attr:`group_by` key (groups sorted by name)."""

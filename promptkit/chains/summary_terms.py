@@ -1,9 +1,18 @@
-"""Content stems of a Portuguese or English text: folded words, function words dropped, Snowball stems.
+"""Terms of the summarize chain's extractive step: folded words, function words dropped, Snowball stems.
 
-One definition shared by the summary scorers (:mod:`promptkit.kind_metrics`) and the extractive step of the
-summarize chain. Words are lowercased, stemmed with the Snowball stemmer of the text's language
-(``snowballstemmer``), and the stem folded with :func:`promptkit.text.fold` (accents dropped); numbers are kept
-as written. ``redes neurais`` → ``red neur``; ``aprendem``/``aprendia`` → ``aprend``.
+The extractive step (:mod:`promptkit.chains.summary_text`) ranks a source's sentences by how central they are
+(stem counts compared with the whole text's), and :func:`promptkit.chains.summarize.fill_from_extract` skips
+an extracted sentence whose terms a summary already holds; both read a sentence as the terms below. This is a
+*ranking* representation, aggressive on purpose (Snowball merges derivations, so "classificação" and
+"classificar" count as one term of a topic). Whether a text *supports* a sentence or *states* a fact is
+another question, answered for every kind by :mod:`promptkit.grounding` (light inflectional stems) and never
+by this module: the summary scorers (:mod:`promptkit.kind_metrics`) do not use it. It stays apart because the
+extracts, and so the shipped chain's model inputs and the figures measured on them, depend on these
+exact terms.
+
+Words are lowercased, stemmed with the Snowball stemmer of the text's language (``snowballstemmer``), and the
+stem folded with :func:`promptkit.text.fold` (accents dropped); numbers are kept as written. ``redes neurais``
+→ ``red neur``; ``aprendem``/``aprendia`` → ``aprend``.
 """
 
 from __future__ import annotations
