@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from promptkit.errors import PromptkitError
     from promptkit.evaluation import evaluate
     from promptkit.index import build_index, load_index
-    from promptkit.embeddings import load_embeddings
     from promptkit.llm import load_llm
     from promptkit.prompts import load_prompt
 
