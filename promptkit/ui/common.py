@@ -84,7 +84,6 @@ def course_index() -> Any:
     return _course_index(str(default_index_dir()))
 
 
-@st.cache_data(show_spinner=False)
 def ask_chain() -> str:
     """The chain ``promptkit ask`` uses by default."""
     from promptkit.ui.services import default_ask_chain
@@ -143,7 +142,7 @@ def md_escape(text: str) -> str:
 def with_citation_badges(text: str) -> str:
     """Escape ``text`` and show each ``[n]`` as a small badge."""
     escaped = md_escape(text)
-    return re.sub(r"\\\[(\d+)\\\]", r" :blue-badge[\1]", escaped)
+    return re.sub(r"\s*\\\[(\d+)\\\]", r" :blue-badge[\1]", escaped)
 
 
 def sidebar_project() -> None:

@@ -104,7 +104,8 @@ def answer_view(out: Mapping[str, Any]) -> AnswerView:
     reason = out.get("decline_reason") or out.get("abstain_reason")
     citations = [c for c in out.get("citations") or [] if isinstance(c, Mapping)]
     sources: list[SourceView] = []
-    if citations and all("n" in c for c in citations):  # the tutor: citations are the numbered sources
+    tutor = "declined" in out or (citations and all("n" in c for c in citations))
+    if tutor:  # the tutor: its citations are the numbered sources (none when it declines)
         for c in sorted(citations, key=lambda c: int(c["n"])):
             sources.append(SourceView(n=int(c["n"]), source=str(c.get("source") or ""), title=str(c.get("title") or ""),
                                       text=str(c.get("text") or ""), cited=True, chunk=c.get("chunk"),

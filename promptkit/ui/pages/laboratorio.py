@@ -109,12 +109,8 @@ with common.friendly_errors("Não foi possível preparar a comparação"):
     values = choose_values(sorted({ref for _, ref, _ in runs}))
     if st.button("Rodar lado a lado", type="primary", disabled=len(runs) < 2, key="lab_run"):
         st.session_state.pop(RESULTS, None)
-        missing = [k for k, v in values.items() if not str(v).strip()]
-        if missing:
-            st.warning("Preencha as variáveis: " + ", ".join(missing))
-        else:
-            with common.friendly_errors("A execução falhou"):
-                st.session_state[RESULTS] = run_all(runs, values)
+        with common.friendly_errors("A execução falhou"):
+            st.session_state[RESULTS] = run_all(runs, values)
     if len(runs) < 2:
         st.caption("Escolha pelo menos duas versões (ou dois modelos).")
 if st.session_state.get(RESULTS):

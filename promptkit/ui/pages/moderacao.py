@@ -17,7 +17,8 @@ def moderate(text: str) -> dict[str, Any]:
     from promptkit.chains import load_chain
 
     with st.spinner("Moderando (regras e modelo)…"):
-        chain = load_chain("moderation", llm=common.injected_llm(), cache=common.replay_cache())
+        chain = load_chain("moderation", llm=common.injected_llm(), embeddings=common.embeddings(),
+                           cache=common.replay_cache())
         return chain.invoke({"text": text})
 
 

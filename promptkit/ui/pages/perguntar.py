@@ -22,7 +22,8 @@ def ask(question: str, chain_name: str) -> AnswerView:
         status.update(label="Abrindo o índice do curso (na primeira vez ele é construído, cerca de um minuto)…")
         index = common.course_index()
         status.update(label="Carregando a chain e o modelo…")
-        chain = load_chain(chain_name, index=index, llm=common.injected_llm(), cache=common.replay_cache())
+        chain = load_chain(chain_name, index=index, llm=common.injected_llm(), embeddings=common.embeddings(),
+                           cache=common.replay_cache())
         status.update(label="Gerando a resposta…")
         placeholder = st.empty()
         reader = StreamReader()
