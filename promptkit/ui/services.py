@@ -28,12 +28,10 @@ def default_ask_chain() -> str:
         return constant
     from promptkit.cli import build_parser
 
-    parser = build_parser()
-    for action in parser._subparsers._group_actions:  # noqa: SLF001 - argparse keeps subcommands here
-        ask = getattr(action, "choices", {}).get("ask")
-        if ask is not None:
-            return str(ask.get_default("chain"))
-    raise NotFoundError("the command line has no `ask` command to take the default chain from")
+    chain = getattr(build_parser().parse_args(["ask", "?"]), "chain", None)
+    if not chain:
+        raise NotFoundError("`promptkit ask` names no default chain", hint="pass the chain name explicitly")
+    return str(chain)
 
 
 # -- answers: today's rag_course output and the tutor's --------------------------------------------------------
