@@ -1,5 +1,6 @@
-"""Build configuration that pyproject.toml cannot express: the repository's top-level ``prompts/``, ``chains/``,
-``corpus/`` and ``eval/`` folders travel inside the wheel as package data, mapped to ``promptkit/_shipped/<folder>``.
+"""Build configuration that pyproject.toml cannot express: the repository's top-level ``prompts/``,
+``chains/``, ``corpus/`` and ``eval/`` folders travel inside the wheel as package data, mapped to
+``promptkit/_shipped/<folder>``.
 
 The folders stay where they are in the repository (nothing is copied into the package tree); at run time
 :func:`promptkit.paths.shipped_root` finds them with :mod:`importlib.resources`. Everything else (metadata,
@@ -27,14 +28,14 @@ SHIPPED = {
         "baselines/*/replay.sqlite",
     ],
 }
-# the project `promptkit init` writes: a folder of the package whose name is not a module name (data, not code)
+# the project `promptkit init` writes: a package folder whose name is not a module name (data, not code)
 TEMPLATE = [f"project-template/**/*.{ext}" for ext in ("md", "yaml", "json", "py", "ini", "lock")] + [
     "project-template/gitignore"
 ]
 
 
 def shipped_data() -> dict[str, list[str]]:
-    """``{package: [file names]}``: every shipped folder becomes a data-only package under promptkit._shipped."""
+    """``{package: [file names]}``: each shipped folder becomes a data-only package of promptkit._shipped."""
     data: dict[str, list[str]] = {}
     for folder, globs in SHIPPED.items():
         for pattern in globs:
@@ -46,7 +47,7 @@ def shipped_data() -> dict[str, list[str]]:
 
 
 class BuildPy(build_py):
-    """Shipped folders are data: the Python scripts that maintain them (``eval/experiments.py``, …) stay out."""
+    """Shipped folders are data: the scripts that maintain them (``eval/experiments.py``, …) stay out."""
 
     def find_package_modules(self, package: str, package_dir: str) -> list:
         if package == SHIPPED_PACKAGE or package.startswith(SHIPPED_PACKAGE + "."):

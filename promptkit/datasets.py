@@ -223,8 +223,8 @@ def parse_squad(obj: Any, *, name: str = "<memory>") -> list[SquadExample]:
 
 
 def resolve_dataset_path(ref: str | os.PathLike[str]) -> Path:
-    """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa``): the project's datasets
-    first, then the shipped ones."""
+    """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa``): the project's
+    datasets first, then the shipped ones."""
     path = Path(ref)
     if path.exists():
         return path

@@ -1,12 +1,12 @@
 """Where promptkit reads project files and keeps its caches.
 
-* ``PROMPTKIT_HOME`` (default: ``$XDG_CACHE_HOME/promptkit`` or ``~/.cache/promptkit``) holds converted models,
-  built indexes and the replay cache.
+* ``PROMPTKIT_HOME`` (default: ``$XDG_CACHE_HOME/promptkit`` or ``~/.cache/promptkit``) holds converted
+  models, built indexes and the replay cache.
 * Project files (``prompts/``, ``chains/``, ``corpus/``, ``eval/``) come in two layers, read in this order:
 
-  1. the **project**: ``PROMPTKIT_PROJECT`` when set, else the nearest folder at or above the working directory
-     that holds both a ``prompts/`` and a ``chains/`` folder (a checkout of this repository, or a folder made
-     by ``promptkit init``);
+  1. the **project**: ``PROMPTKIT_PROJECT`` when set, else the nearest folder at or above the working
+     directory that holds both a ``prompts/`` and a ``chains/`` folder (a checkout of this repository, or a
+     folder made by ``promptkit init``);
   2. the **shipped** files: the prompts, chains, course corpus and evaluation data installed with the package
      (``promptkit/_shipped/`` inside a wheel, read with :mod:`importlib.resources`), or the top-level folders
      of the source checkout the package is imported from.
@@ -63,8 +63,8 @@ def find_project() -> Path | None:
 
 
 def project_root() -> Path:
-    """The project folder (:func:`find_project`), or the working directory when there is no project: the place a
-    project's files would be read from, never the installed package."""
+    """The project folder (:func:`find_project`), or the working directory when there is no project: the place
+    a project's files would be read from, never the installed package."""
     return find_project() or Path.cwd().resolve()
 
 
@@ -101,7 +101,7 @@ def layers() -> list[tuple[str, Path]]:
 
 
 def origin_of(path: str | os.PathLike[str]) -> str:
-    """``"project"`` or ``"shipped"``: the layer a file or folder belongs to (``"project"`` when in neither)."""
+    """``"project"`` or ``"shipped"``: the layer a file or folder belongs to (``"project"`` if in neither)."""
     target = Path(path).resolve()
     for origin, root in layers():
         if target == root.resolve() or root.resolve() in target.parents:
@@ -169,9 +169,9 @@ def corpus_dir() -> Path:
 
 
 def default_index_dir() -> Path:
-    """The course index: ``$PROMPTKIT_HOME/indexes/course`` for the checkout's own corpus, and one folder per other
-    corpus folder (a project's, an installed package's), so two projects or two environments never share an
-    index built from the other's texts."""
+    """The course index: ``$PROMPTKIT_HOME/indexes/course`` for the checkout's own corpus, and one folder per
+    other corpus folder (a project's, an installed package's), so two projects or two environments never share
+    an index built from the other's texts."""
     corpus = corpus_dir().resolve()
     if corpus == (_PACKAGE_PARENT / "corpus").resolve():
         return home() / "indexes" / "course"

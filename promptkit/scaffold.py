@@ -1,12 +1,12 @@
-"""``promptkit init``: write a small working project from the template shipped in ``promptkit/project-template/``.
+"""``promptkit init``: write a small working project from the template in ``promptkit/project-template/``.
 
 The project holds one prompt with two released versions and a ``production`` label, a chain using it, a
 ten-question SQuAD 2.0 dataset, a regression suite, a pytest file using the promptkit plugin, a ``.gitignore``
 and a README explaining the edit → check → eval → label loop. The template is package data, read with
 :mod:`importlib.resources`, so ``promptkit init`` works the same from a wheel and from a checkout.
 
-A folder that already holds files is refused unless ``force``; even then no existing file is overwritten: files
-that differ from the template are left as they are and reported (:attr:`InitReport.skipped`).
+A folder that already holds files is refused unless ``force``; even then no existing file is overwritten:
+files that differ from the template are left as they are and reported (:attr:`InitReport.skipped`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from promptkit.errors import ValidationError
 from promptkit.fileio import atomic_write_bytes
 
 TEMPLATE_DIR = "project-template"
-#: template file name -> name in the project (dot files are not package data, so they travel under another name)
+#: template file name -> name in the project (dot files are not package data: they travel under another name)
 RENAMES = {"gitignore": ".gitignore"}
 _SKIP = ("__pycache__", ".pyc")
 
@@ -63,7 +63,9 @@ def init_project(folder: str | os.PathLike[str], *, force: bool = False) -> Init
     counted as unchanged and different ones kept and listed in :attr:`InitReport.skipped`."""
     target = Path(folder).expanduser()
     if target.exists() and not target.is_dir():
-        raise ValidationError(f"{target} é um arquivo, não uma pasta", hint="escolha outra pasta para o projeto")
+        raise ValidationError(
+            f"{target} é um arquivo, não uma pasta", hint="escolha outra pasta para o projeto"
+        )
     package = Path(__file__).resolve().parent
     resolved = target.resolve()
     if resolved == package or package in resolved.parents:

@@ -1,5 +1,6 @@
-"""`promptkit init`: the project it writes is complete and consistent, existing files are never overwritten, and the
-edit → check → eval → label loop works in it (with the fake model here; with the real one under `model`)."""
+"""`promptkit init`: the project it writes is complete and consistent, existing files are never overwritten,
+and the edit → check → eval → label loop works in it (with the fake model here; with the real one under
+`model`)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,20 @@ def demo(tmp_path, monkeypatch) -> Path:
 def test_init_writes_the_whole_template(tmp_path, capsys):
     assert main(["init", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    written = sorted(str(p.relative_to(tmp_path / "demo")) for p in (tmp_path / "demo").rglob("*") if p.is_file())
+    written = sorted(
+        str(p.relative_to(tmp_path / "demo")) for p in (tmp_path / "demo").rglob("*") if p.is_file()
+    )
     assert written == sorted(template_files())
-    for rel in (".gitignore", "README.md", "pytest.ini", "tests/test_prompts.py", "eval/suites/projeto.yaml",
-                "chains/perguntas_curso.yaml", "prompts/resposta_curta/labels.yaml", "prompts/prompts.lock"):
+    for rel in (
+        ".gitignore",
+        "README.md",
+        "pytest.ini",
+        "tests/test_prompts.py",
+        "eval/suites/projeto.yaml",
+        "chains/perguntas_curso.yaml",
+        "prompts/resposta_curta/labels.yaml",
+        "prompts/prompts.lock",
+    ):
         assert rel in written and f"criado     {rel}" in out
     assert "pytest" in out and "cd " in out
 
@@ -40,8 +51,13 @@ def test_init_writes_the_whole_template(tmp_path, capsys):
 def test_the_readme_explains_the_loop_in_portuguese(tmp_path):
     init_project(tmp_path / "demo")
     readme = (tmp_path / "demo" / "README.md").read_text(encoding="utf-8")
-    steps = ["promptkit prompts new", "promptkit prompts check", "promptkit eval run", "promptkit eval check",
-             "promptkit prompts label"]
+    steps = [
+        "promptkit prompts new",
+        "promptkit prompts check",
+        "promptkit eval run",
+        "promptkit eval check",
+        "promptkit prompts label",
+    ]
     assert [readme.index(s) for s in steps] == sorted(readme.index(s) for s in steps)
     assert "Edite o prompt" in readme and "linha de base" in readme
 
@@ -93,7 +109,8 @@ def test_the_template_project_is_consistent(demo):
     data = load_squad("perguntas_curso")
     examples = list(data)
     assert len(examples) == 10 and sum(e.is_impossible for e in examples) == 2
-    assert all(e.context[s:s + len(a)] == a for e in examples for a, s in zip(e.answers, e.answer_starts))
+    spans = [(e.context, a, s) for e in examples for a, s in zip(e.answers, e.answer_starts, strict=True)]
+    assert all(context[s : s + len(a)] == a for context, a, s in spans)
     suite = load_suite("projeto")
     assert [e.id for e in suite.entries] == ["resposta_curta"]
     assert get_definition(suite.entries[0].chain).prompt.startswith("resposta_curta")
@@ -118,29 +135,47 @@ def test_the_loop_catches_a_worse_prompt(demo):
 
 @pytest.mark.model
 def test_pytest_passes_after_init_and_a_worse_prompt_fails_the_check(tmp_path):
-    """The real default model: `pytest` in a fresh project records the baseline and passes; a worse version then
-    makes `promptkit eval check` exit 1."""
+    """The real default model: `pytest` in a fresh project records the baseline and passes; a worse version
+    then makes `promptkit eval check` exit 1."""
     env = {k: v for k, v in os.environ.items() if k != "PROMPTKIT_PROJECT"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     cli = [sys.executable, "-m", "promptkit"]
     assert subprocess.run([*cli, "init", "demo"], cwd=tmp_path, env=env, timeout=60).returncode == 0
     demo = tmp_path / "demo"
 
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"], cwd=demo, env=env,
-                           capture_output=True, text=True, timeout=1200)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"],
+        cwd=demo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
     assert "2 passed" in tests.stdout
     assert (demo / "eval" / "baselines" / "projeto" / "replay.sqlite").is_file()
     assert subprocess.run([*cli, "eval", "check", "--quiet"], cwd=demo, env=env, timeout=600).returncode == 0
 
-    assert subprocess.run([*cli, "prompts", "new", "resposta_curta", "--from", "resposta_curta@production"],
-                          cwd=demo, env=env, timeout=60).returncode == 0
+    assert (
+        subprocess.run(
+            [*cli, "prompts", "new", "resposta_curta", "--from", "resposta_curta@production"],
+            cwd=demo,
+            env=env,
+            timeout=60,
+        ).returncode
+        == 0
+    )
     v3 = demo / "prompts" / "resposta_curta" / "v3.yaml"
     text = v3.read_text(encoding="utf-8")
-    text = re.sub(r"(?s)content: \|-\n      Você responde.*?sem resposta\n", "content: |-\n"
-                  "      Escreva sempre exatamente: sem resposta\n", text, count=1)
+    text = re.sub(
+        r"(?s)content: \|-\n      Você responde.*?sem resposta\n",
+        "content: |-\n      Escreva sempre exatamente: sem resposta\n",
+        text,
+        count=1,
+    )
     v3.write_text(re.sub(r"(?m)^changelog:.*$", "changelog: Sempre sem resposta.", text), encoding="utf-8")
-    checked = subprocess.run([*cli, "eval", "check", "--quiet"], cwd=demo, env=env, capture_output=True,
-                             text=True, timeout=600)
+    checked = subprocess.run(
+        [*cli, "eval", "check", "--quiet"], cwd=demo, env=env, capture_output=True, text=True, timeout=600
+    )
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "REGRESSION" in checked.stdout and "resposta_curta@3" in checked.stdout

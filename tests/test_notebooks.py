@@ -1,5 +1,5 @@
-"""The notebooks in notebooks/: stored without outputs, and each runs top to bottom with the real default model
-(model calls go through the replay cache, so a second run is fast)."""
+"""The notebooks in notebooks/: stored without outputs, and each runs top to bottom with the real default
+model (model calls go through the replay cache, so a second run is fast)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
-nbformat = pytest.importorskip("nbformat", reason="the notebook tests need nbformat (pip install -e '.[test]')")
+nbformat = pytest.importorskip(
+    "nbformat", reason="the notebook tests need nbformat (pip install -e '.[test]')"
+)
 
 
 def test_there_is_one_notebook_per_idea():
-    assert [p.name for p in NOTEBOOKS] == ["01-inicio-rapido.ipynb", "02-comparar-versoes.ipynb",
-                                           "03-few-shot.ipynb", "04-guarda-de-regressao.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == [
+        "01-inicio-rapido.ipynb",
+        "02-comparar-versoes.ipynb",
+        "03-few-shot.ipynb",
+        "04-guarda-de-regressao.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -45,7 +51,9 @@ def test_notebook_runs_top_to_bottom(path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     text = _outputs(nb)

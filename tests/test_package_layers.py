@@ -1,5 +1,5 @@
-"""Project files over shipped files: a user project's prompts, chains, datasets and corpus shadow the shipped ones
-of the same name, listings say where each item comes from, and every write lands in the project only."""
+"""Project files over shipped files: a user project's prompts, chains, datasets and corpus shadow the shipped
+ones of the same name, listings say where each item comes from, and every write lands in the project only."""
 
 from __future__ import annotations
 
@@ -93,10 +93,13 @@ def test_project_prompt_shadows_the_shipped_one(project, shipped_untouched):
 def test_prompts_and_chains_list_say_where_each_comes_from(project, capsys):
     write_prompt(project, "meu_prompt", 1, "Olá.")
     (project / "chains" / "minha_chain.yaml").write_text(
-        "name: minha_chain\nkind: zero_shot\ntask: qa\ndescription: teste\nprompt: qa_zero_shot\n", encoding="utf-8"
+        "name: minha_chain\nkind: zero_shot\ntask: qa\ndescription: teste\nprompt: qa_zero_shot\n",
+        encoding="utf-8",
     )
     assert main(["prompts", "list"]) == 0
-    rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
+    rows = {
+        line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:] if line.strip()
+    }
     assert rows["meu_prompt"] == "project" and rows["rag_qa"] == "shipped"
     assert main(["chains", "list", "--json"]) == 0
     chains = {c["name"]: c["origin"] for c in json.loads(capsys.readouterr().out)}
@@ -166,7 +169,8 @@ def test_project_chain_shadows_the_shipped_one(project):
 
     assert get_definition("qa_zero_shot").description.startswith("Responde em português")
     (project / "chains" / "qa_zero_shot.yaml").write_text(
-        "name: qa_zero_shot\nkind: zero_shot\ntask: qa\ndescription: minha\nprompt: qa_zero_shot\n", encoding="utf-8"
+        "name: qa_zero_shot\nkind: zero_shot\ntask: qa\ndescription: minha\nprompt: qa_zero_shot\n",
+        encoding="utf-8",
     )
     assert get_definition("qa_zero_shot").description == "minha"
 

@@ -1,6 +1,7 @@
-"""The wheel carries the shipped prompts, chains, corpus and eval data as package data, and promptkit installed
-from it works anywhere: shipped items are listed as such, `promptkit init` writes a project, and nothing is ever
-written into the installed package. (.ci/package_check.sh does the same with a real install in a fresh venv.)"""
+"""The wheel carries the shipped prompts, chains, corpus and eval data as package data, and promptkit
+installed from it works anywhere: shipped items are listed as such, `promptkit init` writes a project, and
+nothing is ever written into the installed package. (.ci/package_check.sh does the same with a real install in
+a fresh venv.)"""
 
 from __future__ import annotations
 
@@ -34,13 +35,28 @@ def wheel(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in SOURCES:
         if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "results"))
+            shutil.copytree(
+                REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "results")
+            )
         else:
             shutil.copy2(REPO / name, src / name)
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     (found,) = out.glob("promptkit-*.whl")
@@ -59,8 +75,14 @@ def site(wheel, tmp_path_factory) -> Path:
 def run(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PROMPTKIT_PROJECT", "PYTHONPATH")}
     env["PYTHONPATH"] = str(site)
-    return subprocess.run([sys.executable, "-m", "promptkit", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "promptkit", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_wheel_holds_the_shipped_folders(wheel):
@@ -68,13 +90,21 @@ def test_the_wheel_holds_the_shipped_folders(wheel):
     settings = runpy.run_path(str(REPO / "setup.py"), run_name="setup_settings")
     expected = {
         "promptkit/" + package.removeprefix("promptkit.").replace(".", "/") + "/" + name
-        for package, files in settings["shipped_data"]().items() for name in files
+        for package, files in settings["shipped_data"]().items()
+        for name in files
     }
     assert expected <= names
-    for must in ("prompts/prompts.lock", "prompts/rag_qa/labels.yaml", "prompts/_pools/qa_pt.jsonl",
-                 "prompts/moderation/TAXONOMY.md", "chains/rag_course.yaml", "eval/datasets/course_qa.json",
-                 "eval/suites/course.yaml", "eval/baselines/course/rag_qa.json",
-                 "eval/baselines/course/replay.sqlite"):
+    for must in (
+        "prompts/prompts.lock",
+        "prompts/rag_qa/labels.yaml",
+        "prompts/_pools/qa_pt.jsonl",
+        "prompts/moderation/TAXONOMY.md",
+        "chains/rag_course.yaml",
+        "eval/datasets/course_qa.json",
+        "eval/suites/course.yaml",
+        "eval/baselines/course/rag_qa.json",
+        "eval/baselines/course/replay.sqlite",
+    ):
         assert f"promptkit/_shipped/{must}" in names, must
     corpus = {n for n in names if n.startswith("promptkit/_shipped/corpus/")}
     assert len(corpus) == len(list((REPO / "corpus").glob("*.md")))
@@ -100,13 +130,19 @@ def test_installed_promptkit_reads_the_shipped_files_and_writes_only_to_projects
 
     listed = run(site, empty, "prompts", "list")
     assert listed.returncode == 0, listed.stderr
-    rows = [line.split() for line in listed.stdout.splitlines()[1:] if line.strip() and not line.startswith("(")]
+    rows = [
+        line.split() for line in listed.stdout.splitlines()[1:] if line.strip() and not line.startswith("(")
+    ]
     assert rows and {r[-1] for r in rows} == {"shipped"} and "rag_qa" in {r[0] for r in rows}
     chains = run(site, empty, "chains", "list")
     assert chains.returncode == 0 and "rag_course" in chains.stdout and " shipped " in chains.stdout
 
     refused = run(site, empty, "prompts", "label", "rag_qa@2", "staging", "--no-check")
-    assert refused.returncode == 2 and "no promptkit project" in refused.stderr and "Traceback" not in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "no promptkit project" in refused.stderr
+        and "Traceback" not in refused.stderr
+    )
     assert list(empty.iterdir()) == []
 
     made = run(site, empty, "init", "demo")
@@ -125,11 +161,19 @@ def test_installed_promptkit_reads_the_shipped_files_and_writes_only_to_projects
 
 
 def test_importing_the_installed_package_stays_cheap(site, tmp_path):
-    code = ("import sys, promptkit, promptkit.paths as p; print(p.shipped_root()); "
-            "print(sorted(m for m in ('torch', 'transformers', 'faiss', 'streamlit') if m in sys.modules))")
+    code = (
+        "import sys, promptkit, promptkit.paths as p; print(p.shipped_root()); "
+        "print(sorted(m for m in ('torch', 'transformers', 'faiss', 'streamlit') if m in sys.modules))"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PROMPTKIT_PROJECT", "PYTHONPATH")}
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**env, "PYTHONPATH": str(site)},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     root, heavy = done.stdout.splitlines()
     assert Path(root) == site / "promptkit" / "_shipped" and heavy == "[]"

@@ -1,5 +1,5 @@
-"""Every page of the playground, run by Streamlit's AppTest with the fake model: what a user does on each page and
-what they see, including the one-line error when something fails."""
+"""Every page of the playground, run by Streamlit's AppTest with the fake model: what a user does on each page
+and what they see, including the one-line error when something fails."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
 
-# -- Perguntar ao curso -------------------------------------------------------------------------------------------
+# -- Perguntar ao curso --------------------------------------------------------------------------------------
 
 
 def test_the_app_opens_on_perguntar_with_every_page_in_the_navigation(index):
@@ -79,12 +79,18 @@ def test_a_tutor_answer_shows_inline_citations_sentences_and_sources(index, monk
 
     double = TutorDouble(TUTOR_OUT)
     monkeypatch.setattr(promptkit.chains, "DEFAULT_ASK_CHAIN", "tutor", raising=False)
-    monkeypatch.setattr(promptkit.chains, "load_chain", lambda name, **kw: double if name == "tutor" else None)
+    monkeypatch.setattr(
+        promptkit.chains, "load_chain", lambda name, **kw: double if name == "tutor" else None
+    )
     at = app(index=index)
     assert "`tutor`" in " ".join(texts(at, "caption"))
     at.text_area(key="ask_question").input("O que é temperatura em um LLM?")
     button(at, "Perguntar").click().run()
-    assert not at.exception and not at.error and double.inputs == [{"question": "O que é temperatura em um LLM?"}]
+    assert (
+        not at.exception
+        and not at.error
+        and double.inputs == [{"question": "O que é temperatura em um LLM?"}]
+    )
     text = markdown(at)
     assert "próximo token :blue-badge[1]\\." in text and "previsível :blue-badge[2]\\." in text
     labels = [e.label for e in at.expander]
@@ -128,7 +134,7 @@ def test_a_failure_is_one_line_not_a_traceback(index, monkeypatch):
     assert "\n" not in error and not at.exception
 
 
-# -- Laboratório de prompts ---------------------------------------------------------------------------------------
+# -- Laboratório de prompts ----------------------------------------------------------------------------------
 
 
 def test_two_versions_run_side_by_side_with_tokens_and_latency():
@@ -169,7 +175,7 @@ def test_two_models_run_the_same_version(monkeypatch):
     assert [s.value for s in at.subheader] == ["qa_zero_shot@1 · modelo-a", "qa_zero_shot@1 · modelo-b"]
 
 
-# -- Avaliações ---------------------------------------------------------------------------------------------------
+# -- Avaliações ----------------------------------------------------------------------------------------------
 
 
 def test_results_chart_with_cis_and_a_paired_comparison():
@@ -217,8 +223,10 @@ def test_an_unreadable_results_file_is_reported_and_the_others_still_show(tmp_pa
     project = tmp_path / "demo"
     init_project(project)
     (project / "eval" / "results").mkdir(parents=True)
-    shutil.copyfile(REPO / "eval/results/versions/course_qa_dev_reading_rag_qa-2.json",
-                    project / "eval" / "results" / "boa.json")
+    shutil.copyfile(
+        REPO / "eval/results/versions/course_qa_dev_reading_rag_qa-2.json",
+        project / "eval" / "results" / "boa.json",
+    )
     (project / "eval" / "results" / "ruim.json").write_text('{"schema": "promptkit.eval/v1", "chain": 1}')
     monkeypatch.setenv("PROMPTKIT_PROJECT", str(project))
     at = app("avaliacoes")
@@ -227,7 +235,7 @@ def test_an_unreadable_results_file_is_reported_and_the_others_still_show(tmp_pa
     assert at.get("vega_lite_chart")
 
 
-# -- Registro -----------------------------------------------------------------------------------------------------
+# -- Registro ------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -293,7 +301,7 @@ def test_labels_cannot_be_written_without_a_project(tmp_path, monkeypatch):
     assert not [b for b in at.button if b.label == "Aplicar rótulo"] and list(tmp_path.iterdir()) == []
 
 
-# -- Moderação ----------------------------------------------------------------------------------------------------
+# -- Moderação -----------------------------------------------------------------------------------------------
 
 
 def test_moderation_shows_the_verdict_per_category_with_matches_and_score():

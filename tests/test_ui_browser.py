@@ -1,6 +1,7 @@
-"""`promptkit ui` end to end in a real headless Chromium (Debian's chromium, driven by Playwright): start the server
-on a free 127.0.0.1 port, ask a question, compare two prompt versions, open a results chart and moderate a text,
-with the real default model. Screenshots are kept under the pytest tmp dir (the path is printed)."""
+"""`promptkit ui` end to end in a real headless Chromium (Debian's chromium, driven by Playwright): start the
+server on a free 127.0.0.1 port, ask a question, compare two prompt versions, open a results chart and
+moderate a text, with the real default model. Screenshots are kept under the pytest tmp dir (the path is
+printed)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 MODEL_WAIT_MS = 600_000  # the first answer loads the model (and may build the course index)
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
@@ -43,11 +50,19 @@ def server(tmp_path_factory):
     """`promptkit ui` on a free port, over this repository's project files."""
     port = _free_port()
     log = tmp_path_factory.mktemp("ui-server") / "server.log"
-    env = {**os.environ, "PROMPTKIT_PROJECT": str(REPO), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PROMPTKIT_PROJECT": str(REPO),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "promptkit", "ui", "--port", str(port)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "promptkit", "ui", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while True:

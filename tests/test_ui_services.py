@@ -1,5 +1,5 @@
-"""What the playground pages do, without Streamlit: the default ask chain, answers of both chain shapes, streaming,
-side-by-side prompt runs, result tables, label checks and moderation rows."""
+"""What the playground pages do, without Streamlit: the default ask chain, answers of both chain shapes,
+streaming, side-by-side prompt runs, result tables, label checks and moderation rows."""
 
 from __future__ import annotations
 
@@ -49,8 +49,9 @@ def test_rag_course_output_numbers_its_sources(index):
     from promptkit.chains import load_chain
 
     llm = FakeChatModel(rules=[("Attention Is All You Need", "2017")], default="sem resposta")
-    out = load_chain("rag_course", llm=llm, index=index, embeddings=FakeEmbeddings(), mode="hybrid", k=2).invoke(
-        {"question": "Em que ano saiu o Transformer?"})
+    out = load_chain(
+        "rag_course", llm=llm, index=index, embeddings=FakeEmbeddings(), mode="hybrid", k=2
+    ).invoke({"question": "Em que ano saiu o Transformer?"})
     view = services.answer_view(out)
     assert view.answer == "2017" and not view.declined
     assert [s.n for s in view.sources] == [1, 2] and view.cited_numbers
@@ -61,9 +62,9 @@ def test_rag_course_output_numbers_its_sources(index):
 def test_an_abstaining_rag_course_answer_is_a_decline(index):
     from promptkit.chains import load_chain
 
-    out = load_chain("rag_course", llm=FakeChatModel(default="sem resposta"), index=index,
-                     embeddings=FakeEmbeddings()).invoke(
-        {"question": "Quem ganhou a copa de 1970?"})
+    out = load_chain(
+        "rag_course", llm=FakeChatModel(default="sem resposta"), index=index, embeddings=FakeEmbeddings()
+    ).invoke({"question": "Quem ganhou a copa de 1970?"})
     view = services.answer_view(out)
     assert view.declined and view.answer == services.NO_ANSWER and view.reason
 
@@ -72,8 +73,12 @@ def test_the_stream_reader_folds_both_chain_shapes(index):
     from promptkit.chains import load_chain
 
     reader = services.StreamReader()
-    chain = load_chain("rag_course", llm=FakeChatModel(rules=[("Attention", "2017")]), index=index,
-                       embeddings=FakeEmbeddings())
+    chain = load_chain(
+        "rag_course",
+        llm=FakeChatModel(rules=[("Attention", "2017")]),
+        index=index,
+        embeddings=FakeEmbeddings(),
+    )
     pieces = [reader.feed(c) for c in chain.stream({"question": "Em que ano saiu o Transformer?"})]
     assert "".join(pieces) == "2017" and reader.output()["answer"] == "2017" and reader.output()["sources"]
 
@@ -95,8 +100,9 @@ def test_run_prompt_renders_calls_and_measures():
 
 def test_run_prompt_selects_few_shot_examples_with_the_given_embeddings():
     llm = FakeChatModel(default="x")
-    result = services.run_prompt("rag_qa@3", {"context": "c", "question": "Quem criou o pandas?"}, llm,
-                                 embeddings=FakeEmbeddings())
+    result = services.run_prompt(
+        "rag_qa@3", {"context": "c", "question": "Quem criou o pandas?"}, llm, embeddings=FakeEmbeddings()
+    )
     assert result.rendered.count("[human]") > 1  # the demonstrations are rendered as turns
 
 
@@ -122,7 +128,10 @@ def test_result_files_metric_rows_and_comparisons():
     ra, rb = load_result(a), load_result(b)
     rows = services.metric_rows({"A": ra, "B": rb})
     em = next(r for r in rows if r["execução"] == "A" and r["métrica"] == "EM")
-    assert em["valor"] == pytest.approx(ra.metrics["exact"]) and em["ic_inferior"] <= em["valor"] <= em["ic_superior"]
+    assert (
+        em["valor"] == pytest.approx(ra.metrics["exact"])
+        and em["ic_inferior"] <= em["valor"] <= em["ic_superior"]
+    )
     comparison = compare(a, b)
     table = services.comparison_rows(comparison)
     assert [r["métrica"] for r in table] == ["EM", "F1", "EM (pt)", "F1 (pt)"]
@@ -166,10 +175,18 @@ def test_moderation_rows_name_each_category():
     from promptkit.chains import load_chain
 
     out = load_chain("moderation", llm=FakeChatModel(default="Sim")).invoke(
-        {"text": "Vou te matar amanhã na saída da escola, seu idiota."})
+        {"text": "Vou te matar amanhã na saída da escola, seu idiota."}
+    )
     rows = {r["categoria"]: r for r in services.moderation_rows(out)}
-    assert set(rows) == {"Ódio", "Assédio", "Violência", "Autolesão", "Conteúdo sexual", "Atividades ilegais",
-                         "Privacidade"}
+    assert set(rows) == {
+        "Ódio",
+        "Assédio",
+        "Violência",
+        "Autolesão",
+        "Conteúdo sexual",
+        "Atividades ilegais",
+        "Privacidade",
+    }
     assert rows["Violência"]["veredito"] == "inseguro" and rows["Violência"]["regras"] == "alta"
     assert "vou te matar" in rows["Violência"]["trechos encontrados"]
     assert rows["Privacidade"]["veredito"] == "seguro" and rows["Privacidade"]["trechos encontrados"] == "—"

@@ -176,7 +176,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from promptkit.chains import load_chain
     from promptkit.index import ensure_index
     from promptkit.index.build import read_manifest
-
     from promptkit.limits import check_question
 
     if not args.question.strip():

@@ -10,7 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "init",
         help="cria um projeto pronto para usar (prompt, chain, perguntas, suíte de regressão, testes)",
-        description="Cria em DIR um projeto com um prompt versionado (duas versões e o rótulo production), uma "
+        description="Cria em DIR um projeto com um prompt versionado (duas versões e o rótulo production), "
+        "uma "
         "chain, dez perguntas no formato SQuAD, uma suíte de regressão, um teste de pytest e um README.",
     )
     p.add_argument("folder", metavar="DIR", help="pasta do projeto (criada se não existir)")
@@ -33,8 +34,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     for rel in report.skipped:
         print(f"mantido    {rel} (já existe e é diferente do modelo; não foi sobrescrito)")
     if report.skipped:
-        print(f"{len(report.skipped)} arquivo(s) mantido(s) como estavam; compare-os com `promptkit init` em "
-              "uma pasta vazia se quiser a versão do modelo")
+        print(
+            f"{len(report.skipped)} arquivo(s) mantido(s) como estavam; compare-os com `promptkit init` em "
+            "uma pasta vazia se quiser a versão do modelo"
+        )
     print(f"\nprojeto pronto em {report.folder}. Próximos passos:")
     print(f"  cd {report.folder}")
     print("  pytest                      # grava a linha de base na primeira vez, depois a verifica")

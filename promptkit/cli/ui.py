@@ -10,7 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ui",
         help="abre o playground no navegador (local: 127.0.0.1, sem conta, sem rede)",
-        description="Inicia o playground do promptkit (Streamlit) em http://127.0.0.1:PORTA: perguntas ao curso, "
+        description="Inicia o playground do promptkit (Streamlit) em http://127.0.0.1:PORTA: "
+        "perguntas ao curso, "
         "laboratório de prompts, avaliações, registro de prompts e moderação.",
     )
     p.add_argument("--port", type=int, default=8501, help="porta local (padrão: 8501)")
@@ -39,7 +40,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     if args.project:
         folder = Path(args.project).expanduser().resolve()
         if not folder.is_dir():
-            raise ValidationError(f"a pasta do projeto {folder} não existe", hint="crie uma com `promptkit init DIR`")
+            raise ValidationError(
+                f"a pasta do projeto {folder} não existe", hint="crie uma com `promptkit init DIR`"
+            )
         env["PROMPTKIT_PROJECT"] = str(folder)
     print(f"playground em http://{HOST}:{args.port} (Ctrl+C para encerrar)", flush=True)
     server = subprocess.Popen(command(args.port, open_browser=args.browser), env=env)

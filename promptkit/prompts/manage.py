@@ -2,8 +2,8 @@
 
 Every change is written to the project's ``prompts/`` (or the ``root`` given), never to the shipped prompts
 installed with the package. Changing a shipped prompt first copies it into the project (:func:`fork`): its
-versions, labels, lock entries and example pool, so its history stays resolvable and the project's copy shadows
-the shipped one from then on.
+versions, labels, lock entries and example pool, so its history stays resolvable and the project's copy
+shadows the shipped one from then on.
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ def _release(spec: PromptVersion, root: Path, lock: dict[str, dict[str, dict[str
 
 
 def lock_all(root: Path | str | None = None) -> list[str]:
-    """Release every version of the project's prompts not yet in the lock file; returns the refs released now."""
+    """Release every version of the project's prompts not yet in the lock file; returns the refs released
+    now."""
     base = writable_root(root)
     lock = read_lock(base)
     released: list[str] = []

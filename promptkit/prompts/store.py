@@ -43,8 +43,8 @@ def _has_versions(folder: Path) -> bool:
 
 
 def prompt_home(name: str, root: Path | str | None = None) -> Path:
-    """The ``prompts/`` folder holding prompt ``name``: the first layer that has it (a project prompt shadows a
-    shipped one of the same name), else the folder written to."""
+    """The ``prompts/`` folder holding prompt ``name``: the first layer that has it (a project prompt shadows
+    a shipped one of the same name), else the folder written to."""
     for _, base in prompt_layers(root):
         if _has_versions(base / name):
             return base
@@ -153,7 +153,8 @@ def dangling_labels(name: str, root: Path | str | None = None) -> list[str]:
     """Problems for labels that point at a version that does not exist."""
     versions = version_files(name, root)
     return [
-        f"{prompt_home(name, root) / name / LABELS_FILE}: label {label!r} points at v{v}, which does not exist "
+        f"{prompt_home(name, root) / name / LABELS_FILE}: label {label!r} points at v{v}, "
+        "which does not exist "
         f"(available: {', '.join(map(str, versions))}); "
         f"fix it with `promptkit prompts label {name}@N {label}`"
         for label, v in read_labels(name, root).items()

@@ -5,8 +5,8 @@ Pages: *Perguntar ao curso* (the chain ``promptkit ask`` uses, streamed, with it
 paired comparisons, one question up close), *Registro* (versions, labels, diffs; a label moves only after the
 regression check has run) and *Moderação*.
 
-The server listens on 127.0.0.1 only, sends no usage statistics and needs no account or network. Importing this
-package is cheap: Streamlit loads only when the app runs (``pip install "promptkit[ui]"``).
+The server listens on 127.0.0.1 only, sends no usage statistics and needs no account or network. Importing
+this package is cheap: Streamlit loads only when the app runs (``pip install "promptkit[ui]"``).
 """
 
 from __future__ import annotations
@@ -35,5 +35,7 @@ SETTINGS = {
 
 def command(port: int = DEFAULT_PORT, *, open_browser: bool = False) -> list[str]:
     """The ``streamlit run`` command line of the playground."""
-    settings = dict(SETTINGS, **{"server.port": str(port), "server.headless": "false" if open_browser else "true"})
+    settings = dict(
+        SETTINGS, **{"server.port": str(port), "server.headless": "false" if open_browser else "true"}
+    )
     return [sys.executable, "-m", "streamlit", "run", str(APP), *(f"--{k}={v}" for k, v in settings.items())]

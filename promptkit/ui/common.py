@@ -1,7 +1,7 @@
 """Streamlit helpers shared by the playground's pages.
 
-* The model, embeddings and course index the pages use. Tests (and anyone embedding the pages) can put their own
-  in ``st.session_state`` under :data:`LLM_KEY`, :data:`EMBEDDINGS_KEY` and :data:`INDEX_KEY`, e.g. a
+* The model, embeddings and course index the pages use. Tests (and anyone embedding the pages) can put their
+  own in ``st.session_state`` under :data:`LLM_KEY`, :data:`EMBEDDINGS_KEY` and :data:`INDEX_KEY`, e.g. a
   :class:`promptkit.testing.FakeChatModel`; otherwise the library's defaults are loaded once per process, with
   model calls going through the user's replay cache.
 * :func:`friendly_errors`: any failure becomes one ``st.error`` line, never a traceback.
@@ -24,7 +24,7 @@ LLM_KEY = "promptkit_llm"
 EMBEDDINGS_KEY = "promptkit_embeddings"
 INDEX_KEY = "promptkit_index"
 
-# -- the library objects the pages use ------------------------------------------------------------------------
+# -- the library objects the pages use --------------------------------------------------------------------
 
 
 @st.cache_resource(show_spinner=False)
@@ -97,7 +97,7 @@ def project() -> Path | None:
     return find_project()
 
 
-# -- errors -----------------------------------------------------------------------------------------------------
+# -- errors --------------------------------------------------------------------------------------------------
 
 _CONTROL_FLOW = ("RerunException", "StopException")
 
@@ -123,7 +123,7 @@ def friendly_errors(what: str = "") -> Iterator[None]:
         st.error(f"{prefix}{error_text(exc)}", icon=":material/error:")
 
 
-# -- text ---------------------------------------------------------------------------------------------------------
+# -- text ----------------------------------------------------------------------------------------------------
 
 
 def decimal(value: float, digits: int = 1) -> str:

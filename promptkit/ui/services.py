@@ -1,7 +1,8 @@
 """What the playground pages do, without Streamlit: thin functions over the library that the pages render.
 
 Nothing here draws anything, so every behaviour is testable with plain pytest and the fakes of
-:mod:`promptkit.testing`. Writes (label moves) go through the prompt registry, which only writes to the project.
+:mod:`promptkit.testing`. Writes (label moves) go through the prompt registry, which only writes to the
+project.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from promptkit.errors import NotFoundError
 
-# -- the chain `promptkit ask` uses ---------------------------------------------------------------------------
+# -- the chain `promptkit ask` uses --------------------------------------------------------------------------
 
 
 def default_ask_chain() -> str:
@@ -34,7 +35,7 @@ def default_ask_chain() -> str:
     return str(chain)
 
 
-# -- answers: today's rag_course output and the tutor's --------------------------------------------------------
+# -- answers: today's rag_course output and the tutor's ------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -105,30 +106,59 @@ def answer_view(out: Mapping[str, Any]) -> AnswerView:
     tutor = "declined" in out or (citations and all("n" in c for c in citations))
     if tutor:  # the tutor: its citations are the numbered sources (none when it declines)
         for c in sorted(citations, key=lambda c: int(c["n"])):
-            sources.append(SourceView(n=int(c["n"]), source=str(c.get("source") or ""), title=str(c.get("title") or ""),
-                                      text=str(c.get("text") or ""), cited=True, chunk=c.get("chunk"),
-                                      score=c.get("score")))
+            sources.append(
+                SourceView(
+                    n=int(c["n"]),
+                    source=str(c.get("source") or ""),
+                    title=str(c.get("title") or ""),
+                    text=str(c.get("text") or ""),
+                    cited=True,
+                    chunk=c.get("chunk"),
+                    score=c.get("score"),
+                )
+            )
     else:
         contexts = list(out.get("contexts") or [])
         cited = {(c.get("source"), c.get("chunk")) for c in citations}
         for i, s in enumerate(out.get("sources") or [], start=1):
             if not isinstance(s, Mapping):
                 continue
-            sources.append(SourceView(n=i, source=str(s.get("source") or ""), title=str(s.get("title") or ""),
-                                      text=str(contexts[i - 1]) if i - 1 < len(contexts) else "",
-                                      cited=(s.get("source"), s.get("chunk")) in cited, chunk=s.get("chunk"),
-                                      score=s.get("score")))
+            sources.append(
+                SourceView(
+                    n=i,
+                    source=str(s.get("source") or ""),
+                    title=str(s.get("title") or ""),
+                    text=str(contexts[i - 1]) if i - 1 < len(contexts) else "",
+                    cited=(s.get("source"), s.get("chunk")) in cited,
+                    chunk=s.get("chunk"),
+                    score=s.get("score"),
+                )
+            )
     if declined and not answer:
         answer = NO_ANSWER
     sentences = [
-        SentenceView(text=str(s.get("text", "")), cites=[int(n) for n in s.get("cites") or []],
-                     support=s.get("support"), supported=s.get("supported"))
-        for s in out.get("sentences") or [] if isinstance(s, Mapping)
+        SentenceView(
+            text=str(s.get("text", "")),
+            cites=[int(n) for n in s.get("cites") or []],
+            support=s.get("support"),
+            supported=s.get("supported"),
+        )
+        for s in out.get("sentences") or []
+        if isinstance(s, Mapping)
     ]
     timings = {k: float(v) for k, v in (out.get("timings") or {}).items() if isinstance(v, (int, float))}
-    return AnswerView(question=str(out.get("question") or ""), answer=answer, declined=declined,
-                      reason=str(reason) if reason else None, sources=sources, sentences=sentences,
-                      chain=out.get("chain"), prompt=out.get("prompt"), model=out.get("model"), timings=timings)
+    return AnswerView(
+        question=str(out.get("question") or ""),
+        answer=answer,
+        declined=declined,
+        reason=str(reason) if reason else None,
+        sources=sources,
+        sentences=sentences,
+        chain=out.get("chain"),
+        prompt=out.get("prompt"),
+        model=out.get("model"),
+        timings=timings,
+    )
 
 
 def reason_text(reason: str | None) -> str:
@@ -194,7 +224,7 @@ def preferred_prompt(infos: Iterable[Any]) -> str | None:
     return name if name in names else (names[0] if names else None)
 
 
-# -- prompt laboratory ------------------------------------------------------------------------------------------
+# -- prompt laboratory ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -223,8 +253,9 @@ def prompt_variables(refs: Iterable[str]) -> list[str]:
     return out
 
 
-def run_prompt(ref: str, values: Mapping[str, Any], llm: Any, *, embeddings: Any = None,
-               title: str | None = None) -> LabResult:
+def run_prompt(
+    ref: str, values: Mapping[str, Any], llm: Any, *, embeddings: Any = None, title: str | None = None
+) -> LabResult:
     """Render ``ref`` with ``values`` and send it to ``llm`` with the version's generation settings."""
     from langchain_core.prompts import ChatPromptTemplate
 
@@ -235,17 +266,39 @@ def run_prompt(ref: str, values: Mapping[str, Any], llm: Any, *, embeddings: Any
     prompt = load_prompt(ref, embeddings=embeddings)
     values = {k: values.get(k, "") for k in spec.input_variables}
     rendered = render_text(prompt, values)
-    payload = prompt.format_messages(**values) if isinstance(prompt, ChatPromptTemplate) else prompt.format(**values)
+    payload = (
+        prompt.format_messages(**values)
+        if isinstance(prompt, ChatPromptTemplate)
+        else prompt.format(**values)
+    )
     gen = spec.generation
-    options = {k: v for k, v in {"temperature": gen.temperature, "max_new_tokens": gen.max_new_tokens,
-                                 "stop": gen.stop}.items() if v is not None} if gen is not None else {}
+    options = (
+        {
+            k: v
+            for k, v in {
+                "temperature": gen.temperature,
+                "max_new_tokens": gen.max_new_tokens,
+                "stop": gen.stop,
+            }.items()
+            if v is not None
+        }
+        if gen is not None
+        else {}
+    )
     start = time.perf_counter()
     message = llm.invoke(payload, **options)
     latency = time.perf_counter() - start
     usage = getattr(message, "usage_metadata", None) or {}
-    return LabResult(title=title or spec.ref, ref=spec.ref, model=str(getattr(llm, "model_id", "") or "?"),
-                     rendered=rendered, answer=str(message.content), input_tokens=usage.get("input_tokens"),
-                     output_tokens=usage.get("output_tokens"), latency_s=latency)
+    return LabResult(
+        title=title or spec.ref,
+        ref=spec.ref,
+        model=str(getattr(llm, "model_id", "") or "?"),
+        rendered=rendered,
+        answer=str(message.content),
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        latency_s=latency,
+    )
 
 
 def llm_names() -> list[str]:
@@ -256,7 +309,7 @@ def llm_names() -> list[str]:
     return sorted(names, key=lambda n: (n != DEFAULT_LLM, n))
 
 
-# -- datasets ----------------------------------------------------------------------------------------------------
+# -- datasets ------------------------------------------------------------------------------------------------
 
 
 def squad_datasets() -> dict[str, Path]:
@@ -279,11 +332,13 @@ def dataset_questions(name: str) -> list[dict[str, str]]:
         from promptkit.errors import unknown
 
         raise unknown("dataset", name, squad_datasets())
-    return [{"id": e.id, "question": e.question, "context": e.context, "split": e.split or ""}
-            for e in load_squad(path)]
+    return [
+        {"id": e.id, "question": e.question, "context": e.context, "split": e.split or ""}
+        for e in load_squad(path)
+    ]
 
 
-# -- evaluation results ------------------------------------------------------------------------------------------
+# -- evaluation results --------------------------------------------------------------------------------------
 
 #: folders of the project searched for results files (``promptkit eval run --out``)
 RESULT_DIRS = ("eval/results", "runs", "results")
@@ -328,27 +383,53 @@ def metric_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             if value is None:
                 continue
             ci = result.ci.get(key) or {}
-            rows.append({"execução": label, "prompt": result.label, "métrica": name, "valor": float(value),
-                         "ic_inferior": float(ci.get("low", value)), "ic_superior": float(ci.get("high", value)),
-                         "perguntas": result.dataset.total})
+            rows.append(
+                {
+                    "execução": label,
+                    "prompt": result.label,
+                    "métrica": name,
+                    "valor": float(value),
+                    "ic_inferior": float(ci.get("low", value)),
+                    "ic_superior": float(ci.get("high", value)),
+                    "perguntas": result.dataset.total,
+                }
+            )
     return rows
 
 
 def comparison_rows(comparison: Any) -> list[dict[str, Any]]:
     """The deltas of :func:`promptkit.evaluation.compare` as table rows."""
     names = {"exact": "EM", "f1": "F1", "exact_pt": "EM (pt)", "f1_pt": "F1 (pt)"}
-    return [{"métrica": names.get(k, k), "A": round(d["a"], 1), "B": round(d["b"], 1), "B − A": round(d["delta"], 1),
-             "IC 95% inferior": round(d["low"], 1), "IC 95% superior": round(d["high"], 1),
-             "P(B > A)": round(d["p_b_better"], 2)} for k, d in comparison.deltas.items()]
+    return [
+        {
+            "métrica": names.get(k, k),
+            "A": round(d["a"], 1),
+            "B": round(d["b"], 1),
+            "B − A": round(d["delta"], 1),
+            "IC 95% inferior": round(d["low"], 1),
+            "IC 95% superior": round(d["high"], 1),
+            "P(B > A)": round(d["p_b_better"], 2),
+        }
+        for k, d in comparison.deltas.items()
+    ]
 
 
 def flip_rows(flips: Iterable[Any]) -> list[dict[str, Any]]:
-    return [{"id": f.id, "pergunta": f.question, "gabarito": " | ".join(f.answers) or "(sem resposta)",
-             "resposta A": f.prediction_a or "∅", "resposta B": f.prediction_b or "∅",
-             "F1 A": round(f.f1_a, 2), "F1 B": round(f.f1_b, 2)} for f in flips]
+    return [
+        {
+            "id": f.id,
+            "pergunta": f.question,
+            "gabarito": " | ".join(f.answers) or "(sem resposta)",
+            "resposta A": f.prediction_a or "∅",
+            "resposta B": f.prediction_b or "∅",
+            "F1 A": round(f.f1_a, 2),
+            "F1 B": round(f.f1_b, 2),
+        }
+        for f in flips
+    ]
 
 
-# -- registry: labels guarded by the regression check -------------------------------------------------------------
+# -- registry: labels guarded by the regression check --------------------------------------------------------
 
 
 @dataclass
@@ -391,10 +472,11 @@ def guarding_entries(name: str) -> list[tuple[Any, Any]]:
     return out
 
 
-def check_label_move(name: str, version: int, label: str, *, llm: Any = None, cache: str = "use",
-                     on_entry: Any = None) -> LabelCheck:
-    """Check ``name@version`` against the baselines of every suite entry guarding ``name``, before a label points
-    at it: each entry is re-run with its prompt replaced by the candidate version."""
+def check_label_move(
+    name: str, version: int, label: str, *, llm: Any = None, cache: str = "use", on_entry: Any = None
+) -> LabelCheck:
+    """Check ``name@version`` against the baselines of every suite entry guarding ``name``, before a label
+    points at it: each entry is re-run with its prompt replaced by the candidate version."""
     from promptkit.regression import check_entry
     from promptkit.regression.baseline import baseline_path
 
@@ -412,7 +494,8 @@ def check_label_move(name: str, version: int, label: str, *, llm: Any = None, ca
 
 
 def apply_label(name: str, version: int, label: str) -> Any:
-    """Point ``label`` at ``name@version`` in the project's registry (a shipped prompt is copied there first)."""
+    """Point ``label`` at ``name@version`` in the project's registry (a shipped prompt is copied there
+    first)."""
     from promptkit.prompts.manage import set_label
 
     return set_label(f"{name}@{version}", label)
@@ -431,7 +514,7 @@ def label_problem(label: str) -> str | None:
     return None
 
 
-# -- moderation -------------------------------------------------------------------------------------------------
+# -- moderation ----------------------------------------------------------------------------------------------
 
 CATEGORY_NAMES = {
     "hate": "Ódio",
@@ -454,13 +537,15 @@ def moderation_rows(out: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per category of a moderation verdict: the decision, the rule matches and the LLM's flag."""
     rows = []
     for category, v in (out.get("verdicts") or {}).items():
-        rows.append({
-            "categoria": category_name(category),
-            "veredito": "inseguro" if v.get("unsafe") else "seguro",
-            "regras": RULE_LEVELS.get(v.get("rules"), str(v.get("rules"))),
-            "trechos encontrados": ", ".join(v.get("matches") or []) or "—",
-            "regras acionadas": ", ".join(v.get("rule_names") or []) or "—",
-            "contexto seguro": v.get("safe_context") or "—",
-            "modelo sinalizou": "sim" if v.get("llm") else "não",
-        })
+        rows.append(
+            {
+                "categoria": category_name(category),
+                "veredito": "inseguro" if v.get("unsafe") else "seguro",
+                "regras": RULE_LEVELS.get(v.get("rules"), str(v.get("rules"))),
+                "trechos encontrados": ", ".join(v.get("matches") or []) or "—",
+                "regras acionadas": ", ".join(v.get("rule_names") or []) or "—",
+                "contexto seguro": v.get("safe_context") or "—",
+                "modelo sinalizou": "sim" if v.get("llm") else "não",
+            }
+        )
     return rows

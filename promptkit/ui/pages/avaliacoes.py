@@ -1,5 +1,6 @@
-"""Avaliações: the results files of the project, a chart of the metrics per prompt version with their 95% CIs,
-two runs compared (paired deltas and flipped questions, as ``promptkit eval compare``) and one question up close."""
+"""Avaliações: the results files of the project, a chart of the metrics per prompt version with their 95%
+CIs, two runs compared (paired deltas and flipped questions, as ``promptkit eval compare``) and one question
+up close."""
 
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ def group_key(result: Any) -> str:
 def short_labels(paths: list[Path], results: dict[Path, Any]) -> dict[Path, str]:
     """The prompt ref of each run, with its file name where two runs share a ref."""
     refs = [results[p].label for p in paths]
-    return {p: results[p].label if refs.count(results[p].label) == 1 else f"{results[p].label} ({p.stem})"
-            for p in paths}
+    return {
+        p: results[p].label if refs.count(results[p].label) == 1 else f"{results[p].label} ({p.stem})"
+        for p in paths
+    }
 
 
 def chart(rows: list[dict[str, Any]], metrics: list[str]) -> Any:
@@ -48,12 +51,18 @@ def chart(rows: list[dict[str, Any]], metrics: list[str]) -> Any:
     )
     bars = base.mark_bar(opacity=0.85).encode(
         x=alt.X("valor:Q", title="pontos (0-100), com IC de 95%", scale=alt.Scale(domain=[0, 100])),
-        tooltip=[alt.Tooltip("execução:N"), alt.Tooltip("métrica:N"), alt.Tooltip("valor:Q", format=".1f"),
-                 alt.Tooltip("ic_inferior:Q", format=".1f", title="IC inferior"),
-                 alt.Tooltip("ic_superior:Q", format=".1f", title="IC superior"),
-                 alt.Tooltip("perguntas:Q")],
+        tooltip=[
+            alt.Tooltip("execução:N"),
+            alt.Tooltip("métrica:N"),
+            alt.Tooltip("valor:Q", format=".1f"),
+            alt.Tooltip("ic_inferior:Q", format=".1f", title="IC inferior"),
+            alt.Tooltip("ic_superior:Q", format=".1f", title="IC superior"),
+            alt.Tooltip("perguntas:Q"),
+        ],
     )
-    whiskers = base.mark_rule(strokeWidth=1.5).encode(x="ic_inferior:Q", x2="ic_superior:Q", color=alt.value("#333"))
+    whiskers = base.mark_rule(strokeWidth=1.5).encode(
+        x="ic_inferior:Q", x2="ic_superior:Q", color=alt.value("#333")
+    )
     height = max(160, 26 * len(frame))
     return (bars + whiskers).properties(height=height)
 
@@ -66,10 +75,19 @@ def metrics_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path,
         return
     st.altair_chart(chart(rows, metrics), width="stretch")
     st.dataframe(
-        [{"execução": labels[p], "modelo": results[p].model.id, "perguntas": results[p].dataset.total,
-          "EM": round(results[p].metrics.get("exact", 0.0), 1), "F1": round(results[p].metrics.get("f1", 0.0), 1),
-          "F1 (pt)": round(results[p].metrics_pt.get("f1", 0.0), 1)} for p in chosen],
-        hide_index=True, width="stretch",
+        [
+            {
+                "execução": labels[p],
+                "modelo": results[p].model.id,
+                "perguntas": results[p].dataset.total,
+                "EM": round(results[p].metrics.get("exact", 0.0), 1),
+                "F1": round(results[p].metrics.get("f1", 0.0), 1),
+                "F1 (pt)": round(results[p].metrics_pt.get("f1", 0.0), 1),
+            }
+            for p in chosen
+        ],
+        hide_index=True,
+        width="stretch",
     )
 
 
@@ -89,11 +107,15 @@ def compare_tab(chosen: list[Path], labels: dict[Path, str]) -> None:
         comparison = compare(a, b)
     if not comparison.same_dataset:
         st.warning("Os conjuntos de dados das duas execuções diferem: compare com cuidado.")
-    st.caption(f"{comparison.common} perguntas em comum · diferença B − A com IC de 95% por bootstrap pareado")
+    st.caption(
+        f"{comparison.common} perguntas em comum · diferença B − A com IC de 95% por bootstrap pareado"
+    )
     st.dataframe(comparison_rows(comparison), hide_index=True, width="stretch")
-    for title, flips in (("Certa → errada (EM)", comparison.correct_to_wrong),
-                         ("Errada → certa (EM)", comparison.wrong_to_correct),
-                         ("F1 caiu", comparison.f1_drops)):
+    for title, flips in (
+        ("Certa → errada (EM)", comparison.correct_to_wrong),
+        ("Errada → certa (EM)", comparison.wrong_to_correct),
+        ("F1 caiu", comparison.f1_drops),
+    ):
         st.markdown(f"**{title}: {len(flips)}**")
         if flips:
             st.dataframe(flip_rows(flips), hide_index=True, width="stretch")
@@ -105,8 +127,10 @@ def question_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path
     qid = st.selectbox("Pergunta", ids, format_func=lambda i: f"{i}: {rows[i].question}", key="eval_question")
     first = rows[qid]
     st.markdown(f"**Pergunta:** {common.md_escape(first.question)}")
-    st.markdown("**Gabarito:** " + (common.md_escape(" | ".join(first.answers)) if first.answers
-                                    else "_(sem resposta no texto)_"))
+    st.markdown(
+        "**Gabarito:** "
+        + (common.md_escape(" | ".join(first.answers)) if first.answers else "_(sem resposta no texto)_")
+    )
     for column, path in zip(st.columns(min(len(chosen), 3)), chosen[:3], strict=False):
         row = results[path].row_map().get(qid)
         with column:
@@ -114,8 +138,13 @@ def question_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path
             if row is None:
                 st.caption("esta execução não tem esta pergunta")
                 continue
-            verdict = (":green[:material/check_circle: exata]" if row.exact else
-                       ":orange[:material/adjust: parcial]" if row.f1 > 0 else ":red[:material/cancel: errada]")
+            verdict = (
+                ":green[:material/check_circle: exata]"
+                if row.exact
+                else ":orange[:material/adjust: parcial]"
+                if row.f1 > 0
+                else ":red[:material/cancel: errada]"
+            )
             st.markdown(f"{verdict} · F1 {common.decimal(row.f1, 2)} · {common.decimal(row.latency_s, 2)} s")
             st.code(row.prediction or "∅ (absteve-se)", language=None, wrap_lines=True)
             with st.expander("Texto do modelo e fontes"):
@@ -151,16 +180,27 @@ with common.friendly_errors("Não foi possível ler os resultados"):
         for path, result in results.items():
             groups.setdefault(group_key(result), []).append(path)
         names = sorted(groups, key=lambda g: (-len(groups[g]), g))
-        group = st.selectbox("Conjunto de dados", names, format_func=lambda g: f"{g} ({len(groups[g])} execuções)",
-                             key="eval_group")
+        group = st.selectbox(
+            "Conjunto de dados",
+            names,
+            format_func=lambda g: f"{g} ({len(groups[g])} execuções)",
+            key="eval_group",
+        )
         paths = groups[group]
         all_labels = short_labels(paths, results)
-        chosen = st.multiselect("Execuções", paths, default=paths[: min(4, len(paths))],
-                                format_func=all_labels.get, key=f"eval_runs_{group}")
+        chosen = st.multiselect(
+            "Execuções",
+            paths,
+            default=paths[: min(4, len(paths))],
+            format_func=all_labels.get,
+            key=f"eval_runs_{group}",
+        )
         if not chosen:
             st.info("Escolha ao menos uma execução.")
         else:
-            tab_metrics, tab_compare, tab_question = st.tabs(["Métricas", "Comparar duas execuções", "Uma pergunta"])
+            tab_metrics, tab_compare, tab_question = st.tabs(
+                ["Métricas", "Comparar duas execuções", "Uma pergunta"]
+            )
             with tab_metrics:
                 metrics_tab(chosen, results, all_labels)
             with tab_compare, common.friendly_errors("Não foi possível comparar"):

@@ -31,8 +31,13 @@ def choose_runs() -> list[tuple[str, str, str | None]]:
     names = sorted(infos)
     mode = st.radio("Comparar", [BY_VERSION, BY_MODEL], horizontal=True, key="lab_mode")
     preferred = preferred_prompt(infos.values())
-    name = st.selectbox("Prompt", names, index=names.index(preferred) if preferred in names else 0,
-                        format_func=lambda n: f"{n} ({infos[n].origin})", key="lab_prompt")
+    name = st.selectbox(
+        "Prompt",
+        names,
+        index=names.index(preferred) if preferred in names else 0,
+        format_func=lambda n: f"{n} ({infos[n].origin})",
+        key="lab_prompt",
+    )
     info = infos[name]
     refs = [f"{name}@{v}" for v in info.versions]
     labels = {f"{name}@{v}": ", ".join(k for k, lv in info.labels.items() if lv == v) for v in info.versions}
@@ -41,14 +46,22 @@ def choose_runs() -> list[tuple[str, str, str | None]]:
         return f"{ref} ({labels[ref]})" if labels.get(ref) else ref
 
     if mode == BY_VERSION:
-        chosen = st.multiselect("Versões (duas ou mais)", refs, default=refs[-2:], format_func=show_ref,
-                                key=f"lab_versions_{name}")
+        chosen = st.multiselect(
+            "Versões (duas ou mais)",
+            refs,
+            default=refs[-2:],
+            format_func=show_ref,
+            key=f"lab_versions_{name}",
+        )
         return [(ref, ref, None) for ref in chosen]
     ref = st.selectbox("Versão", refs, index=len(refs) - 1, format_func=show_ref, key=f"lab_version_{name}")
     models = llm_names()
     if len(models) < 2:
-        st.info("Só um modelo do catálogo está instalado; instale outro (por exemplo `pip install -e \".[large]\"`) "
-                "para comparar modelos. `promptkit models list` mostra o catálogo.")
+        st.info(
+            "Só um modelo do catálogo está instalado; instale outro (por exemplo "
+            '`pip install -e ".[large]"`) para comparar modelos. '
+            "`promptkit models list` mostra o catálogo."
+        )
     chosen_models = st.multiselect("Modelos (dois ou mais)", models, default=models[:2], key="lab_models")
     return [(f"{ref} · {m}", ref, m) for m in chosen_models]
 
@@ -61,11 +74,19 @@ def choose_values(refs: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     if source == FROM_DATASET:
         datasets = sorted(squad_datasets())
-        dataset = st.selectbox("Conjunto de dados", datasets,
-                               index=datasets.index("course_qa") if "course_qa" in datasets else 0, key="lab_dataset")
+        dataset = st.selectbox(
+            "Conjunto de dados",
+            datasets,
+            index=datasets.index("course_qa") if "course_qa" in datasets else 0,
+            key="lab_dataset",
+        )
         questions = dataset_questions(dataset)
-        picked = st.selectbox("Pergunta", range(len(questions)), key=f"lab_question_{dataset}",
-                              format_func=lambda i: f"{questions[i]['id']}: {questions[i]['question']}")
+        picked = st.selectbox(
+            "Pergunta",
+            range(len(questions)),
+            key=f"lab_question_{dataset}",
+            format_func=lambda i: f"{questions[i]['id']}: {questions[i]['question']}",
+        )
         item = questions[picked]
         values = {"question": item["question"], "context": item["context"]}
         with st.expander("Contexto da pergunta"):
@@ -81,7 +102,9 @@ def run_all(runs: list[tuple[str, str, str | None]], values: dict[str, str]) -> 
     progress = st.progress(0.0, text="Começando…")
     for i, (title, ref, model) in enumerate(runs):
         progress.progress(i / len(runs), text=f"Rodando {title} ({i + 1} de {len(runs)})…")
-        results.append(run_prompt(ref, values, common.llm(model), embeddings=common.embeddings(), title=title))
+        results.append(
+            run_prompt(ref, values, common.llm(model), embeddings=common.embeddings(), title=title)
+        )
     progress.progress(1.0, text="Pronto.")
     return results
 
@@ -93,8 +116,10 @@ def show(results: list[LabResult]) -> None:
             st.caption(f"modelo `{r.model}`")
             st.markdown("**Resposta**")
             st.code(r.answer or "(vazia)", language=None, wrap_lines=True)
-            tokens = f"{r.input_tokens if r.input_tokens is not None else '?'} → " \
-                     f"{r.output_tokens if r.output_tokens is not None else '?'}"
+            tokens = (
+                f"{r.input_tokens if r.input_tokens is not None else '?'} → "
+                f"{r.output_tokens if r.output_tokens is not None else '?'}"
+            )
             left, right = st.columns(2)
             left.metric("Tokens (entrada → saída)", tokens)
             right.metric("Latência", f"{common.decimal(r.latency_s, 2)} s")
@@ -103,7 +128,9 @@ def show(results: list[LabResult]) -> None:
 
 
 st.title("Laboratório de prompts")
-st.caption("Rode versões de um prompt (ou modelos) lado a lado com as mesmas variáveis e compare as respostas.")
+st.caption(
+    "Rode versões de um prompt (ou modelos) lado a lado com as mesmas variáveis e compare as respostas."
+)
 with common.friendly_errors("Não foi possível preparar a comparação"):
     runs = choose_runs()
     values = choose_values(sorted({ref for _, ref, _ in runs}))

@@ -19,11 +19,18 @@ def ask(question: str, chain_name: str) -> AnswerView:
 
     start = time.perf_counter()
     with st.status("Preparando a resposta…", expanded=False) as status:
-        status.update(label="Abrindo o índice do curso (na primeira vez ele é construído, cerca de um minuto)…")
+        status.update(
+            label="Abrindo o índice do curso (na primeira vez ele é construído, cerca de um minuto)…"
+        )
         index = common.course_index()
         status.update(label="Carregando a chain e o modelo…")
-        chain = load_chain(chain_name, index=index, llm=common.injected_llm(), embeddings=common.embeddings(),
-                           cache=common.replay_cache())
+        chain = load_chain(
+            chain_name,
+            index=index,
+            llm=common.injected_llm(),
+            embeddings=common.embeddings(),
+            cache=common.replay_cache(),
+        )
         status.update(label="Gerando a resposta…")
         placeholder = st.empty()
         reader = StreamReader()
@@ -31,7 +38,9 @@ def ask(question: str, chain_name: str) -> AnswerView:
             if reader.feed(chunk):
                 placeholder.markdown(common.md_escape(reader.text) + " ▌")
         placeholder.empty()
-        status.update(label=f"Resposta pronta em {common.decimal(time.perf_counter() - start)} s", state="complete")
+        status.update(
+            label=f"Resposta pronta em {common.decimal(time.perf_counter() - start)} s", state="complete"
+        )
     view = answer_view({"question": question, **reader.output()})
     view.timings.setdefault("total_s", time.perf_counter() - start)
     return view
@@ -46,12 +55,17 @@ def show(view: AnswerView) -> None:
             st.info(view.answer + (f" ({why})" if why else ""), icon=":material/search_off:")
         else:
             text = view.answer
-            if not re.search(r"\[\d+\]", text):  # a chain that cites by source, not inline: mark them at the end
+            if not re.search(
+                r"\[\d+\]", text
+            ):  # a chain that cites by source, not inline: mark them at the end
                 text += "".join(f" [{n}]" for n in view.cited_numbers)
             st.markdown(common.with_citation_badges(text))
-        details = [f"chain `{view.chain}`" if view.chain else "", f"prompt `{view.prompt}`" if view.prompt else "",
-                   f"modelo `{view.model}`" if view.model else "",
-                   f"{common.decimal(view.timings['total_s'])} s" if "total_s" in view.timings else ""]
+        details = [
+            f"chain `{view.chain}`" if view.chain else "",
+            f"prompt `{view.prompt}`" if view.prompt else "",
+            f"modelo `{view.model}`" if view.model else "",
+            f"{common.decimal(view.timings['total_s'])} s" if "total_s" in view.timings else "",
+        ]
         st.caption(" · ".join(d for d in details if d))
     if view.sources:
         st.markdown("#### Fontes")
@@ -64,10 +78,17 @@ def show(view: AnswerView) -> None:
     if view.sentences:
         with st.expander("Frases da resposta e o apoio de cada uma"):
             st.dataframe(
-                [{"frase": s.text, "cita": ", ".join(f"[{n}]" for n in s.cites) or "—",
-                  "apoio": None if s.support is None else round(s.support, 2),
-                  "sustentada": {True: "sim", False: "não", None: "—"}[s.supported]} for s in view.sentences],
-                hide_index=True, width="stretch",
+                [
+                    {
+                        "frase": s.text,
+                        "cita": ", ".join(f"[{n}]" for n in s.cites) or "—",
+                        "apoio": None if s.support is None else round(s.support, 2),
+                        "sustentada": {True: "sim", False: "não", None: "—"}[s.supported],
+                    }
+                    for s in view.sentences
+                ],
+                hide_index=True,
+                width="stretch",
             )
 
 
@@ -79,8 +100,12 @@ with common.friendly_errors("Não foi possível abrir a chain"):
         "mostra de onde tirou cada parte da resposta."
     )
     with st.form("ask_form", clear_on_submit=False):
-        question = st.text_area("Sua pergunta", key="ask_question", height=90,
-                                placeholder="Ex.: O que a temperatura controla na saída de um LLM?")
+        question = st.text_area(
+            "Sua pergunta",
+            key="ask_question",
+            height=90,
+            placeholder="Ex.: O que a temperatura controla na saída de um LLM?",
+        )
         sent = st.form_submit_button("Perguntar", type="primary")
     if sent:
         if not question.strip():

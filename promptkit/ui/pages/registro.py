@@ -19,9 +19,12 @@ from promptkit.ui.services import (
 
 CHECK = "registry_check"
 NEW_LABEL = "(novo rótulo)"
-STATUS = {"pass": ":green[:material/check_circle: passou]", "regression": ":red[:material/cancel: regressão]",
-          "dataset_changed": ":orange[:material/warning: o conjunto de dados mudou]",
-          "entry_changed": ":orange[:material/warning: a entrada da suíte mudou]"}
+STATUS = {
+    "pass": ":green[:material/check_circle: passou]",
+    "regression": ":red[:material/cancel: regressão]",
+    "dataset_changed": ":orange[:material/warning: o conjunto de dados mudou]",
+    "entry_changed": ":orange[:material/warning: a entrada da suíte mudou]",
+}
 
 
 def versions_table(info: Any) -> list[dict[str, Any]]:
@@ -30,9 +33,15 @@ def versions_table(info: Any) -> list[dict[str, Any]]:
     rows = []
     for v in reversed(info.versions):
         spec = get_prompt_spec(f"{info.name}@{v}", lint=False)
-        rows.append({"versão": v, "rótulos": ", ".join(k for k, lv in sorted(info.labels.items()) if lv == v) or "—",
-                     "liberada": "sim" if v in info.released else "não", "mudança": spec.changelog,
-                     "hash": spec.hash[:12]})
+        rows.append(
+            {
+                "versão": v,
+                "rótulos": ", ".join(k for k, lv in sorted(info.labels.items()) if lv == v) or "—",
+                "liberada": "sim" if v in info.released else "não",
+                "mudança": spec.changelog,
+                "hash": spec.hash[:12],
+            }
+        )
     return rows
 
 
@@ -41,18 +50,29 @@ def show_check(check: LabelCheck) -> None:
         st.markdown(f"**{e.suite}/{e.entry.id}** — {STATUS.get(e.status, e.status)}")
         if e.verdict is not None:
             st.dataframe(
-                [{"métrica": m.name, "linha de base": m.baseline, "agora": m.now,
-                  "diferença": None if m.delta is None else round(m.delta, 1),
-                  "IC 95%": "—" if m.ci is None else f"[{m.ci[0]:+.1f}, {m.ci[1]:+.1f}]",
-                  "tolerância": m.tolerance, "ok": "sim" if m.ok else "não"} for m in e.verdict.metrics],
-                hide_index=True, width="stretch",
+                [
+                    {
+                        "métrica": m.name,
+                        "linha de base": m.baseline,
+                        "agora": m.now,
+                        "diferença": None if m.delta is None else round(m.delta, 1),
+                        "IC 95%": "—" if m.ci is None else f"[{m.ci[0]:+.1f}, {m.ci[1]:+.1f}]",
+                        "tolerância": m.tolerance,
+                        "ok": "sim" if m.ok else "não",
+                    }
+                    for m in e.verdict.metrics
+                ],
+                hide_index=True,
+                width="stretch",
             )
             if e.verdict.flips:
                 st.caption("Certa → errada: " + ", ".join(f.id for f in e.verdict.flips))
         for failure in e.failures:
             st.caption(f"• {failure}")
         if e.result is not None:
-            st.caption(f"{e.result.cache.hits} chamadas repetidas do cache, {e.result.cache.misses} geradas agora")
+            st.caption(
+                f"{e.result.cache.hits} chamadas repetidas do cache, {e.result.cache.misses} geradas agora"
+            )
     for missing in check.missing:
         st.caption(f"• {missing}: sem linha de base gravada (`promptkit eval baseline`), não verificada")
 
@@ -63,9 +83,14 @@ def move_label(info: Any) -> None:
     labels = sorted(info.labels)
     left, middle = st.columns(2)
     picked = left.selectbox("Rótulo", [*labels, NEW_LABEL], key=f"reg_label_{info.name}")
-    label = left.text_input("Nome do novo rótulo", key=f"reg_new_{info.name}").strip() if picked == NEW_LABEL \
+    label = (
+        left.text_input("Nome do novo rótulo", key=f"reg_new_{info.name}").strip()
+        if picked == NEW_LABEL
         else picked
-    version = middle.selectbox("Apontar para a versão", list(reversed(info.versions)), key=f"reg_version_{info.name}")
+    )
+    version = middle.selectbox(
+        "Apontar para a versão", list(reversed(info.versions)), key=f"reg_version_{info.name}"
+    )
     problem = label_problem(label)
     if problem:
         st.caption(problem)
@@ -78,19 +103,28 @@ def move_label(info: Any) -> None:
     guards = guarding_entries(info.name)
     key = (info.name, label, version)
     if st.button("Verificar regressão", key="reg_check", type="primary"):
-        with st.status(f"Verificando {info.name}@{version} contra as linhas de base…", expanded=True) as status:
+        with st.status(
+            f"Verificando {info.name}@{version} contra as linhas de base…", expanded=True
+        ) as status:
             done = st.empty()
-            check = check_label_move(info.name, version, label, llm=common.injected_llm(),
-                                     on_entry=lambda e: done.caption(f"{e.suite}/{e.entry.id}: "
-                                                                     f"{STATUS.get(e.status, e.status)}"))
+            check = check_label_move(
+                info.name,
+                version,
+                label,
+                llm=common.injected_llm(),
+                on_entry=lambda e: done.caption(f"{e.suite}/{e.entry.id}: {STATUS.get(e.status, e.status)}"),
+            )
             status.update(label="Verificação concluída", state="complete")
         st.session_state[CHECK] = (key, check)
     stored = st.session_state.get(CHECK)
     check: LabelCheck | None = stored[1] if stored and stored[0] == key else None
     if check is None:
-        st.caption(f"{len(guards)} entrada(s) de suíte guardam este prompt; a verificação roda cada uma com a v{version} "
-                   "antes de o rótulo mudar." if guards else "Nenhuma suíte guarda este prompt: a verificação não terá "
-                   "o que comparar.")
+        st.caption(
+            f"{len(guards)} entrada(s) de suíte guardam este prompt; a verificação roda cada uma com a "
+            f"v{version} antes de o rótulo mudar."
+            if guards
+            else "Nenhuma suíte guarda este prompt: a verificação não terá o que comparar."
+        )
         return
     if not check.checked:
         st.info("Nenhuma entrada de suíte com linha de base guarda este prompt: nada a verificar.")
@@ -100,7 +134,9 @@ def move_label(info: Any) -> None:
         st.error(f"A v{version} piorou em relação à linha de base.")
     show_check(check)
     if find_project() is None:
-        st.warning("Sem projeto nesta pasta: o rótulo não pode ser gravado. Crie um com `promptkit init PASTA`.")
+        st.warning(
+            "Sem projeto nesta pasta: o rótulo não pode ser gravado. Crie um com `promptkit init PASTA`."
+        )
         return
     confirmed = check.ok or st.checkbox("Aplicar mesmo assim (a verificação falhou)", key="reg_force")
     if st.button("Aplicar rótulo", key="reg_apply", disabled=not confirmed):
@@ -127,11 +163,18 @@ with common.friendly_errors("Não foi possível ler o registro"):
     else:
         names = sorted(infos)
         preferred = preferred_prompt(infos.values())
-        name = st.selectbox("Prompt", names, index=names.index(preferred) if preferred in names else 0,
-                            format_func=lambda n: f"{n} ({infos[n].origin})", key="reg_prompt")
+        name = st.selectbox(
+            "Prompt",
+            names,
+            index=names.index(preferred) if preferred in names else 0,
+            format_func=lambda n: f"{n} ({infos[n].origin})",
+            key="reg_prompt",
+        )
         info = infos[name]
-        st.caption(f"{info.description} · {info.language} · {info.kind} · origem: {info.origin}"
-                   + (f" (`{info.folder}`)" if info.folder else ""))
+        st.caption(
+            f"{info.description} · {info.language} · {info.kind} · origem: {info.origin}"
+            + (f" (`{info.folder}`)" if info.folder else "")
+        )
         tab_versions, tab_diff, tab_label = st.tabs(["Versões", "Diferenças", "Mover rótulo"])
         with tab_versions:
             st.dataframe(versions_table(info), hide_index=True, width="stretch")
