@@ -116,6 +116,14 @@ def settle(page) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=MODEL_WAIT_MS)
 
 
+def shoot(page, path: Path, height: int = 1000) -> None:
+    """A screenshot of everything the page shows (Streamlit scrolls inside its own container, so a page
+    longer than the window is captured with a taller window)."""
+    page.set_viewport_size({"width": 1400, "height": height})
+    settle(page)
+    page.screenshot(path=str(path), full_page=True)
+
+
 def no_error(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Traceback" not in page.content()
@@ -130,8 +138,10 @@ def test_ask_a_question(page, server, screenshots):
     no_error(page)
     answer = page.locator('[data-testid="stChatMessage"]').nth(1).inner_text()
     assert "57" in answer
-    assert page.locator('[data-testid="stExpander"]').filter(has_text="[1]").count() >= 1
-    page.screenshot(path=str(screenshots / "01-perguntar.png"), full_page=True)
+    source = page.locator('[data-testid="stExpander"]').filter(has_text="[1]").first
+    source.locator("summary").click()
+    source.get_by_text("MMLU").first.wait_for(timeout=10_000)  # the cited chunk's text, opened
+    shoot(page, screenshots / "01-perguntar.png", height=900)
 
 
 def test_compare_two_prompt_versions(page, server, screenshots):
@@ -149,7 +159,7 @@ def test_compare_two_prompt_versions(page, server, screenshots):
     headers = page.locator('[data-testid="stHeading"] h3').all_inner_texts()
     assert [h.strip() for h in headers] == ["rag_qa@3", "rag_qa@4"]
     assert page.get_by_text("Tokens (entrada → saída)").count() == 2
-    page.screenshot(path=str(screenshots / "02-laboratorio.png"), full_page=True)
+    shoot(page, screenshots / "02-laboratorio.png", height=1700)
 
 
 def test_open_a_results_chart(page, server, screenshots):
@@ -160,10 +170,10 @@ def test_open_a_results_chart(page, server, screenshots):
     settle(page)
     no_error(page)
     assert chart.bounding_box()["height"] > 100
-    page.screenshot(path=str(screenshots / "03-avaliacoes.png"), full_page=True)
+    shoot(page, screenshots / "03-avaliacoes.png", height=1200)
     page.get_by_role("tab", name="Comparar duas execuções").click()
     page.get_by_text("perguntas em comum").wait_for(timeout=60_000)
-    page.screenshot(path=str(screenshots / "04-comparacao.png"), full_page=True)
+    shoot(page, screenshots / "04-comparacao.png", height=1600)
 
 
 def test_moderate_a_text(page, server, screenshots):
@@ -174,7 +184,7 @@ def test_moderate_a_text(page, server, screenshots):
     settle(page)
     no_error(page)
     assert "Violência" in page.locator('[data-testid="stAlert"]').first.inner_text()
-    page.screenshot(path=str(screenshots / "05-moderacao.png"), full_page=True)
+    shoot(page, screenshots / "05-moderacao.png", height=1100)
 
 
 def test_registry_shows_versions_and_a_diff(page, server, screenshots):
@@ -182,4 +192,4 @@ def test_registry_shows_versions_and_a_diff(page, server, screenshots):
     page.get_by_role("tab", name="Diferenças").click()
     page.get_by_text("+++ rag_qa@4").wait_for(timeout=60_000)
     no_error(page)
-    page.screenshot(path=str(screenshots / "06-registro.png"), full_page=True)
+    shoot(page, screenshots / "06-registro.png", height=1400)

@@ -95,7 +95,18 @@ def test_run_prompt_renders_calls_and_measures():
     assert result.ref == "qa_zero_shot@1" and result.answer == "cinquenta e sete"
     assert "O MMLU tem 57 tarefas." in result.rendered and result.rendered.startswith("[system]")
     assert result.input_tokens and result.output_tokens == 3 and result.latency_s >= 0
-    assert "O MMLU tem 57 tarefas." in llm.calls[0][0]
+    assert "O MMLU tem 57 tarefas." in llm.calls[0][0] and not result.cached
+
+
+def test_run_prompt_says_when_the_answer_was_replayed(tmp_path):
+    from promptkit.cache import ReplayCache
+
+    with ReplayCache(tmp_path / "replay.sqlite") as cache:
+        llm = FakeChatModel(default="ok", cache=cache)
+        values = {"context": "c", "question": "q"}
+        first = services.run_prompt("qa_zero_shot@1", values, llm)
+        second = services.run_prompt("qa_zero_shot@1", values, llm)
+    assert not first.cached and second.cached and len(llm.calls) == 1
 
 
 def test_run_prompt_selects_few_shot_examples_with_the_given_embeddings():

@@ -239,6 +239,7 @@ class LabResult:
     input_tokens: int | None
     output_tokens: int | None
     latency_s: float
+    cached: bool = False  # replayed from the replay cache, not generated now
 
 
 def prompt_variables(refs: Iterable[str]) -> list[str]:
@@ -285,9 +286,12 @@ def run_prompt(
         if gen is not None
         else {}
     )
+    cache = getattr(llm, "cache", None)
+    hits = getattr(cache, "hits", None)
     start = time.perf_counter()
     message = llm.invoke(payload, **options)
     latency = time.perf_counter() - start
+    cached = isinstance(hits, int) and getattr(cache, "hits", hits) > hits
     usage = getattr(message, "usage_metadata", None) or {}
     return LabResult(
         title=title or spec.ref,
@@ -298,6 +302,7 @@ def run_prompt(
         input_tokens=usage.get("input_tokens"),
         output_tokens=usage.get("output_tokens"),
         latency_s=latency,
+        cached=cached,
     )
 
 

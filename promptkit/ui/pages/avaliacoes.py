@@ -15,7 +15,7 @@ from promptkit.ui.services import comparison_rows, flip_rows, metric_rows, resul
 METRICS = ["EM", "F1", "EM (pt)", "F1 (pt)"]
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_resource(show_spinner=False, max_entries=256)
 def _load(path: str, mtime: float) -> Any:
     from promptkit.evaluation import load_result
 
@@ -50,7 +50,12 @@ def chart(rows: list[dict[str, Any]], metrics: list[str]) -> Any:
         color=alt.Color("métrica:N", sort=metrics, title="métrica"),
     )
     bars = base.mark_bar(opacity=0.85).encode(
-        x=alt.X("valor:Q", title="pontos (0-100), com IC de 95%", scale=alt.Scale(domain=[0, 100])),
+        x=alt.X(
+            "valor:Q",
+            title="pontos (0-100), com IC de 95%",
+            scale=alt.Scale(domain=[0, 100]),
+            axis=alt.Axis(values=list(range(0, 101, 10))),
+        ),
         tooltip=[
             alt.Tooltip("execução:N"),
             alt.Tooltip("métrica:N"),
@@ -91,9 +96,22 @@ def metrics_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path,
     )
 
 
-def compare_tab(chosen: list[Path], labels: dict[Path, str]) -> None:
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _compare(a: str, a_mtime: float, b: str, b_mtime: float) -> Any:
     from promptkit.evaluation import compare
 
+    return compare(a, b)
+
+
+FLIP_COLUMNS = {
+    "pergunta": st.column_config.TextColumn(width="medium"),
+    "gabarito": st.column_config.TextColumn(width="small"),
+    "resposta A": st.column_config.TextColumn(width="small"),
+    "resposta B": st.column_config.TextColumn(width="small"),
+}
+
+
+def compare_tab(chosen: list[Path], labels: dict[Path, str]) -> None:
     if len(chosen) < 2:
         st.info("Escolha ao menos duas execuções acima para compará-las.")
         return
@@ -104,7 +122,7 @@ def compare_tab(chosen: list[Path], labels: dict[Path, str]) -> None:
         st.info("Escolha duas execuções diferentes.")
         return
     with st.spinner("Comparando (bootstrap pareado)…"):
-        comparison = compare(a, b)
+        comparison = _compare(str(a), a.stat().st_mtime, str(b), b.stat().st_mtime)
     if not comparison.same_dataset:
         st.warning("Os conjuntos de dados das duas execuções diferem: compare com cuidado.")
     st.caption(
@@ -118,7 +136,7 @@ def compare_tab(chosen: list[Path], labels: dict[Path, str]) -> None:
     ):
         st.markdown(f"**{title}: {len(flips)}**")
         if flips:
-            st.dataframe(flip_rows(flips), hide_index=True, width="stretch")
+            st.dataframe(flip_rows(flips), hide_index=True, width="stretch", column_config=FLIP_COLUMNS)
 
 
 def question_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path, str]) -> None:

@@ -105,7 +105,7 @@ def run_all(runs: list[tuple[str, str, str | None]], values: dict[str, str]) -> 
         results.append(
             run_prompt(ref, values, common.llm(model), embeddings=common.embeddings(), title=title)
         )
-    progress.progress(1.0, text="Pronto.")
+    progress.empty()
     return results
 
 
@@ -123,6 +123,8 @@ def show(results: list[LabResult]) -> None:
             left, right = st.columns(2)
             left.metric("Tokens (entrada → saída)", tokens)
             right.metric("Latência", f"{common.decimal(r.latency_s, 2)} s")
+            if r.cached:
+                st.caption("Resposta repetida do cache de chamadas (a mesma entrada já foi gerada antes).")
             with st.expander("Prompt enviado"):
                 st.code(r.rendered, language=None, wrap_lines=True)
 

@@ -193,7 +193,7 @@ with common.friendly_errors("Não foi possível ler o registro"):
                 a = left.selectbox("De", info.versions, index=len(info.versions) - 2, key=f"reg_a_{name}")
                 b = right.selectbox("Para", info.versions, index=len(info.versions) - 1, key=f"reg_b_{name}")
                 text = diff_versions(f"{name}@{a}", f"{name}@{b}")
-                st.code(text or "(sem diferenças)", language="diff")
+                st.code(text or "(sem diferenças)", language="diff", wrap_lines=True)
         with tab_label:
             with common.friendly_errors("A verificação falhou"):
                 move_label(info)
