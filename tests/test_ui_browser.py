@@ -39,9 +39,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory, request) -> Path:
     folder = tmp_path_factory.mktemp("playground-screenshots")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"playground screenshots: {folder}")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nplayground screenshots: {folder}", flush=True)
     return folder
 
 
