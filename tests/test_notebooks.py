@@ -50,6 +50,7 @@ def test_notebook_runs_top_to_bottom(path, monkeypatch):
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # importing streamlit (the UI tests) sets it to Agg
     nb = nbformat.read(path, as_version=4)
     NotebookClient(
         nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
