@@ -185,6 +185,10 @@ def test_results_chart_with_cis_and_a_paired_comparison():
     runs = next(m for m in at.multiselect if m.label == "Execuções")
     assert len(runs.value) >= 2 and all(str(p).endswith(".json") for p in runs.value)
     assert runs.value[0] != runs.value[1] and "execuções" in group.options[0]
+    listing = next(e for e in at.expander if e.label.startswith("Arquivos de resultados"))
+    files = listing.dataframe[0].value
+    assert "eval/results/versions/course_qa_dev_reading_rag_qa-2.json" in list(files["arquivo"])
+    assert {"chain", "prompt", "conjunto", "split", "modo", "EM", "F1"} <= set(files.columns)
     charts = at.get("vega_lite_chart")
     assert charts and not at.exception
     spec = charts[0].proto.spec

@@ -26,6 +26,31 @@ def load(path: Path) -> Any:
     return _load(str(path), path.stat().st_mtime)
 
 
+def files_table(results: dict[Path, Any], root: Path) -> list[dict[str, Any]]:
+    """One row per results file: where it is, what ran, on what, and its scores."""
+    rows = []
+    for path, r in results.items():
+        try:
+            where = path.relative_to(root).as_posix()
+        except ValueError:
+            where = str(path)
+        rows.append(
+            {
+                "arquivo": where,
+                "chain": r.chain,
+                "prompt": r.prompt.ref or "—",
+                "conjunto": r.dataset.name,
+                "split": r.dataset.split or "todas",
+                "modo": r.mode,
+                "perguntas": r.dataset.total,
+                "EM": round(float(r.metrics.get("exact", 0.0)), 1),
+                "F1": round(float(r.metrics.get("f1", 0.0)), 1),
+                "quando": r.timestamp[:16].replace("T", " "),
+            }
+        )
+    return rows
+
+
 def group_key(result: Any) -> str:
     return f"{result.dataset.name} · split {result.dataset.split or 'todas'} · modo {result.mode}"
 
@@ -194,6 +219,8 @@ with common.friendly_errors("Não foi possível ler os resultados"):
                 problems.append(f"{path.name}: {common.error_text(exc)}")
         if problems:
             st.warning(f"{len(problems)} arquivo(s) ignorado(s): " + "; ".join(problems[:3]))
+        with st.expander(f"Arquivos de resultados ({len(results)})"):
+            st.dataframe(files_table(results, root), hide_index=True, width="stretch")
         groups: dict[str, list[Path]] = {}
         for path, result in results.items():
             groups.setdefault(group_key(result), []).append(path)
