@@ -109,7 +109,7 @@ def test_the_wheel_holds_the_shipped_folders(wheel):
     corpus = {n for n in names if n.startswith("promptkit/_shipped/corpus/")}
     assert len(corpus) == len(list((REPO / "corpus").glob("*.md")))
     assert not [n for n in names if n.startswith("promptkit/_shipped/") and n.endswith(".py")]
-    assert "promptkit/ui/pages/perguntar.py" in names
+    assert "promptkit/ui/views/perguntar.py" in names
 
 
 def test_the_wheel_holds_the_project_template(wheel):

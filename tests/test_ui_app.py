@@ -26,7 +26,7 @@ def index(tmp_path_factory):
 
 
 def app(page: str | None = None, *, llm=None, index=None) -> AppTest:
-    """The app with the fake model (and a tiny index), switched to ``page`` (a file under pages/)."""
+    """The app with the fake model (and a tiny index), switched to ``page`` (a file under views/)."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state[common.LLM_KEY] = llm or FakeChatModel(default="sem resposta")
     at.session_state[common.EMBEDDINGS_KEY] = FakeEmbeddings()
@@ -34,7 +34,7 @@ def app(page: str | None = None, *, llm=None, index=None) -> AppTest:
         at.session_state[common.INDEX_KEY] = index
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     assert not at.exception, at.exception
     return at
 

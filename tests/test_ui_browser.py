@@ -129,6 +129,15 @@ def no_error(page) -> None:
     assert "Traceback" not in page.content()
 
 
+def test_a_page_opened_by_its_address_keeps_the_navigation(page, server):
+    """The first visit of a fresh server goes straight to a page's address (a bookmark, a reload)."""
+    open_page(page, server, "registro")
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    for title in ("Perguntar ao curso", "Laboratório de prompts", "Avaliações", "Registro", "Moderação"):
+        assert title in nav
+    assert "app" not in nav.split() and page.locator("h1").first.inner_text() == "Registro de prompts"
+
+
 def test_ask_a_question(page, server, screenshots):
     open_page(page, server)
     page.get_by_label("Sua pergunta").fill("Quantas tarefas compõem o MMLU?")

@@ -1,4 +1,5 @@
-"""The playground's entry point (``promptkit ui`` runs it with ``streamlit run``): one page per job."""
+"""The playground's entry point (``promptkit ui`` runs it with ``streamlit run``): one page per job, each a
+script in ``views/``."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from promptkit.ui.common import sidebar_project
 st.set_page_config(page_title="promptkit · playground", page_icon=":material/science:", layout="wide")
 
 PAGES = [
-    st.Page("pages/perguntar.py", title="Perguntar ao curso", icon=":material/forum:", default=True),
-    st.Page("pages/laboratorio.py", title="Laboratório de prompts", icon=":material/science:"),
-    st.Page("pages/avaliacoes.py", title="Avaliações", icon=":material/bar_chart:"),
-    st.Page("pages/registro.py", title="Registro", icon=":material/sell:"),
-    st.Page("pages/moderacao.py", title="Moderação", icon=":material/shield:"),
+    st.Page("views/perguntar.py", title="Perguntar ao curso", icon=":material/forum:", default=True),
+    st.Page("views/laboratorio.py", title="Laboratório de prompts", icon=":material/science:"),
+    st.Page("views/avaliacoes.py", title="Avaliações", icon=":material/bar_chart:"),
+    st.Page("views/registro.py", title="Registro", icon=":material/sell:"),
+    st.Page("views/moderacao.py", title="Moderação", icon=":material/shield:"),
 ]
 
 navigation = st.navigation(PAGES)

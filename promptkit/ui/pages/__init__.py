@@ -1,1 +1,0 @@
-"""The playground's pages: Streamlit scripts that ``promptkit/ui/app.py`` lists in its navigation."""
