@@ -233,22 +233,23 @@ def parse_squad(obj: Any, *, name: str = "<memory>") -> list[SquadExample]:
 
 def resolve_dataset_path(ref: str | os.PathLike[str]) -> Path:
     """A path as given if it exists, else a name under ``eval/datasets/`` (``course_qa``,
-    ``tutor_questions``): ``NAME``, ``NAME.json`` or ``NAME.jsonl``."""
+    ``tutor_questions``): ``NAME``, ``NAME.json`` or ``NAME.jsonl``, the project's datasets first, then the
+    shipped ones."""
     path = Path(ref)
     if path.exists():
         return path
     if path.suffix or len(path.parts) > 1:
         raise NotFoundError(f"dataset file {path} does not exist", hint="check the path")
-    from promptkit.paths import eval_dir
+    from promptkit.paths import layer_dirs
 
-    folder = eval_dir() / "datasets"
-    for candidate in (folder / str(ref), folder / f"{ref}.json", folder / f"{ref}.jsonl"):
-        if candidate.is_file():
-            return candidate
+    folders = [folder for _, folder in layer_dirs("eval/datasets")]
+    for folder in folders:
+        for candidate in (folder / str(ref), folder / f"{ref}.json", folder / f"{ref}.jsonl"):
+            if candidate.is_file():
+                return candidate
     from promptkit.errors import unknown
 
-    found = folder.glob("*.json*") if folder.is_dir() else []
-    names = [p.stem for p in found if p.suffix in DATASET_SUFFIXES]
+    names = sorted({p.stem for folder in folders for p in folder.glob("*.json*") if p.suffix in DATASET_SUFFIXES})
     err = unknown("dataset", str(ref), names)
     raise NotFoundError(f"{err.message}; or pass the path of a SQuAD 2.0 JSON file or a JSON Lines file")
 

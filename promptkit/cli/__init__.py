@@ -15,7 +15,7 @@ from promptkit.version import __version__
 from promptkit.errors import PromptkitError
 
 # command-group modules, in help order
-GROUPS = ("models", "prompts", "index", "chains", "evalcmd", "squad")
+GROUPS = ("init", "models", "prompts", "index", "chains", "evalcmd", "squad", "ui")
 
 
 class _Parser(argparse.ArgumentParser):

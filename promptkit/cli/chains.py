@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     group = sub.add_parser("chains", help="chain definitions", description="Chain definitions in chains/.")
     cmds = group.add_subparsers(dest="chains_command", metavar="COMMAND")
-    p = cmds.add_parser("list", help="the available chains with kind and prompt")
+    p = cmds.add_parser("list", help="the available chains with kind, prompt and origin (project or shipped)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
     p = cmds.add_parser("show", help="print one validated chain definition")
@@ -199,7 +199,6 @@ def _session(args: argparse.Namespace) -> Any:
     from promptkit.chains.session import DEFAULT_CHAIN, Session
     from promptkit.index import ensure_index
     from promptkit.index.build import read_manifest
-
     from promptkit.limits import check_question
 
     if not args.question.strip():
@@ -282,6 +281,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from promptkit.chains import get_definition, list_chains
+    from promptkit.chains.definition import find_definition
+    from promptkit.paths import origin_of
 
     rows = []
     for name in list_chains():
@@ -293,6 +294,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "prompt": d.prompt,
                 "guard": d.guard,
                 "description": d.description,
+                "origin": origin_of(find_definition(name)),
             }
         )
     if args.json:
@@ -304,7 +306,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         guard = f" [guard: {r['guard']}]" if r["guard"] else ""
         print(
-            f"{r['name']:<{width}}  {r['kind']:<{kwidth}}  {r['prompt']:<{pwidth}}  {r['description']}{guard}"
+            f"{r['name']:<{width}}  {r['kind']:<{kwidth}}  {r['prompt']:<{pwidth}}  {r['origin']:<7}  "
+            f"{r['description']}{guard}"
         )
     return 0
 

@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     cmds = group.add_subparsers(dest="prompts_command", metavar="COMMAND")
 
-    p = cmds.add_parser("list", help="prompts with their versions, labels, language and kind")
+    p = cmds.add_parser(
+        "list", help="prompts with their versions, labels, language, kind and origin (project or shipped)"
+    )
     p.set_defaults(func=cmd_list)
 
     p = cmds.add_parser("show", help="print one version (name, name@3 or name@label)")
@@ -75,11 +77,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     from promptkit.prompts import list_prompts
 
-    rows = [("NAME", "VERSIONS", "LABELS", "LANG", "KIND")]
+    rows = [("NAME", "VERSIONS", "LABELS", "LANG", "KIND", "FROM")]
     for info in list_prompts():
         versions = ",".join(f"{v}" if v in info.released else f"{v}*" for v in info.versions)
         labels = " ".join(f"{k}->{v}" for k, v in sorted(info.labels.items())) or "-"
-        rows.append((info.name, versions, labels, info.language, info.kind))
+        rows.append((info.name, versions, labels, info.language, info.kind, info.origin))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

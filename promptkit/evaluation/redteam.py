@@ -93,9 +93,10 @@ class RedTeamRun:
 
 
 def default_path() -> Path:
-    from promptkit.paths import eval_dir
+    """The project's ``eval/datasets/redteam.jsonl``, else the shipped one."""
+    from promptkit.paths import eval_dir, find_file
 
-    return eval_dir() / "datasets" / "redteam.jsonl"
+    return find_file("eval/datasets/redteam.jsonl") or eval_dir() / "datasets" / "redteam.jsonl"
 
 
 def load_redteam(path: str | os.PathLike[str] | None = None) -> list[RedTeamItem]:

@@ -24,7 +24,7 @@ from promptkit.prompts.store import (
     dangling_labels,
     list_prompts,
     load_spec,
-    prompts_root,
+    prompt_home,
     resolve_ref,
 )
 
@@ -53,7 +53,7 @@ def get_prompt_spec(ref: str, *, root: Path | str | None = None, lint: bool = Tr
     if lint:
         from promptkit.prompts.lint import lint_spec
 
-        base = prompts_root(root)
+        base = prompt_home(spec.name, root)
         problems = dangling_labels(spec.name, base) + lint_spec(spec, base)
         if problems:
             more = f" [+{len(problems) - 1} more; run `promptkit prompts check`]" if len(problems) > 1 else ""
@@ -70,7 +70,7 @@ def load_prompt(ref: str, *, embeddings: Any = None, root: Path | str | None = N
     from promptkit.prompts.build import build_prompt
 
     spec = get_prompt_spec(ref, root=root)
-    return build_prompt(spec, prompts_root(root), embeddings)
+    return build_prompt(spec, prompt_home(spec.name, root), embeddings)
 
 
 def select_examples(
@@ -84,7 +84,7 @@ def select_examples(
         return []
     from promptkit.prompts.fewshot import build_selector, fixed_examples
 
-    base = prompts_root(root)
+    base = prompt_home(spec.name, root)
     selector = build_selector(spec, base, embeddings)
     if selector is None:
         return fixed_examples(spec.fewshot, base)

@@ -192,10 +192,10 @@ def _dataset_path(ref: Path | str) -> Path:
     path = Path(ref)
     if path.exists() or path.suffix or len(path.parts) > 1:
         return path
-    from promptkit.paths import eval_dir
+    from promptkit.paths import find_file
 
-    jsonl = eval_dir() / "datasets" / f"{ref}.jsonl"
-    if jsonl.is_file():
+    jsonl = find_file(f"eval/datasets/{ref}.jsonl")
+    if jsonl is not None and jsonl.is_file():
         return jsonl
     from promptkit.datasets import resolve_dataset_path
 

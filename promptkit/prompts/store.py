@@ -26,8 +26,37 @@ _REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<sel>[^@\s]+))?$")
 
 
 def prompts_root(root: Path | str | None = None) -> Path:
-    """The ``prompts/`` folder in use (``root`` if given, else the project's)."""
+    """The ``prompts/`` folder written to (``root`` if given, else the project's)."""
     return Path(root) if root is not None else paths.prompts_dir()
+
+
+def prompt_layers(root: Path | str | None = None) -> list[tuple[str, Path]]:
+    """``[(origin, prompts folder)]`` searched in order: ``root`` alone when given, else the project's
+    ``prompts/`` then the shipped one (see :mod:`promptkit.paths`)."""
+    if root is not None:
+        return [(paths.origin_of(root), Path(root))]
+    return paths.layer_dirs("prompts")
+
+
+def _has_versions(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob("v*.yaml"))
+
+
+def prompt_home(name: str, root: Path | str | None = None) -> Path:
+    """The ``prompts/`` folder holding prompt ``name``: the first layer that has it (a project prompt shadows
+    a shipped one of the same name), else the folder written to."""
+    for _, base in prompt_layers(root):
+        if _has_versions(base / name):
+            return base
+    return prompts_root(root)
+
+
+def prompt_origin(name: str, root: Path | str | None = None) -> str:
+    """``"project"`` or ``"shipped"``: where prompt ``name`` is read from."""
+    for origin, base in prompt_layers(root):
+        if _has_versions(base / name):
+            return origin
+    return paths.PROJECT
 
 
 def read_yaml(path: Path) -> Any:
@@ -62,21 +91,19 @@ def load_version_file(path: Path) -> PromptVersion:
 
 
 def prompt_names(root: Path | str | None = None) -> list[str]:
-    """Every prompt folder (folders starting with ``_`` or ``.`` hold shared files, not prompts)."""
-    base = prompts_root(root)
-    if not base.is_dir():
-        return []
-    return sorted(
-        p.name
-        for p in base.iterdir()
-        if p.is_dir() and not p.name.startswith(("_", ".")) and any(p.glob("v*.yaml"))
-    )
+    """Every prompt of every layer (folders starting with ``_`` or ``.`` hold shared files, not prompts)."""
+    names: set[str] = set()
+    for _, base in prompt_layers(root):
+        if base.is_dir():
+            names.update(
+                p.name for p in base.iterdir() if not p.name.startswith(("_", ".")) and _has_versions(p)
+            )
+    return sorted(names)
 
 
 def version_files(name: str, root: Path | str | None = None) -> dict[int, Path]:
     """``{version: path}`` for one prompt, raising a did-you-mean error for an unknown name."""
-    base = prompts_root(root)
-    folder = base / name
+    folder = prompt_home(name, root) / name
     files: dict[int, Path] = {}
     if folder.is_dir():
         for path in folder.glob("v*.yaml"):
@@ -84,13 +111,13 @@ def version_files(name: str, root: Path | str | None = None) -> dict[int, Path]:
             if match:
                 files[int(match.group(1))] = path
     if not files:
-        raise unknown("prompt", name, prompt_names(base))
+        raise unknown("prompt", name, prompt_names(root))
     return dict(sorted(files.items()))
 
 
 def read_labels(name: str, root: Path | str | None = None) -> dict[str, int]:
     """The labels of one prompt (``labels.yaml``: ``production: 2``); ``latest`` is implicit, never stored."""
-    path = prompts_root(root) / name / LABELS_FILE
+    path = prompt_home(name, root) / name / LABELS_FILE
     if not path.exists():
         return {}
     data = read_yaml(path)
@@ -115,6 +142,7 @@ def read_labels(name: str, root: Path | str | None = None) -> dict[str, int]:
 
 
 def write_labels(name: str, labels: dict[str, int], root: Path | str | None = None) -> Path:
+    """Write the labels of ``name`` into the folder written to (the project's, unless ``root`` is given)."""
     path = prompts_root(root) / name / LABELS_FILE
     body = "".join(f"{label}: {labels[label]}\n" for label in sorted(labels))
     atomic_write_text(path, "# label: version (`latest` is implicit)\n" + body)
@@ -125,7 +153,8 @@ def dangling_labels(name: str, root: Path | str | None = None) -> list[str]:
     """Problems for labels that point at a version that does not exist."""
     versions = version_files(name, root)
     return [
-        f"{prompts_root(root) / name / LABELS_FILE}: label {label!r} points at v{v}, which does not exist "
+        f"{prompt_home(name, root) / name / LABELS_FILE}: label {label!r} points at v{v}, "
+        "which does not exist "
         f"(available: {', '.join(map(str, versions))}); "
         f"fix it with `promptkit prompts label {name}@N {label}`"
         for label, v in read_labels(name, root).items()
@@ -185,18 +214,22 @@ class PromptInfo:
     description: str
     default: int
     released: list[int] = field(default_factory=list)
+    origin: str = paths.PROJECT
+    folder: Path | None = None
 
 
 def list_prompts(root: Path | str | None = None) -> list[PromptInfo]:
     """Every prompt with its versions and labels (language, kind and description of the latest version).
 
-    Reads the YAML without schema validation (fast); ``promptkit prompts check`` validates everything."""
+    Reads the YAML without schema validation (fast); ``promptkit prompts check`` validates everything. Each row
+    says where the prompt comes from (``origin``: project or shipped)."""
     from promptkit.prompts.lock import read_lock
 
-    base = prompts_root(root)
-    lock = read_lock(base)
+    locks: dict[Path, dict[str, Any]] = {}
     out: list[PromptInfo] = []
-    for name in prompt_names(base):
+    for name in prompt_names(root):
+        base = prompt_home(name, root)
+        lock = locks[base] if base in locks else locks.setdefault(base, read_lock(base))
         files = version_files(name, base)
         latest = read_yaml(files[max(files)])
         if not isinstance(latest, dict):
@@ -213,6 +246,8 @@ def list_prompts(root: Path | str | None = None) -> list[PromptInfo]:
                 description=str(latest.get("description", "")),
                 default=default,
                 released=sorted(int(v) for v in lock.get(name, {})),
+                origin=prompt_origin(name, root),
+                folder=base / name,
             )
         )
     return out
