@@ -150,8 +150,13 @@ def test_hand_labels_load_strictly(tmp_path, repo):
     extra = write_labels(tmp_path, [{**LABELS[0], "verdict": "yes"}], "extra.jsonl")
     with pytest.raises(ValidationError, match="line 1 .*verdict: Extra inputs are not permitted"):
         A.load_judgments(extra)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
     with pytest.raises(ValidationError, match="holds no hand labels yet"):
-        A.load_judgments(repo / "eval" / "datasets" / "tutor_judgments.jsonl")
+        A.load_judgments(empty)
+    shipped = A.load_judgments(repo / "eval" / "datasets" / "tutor_judgments.jsonl")
+    assert len(shipped) >= 40 and all(j.annotator and None not in j.labels.values() for j in shipped)
+    assert len({j.id for j in shipped}) == len(shipped)
 
 
 def test_agreement_of_a_judge_with_the_labels(tmp_path):
@@ -166,9 +171,23 @@ def test_agreement_of_a_judge_with_the_labels(tmp_path):
     assert answers.n == 3 and answers.agreement == pytest.approx(2 / 3) and answers.disagreements == ["a3"]
     assert answers.kappa == 0.0 and answers.confusion["human no, judge yes"] == 1
     text = A.format_agreement(report)
-    assert "judge fake-judge against 4 hand-labelled answers" in text
+    assert "judge fake-judge (yes from p_yes 0.5) against 4 hand-labelled answers" in text
     assert "answers: the judge disagrees on a3" in text
     assert report.as_dict()["criteria"][0]["kappa"] == 1.0
+    # the fake model's p_yes is all but 0 or 1: it ranks the faithful answers perfectly
+    assert faithful.auc == 1.0 and faithful.best_kappa == 1.0 and 0 < faithful.best_threshold < 1
+    assert answers.auc == 0.5 and answers.best_kappa == 0.0  # says yes to everything: no cut separates
+
+
+def test_a_threshold_that_ranks_well_turns_a_yes_sayer_into_a_judge():
+    human = [True, True, True, False, False]
+    scores = [0.95, 0.9, 0.88, 0.86, 0.7]  # always above 0.5, yet ordered like the people
+    assert A.rank_auc(human, scores) == 1.0
+    cut, kappa = A.best_threshold(human, scores)
+    assert 0.86 < cut <= 0.88 and kappa == 1.0
+    at_half = A.agreement_of("answers", list("abcde"), human, [s >= 0.5 for s in scores], scores=scores)
+    assert at_half.kappa == 0.0 and at_half.auc == 1.0 and at_half.best_threshold == cut
+    assert A.rank_auc([True, True], [0.4, 0.9]) is None and A.best_threshold([True], [0.3]) is None
 
 
 def test_cli_agreement_and_label_template(tmp_path, monkeypatch, capsys):
@@ -184,8 +203,12 @@ def test_cli_agreement_and_label_template(tmp_path, monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["criteria"][1]["criterion"] == "answers"
     assert main(["eval", "agreement", "--labels", str(path)]) == 2
     assert "no judge given" in capsys.readouterr().err
-    assert main(["eval", "agreement", "--judge", "fake-judge"]) == 2  # the shipped file has no labels yet
-    assert "holds no hand labels yet" in capsys.readouterr().err
+    assert main(["eval", "agreement", "--labels", str(path), "--judge", "fake-judge", "--cache", "off",
+                 "--judge-threshold", "0.999999"]) == 0
+    assert "(yes from p_yes 0.999999)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        main(["eval", "agreement", "--labels", str(path), "--judge", "fake-judge", "--judge-threshold", "1.5"])
+    assert bad.value.code == 2 and "not a probability between 0 and 1" in capsys.readouterr().err
     results = tmp_path / "run.json"
     evaluate(chain=FakeTutor(make_llm(GOOD)), dataset=write_dataset(tmp_path), cache="off",
              show_progress=False, out=results)

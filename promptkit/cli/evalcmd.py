@@ -43,6 +43,7 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="only the first N items")
     p.add_argument("--judge", metavar="MODEL",
                    help="also ask an LLM judge the task's yes/no questions (a catalogue model name)")
+    _add_judge_threshold(p)
     p.add_argument("--out", help="write the results JSON here")
     p.add_argument(
         "--cache",
@@ -61,13 +62,31 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def _judge_model(name: str | None) -> object:
-    """The chat model of ``--judge`` (it answers through the run's replay cache, LangChain's global one)."""
+def _judge_model(name: str | None, threshold: float = 0.5) -> object:
+    """The judge of ``--judge`` and ``--judge-threshold`` (it answers through the run's replay cache,
+    LangChain's global one)."""
     if not name:
         return None
+    from promptkit.evaluation.judge import LLMJudge
     from promptkit.llm import load_llm
 
-    return load_llm(name, progress=False)
+    return LLMJudge(load_llm(name, progress=False), threshold=threshold)
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1 (e.g. 0.85)")
+    return value
+
+
+def _add_judge_threshold(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--judge-threshold", type=_threshold, default=0.5, metavar="P",
+                   help="the judge says yes when P(yes) / (P(yes) + P(no)) is at least P (default 0.5; "
+                   "`eval agreement` suggests one from the hand labels)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -84,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cache=args.cache,
         prompt=args.prompt,
         index=args.index,
-        judge=_judge_model(args.judge),
+        judge=_judge_model(args.judge, args.judge_threshold),
         out=args.out,
         show_progress=not args.quiet,
         llm=args.model,
@@ -321,6 +340,7 @@ def _add_agreement(esub: argparse._SubParsersAction) -> None:
                    help="hand labels (a JSON Lines file, or a name under eval/datasets/; default: "
                    "tutor_judgments)")
     p.add_argument("--judge", metavar="MODEL", help="the judge's chat model (a catalogue name)")
+    _add_judge_threshold(p)
     p.add_argument("--template", metavar="RESULTS.json",
                    help="instead: print hand-label lines (labels left null) for the answers of a long-form "
                    "results file, to fill in and append to the labels file")
@@ -347,7 +367,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     if not args.judge:
         raise ValidationError("no judge given", hint="add --judge MODEL (e.g. qwen2.5-coder-1.5b-instruct)")
     labels = agreement.load_judgments(args.labels)
-    report = agreement.judge_agreement(labels, _judge_model(args.judge), cache=args.cache)
+    report = agreement.judge_agreement(labels, _judge_model(args.judge, args.judge_threshold), cache=args.cache)
     print(json.dumps(report.as_dict(), indent=2) if args.json else agreement.format_agreement(report))
     return 0
 

@@ -183,6 +183,47 @@ class CriterionAgreement:
     confusion: dict[str, int] = field(default_factory=dict)
     undecided: int = 0
     disagreements: list[str] = field(default_factory=list)
+    #: threshold-free: the chance that a human-yes answer gets a higher ``p_yes`` than a human-no one (None
+    #: without log-probabilities or without both kinds of label)
+    auc: float | None = None
+    #: the ``p_yes`` threshold with the highest kappa on these labels, and that kappa (in-sample: a starting
+    #: point for ``--judge-threshold``, to be confirmed on other labels)
+    best_threshold: float | None = None
+    best_kappa: float | None = None
+
+
+def rank_auc(human: Sequence[bool], scores: Sequence[float]) -> float | None:
+    """The area under the ROC curve of ``scores`` for the ``human`` yes labels (ties count half).
+
+    >>> rank_auc([True, True, False], [0.9, 0.6, 0.7])
+    0.5
+    >>> rank_auc([True, False], [0.8, 0.3]), rank_auc([True, True], [0.8, 0.3])
+    (1.0, None)
+    """
+    pos = [s for h, s in zip(human, scores, strict=True) if h]
+    neg = [s for h, s in zip(human, scores, strict=True) if not h]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def best_threshold(human: Sequence[bool], scores: Sequence[float]) -> tuple[float, float] | None:
+    """``(threshold, kappa)``: the ``p_yes`` cut (yes from it up) with the highest kappa against ``human``,
+    placed halfway between two neighbouring scores so that a rounded copy of it cuts the same way.
+
+    >>> best_threshold([True, True, False, False], [0.9, 0.8, 0.85, 0.3])
+    (0.55, 0.5)
+    """
+    if len(set(human)) < 2:
+        return None
+    values = sorted(set(scores))
+    best: tuple[float, float] | None = None
+    for i, cut in enumerate(values):
+        kappa = cohen_kappa(human, [s >= cut for s in scores])
+        if best is None or kappa > best[1]:
+            best = (cut if i == 0 else round((cut + values[i - 1]) / 2, 4), kappa)
+    return best
 
 
 @dataclass
@@ -190,14 +231,18 @@ class AgreementReport:
     judge: str
     labels: int
     criteria: list[CriterionAgreement]
+    threshold: float = 0.5
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def agreement_of(criterion: str, ids: Sequence[str], human: Sequence[bool], judge: Sequence[bool | None],
-                 *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> CriterionAgreement:
+                 *, scores: Sequence[float | None] | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
+                 seed: int = BOOTSTRAP_SEED) -> CriterionAgreement:
     """The agreement on one criterion from paired labels (an undecided verdict, ``None``, counts as no).
+    ``scores``, the judge's ``p_yes`` per item when it read log-probabilities, add the AUC and the best
+    threshold.
 
     >>> a = agreement_of("faithful", ["a", "b", "c", "d"], [True, True, False, False],
     ...                  [True, None, False, False])
@@ -219,7 +264,17 @@ def agreement_of(criterion: str, ids: Sequence[str], human: Sequence[bool], judg
         kappa=kappa, kappa_low=low, kappa_high=high, confusion=confusion,
         undecided=sum(v is None for v in judge),
         disagreements=[i for i, h, j in zip(ids, human, said, strict=True) if h != j],
+        **_score_fields(human, scores),
     )
+
+
+def _score_fields(human: Sequence[bool], scores: Sequence[float | None] | None) -> dict[str, Any]:
+    if not scores or any(s is None for s in scores):
+        return {}
+    values = [float(s) for s in scores if s is not None]
+    best = best_threshold(human, values)
+    return {"auc": rank_auc(human, values),
+            "best_threshold": best[0] if best else None, "best_kappa": best[1] if best else None}
 
 
 def judge_agreement(labels: Sequence[Judgment], judge: Any, *, cache: Any = "use") -> AgreementReport:
@@ -248,22 +303,30 @@ def judge_agreement(labels: Sequence[Judgment], judge: Any, *, cache: Any = "use
     for c in criteria:
         chosen = [(j, v[c]) for j, v in zip(labels, verdicts, strict=True) if j.labels.get(c) is not None]
         out.append(agreement_of(c, [j.id for j, _ in chosen], [bool(j.labels[c]) for j, _ in chosen],
-                                [v.answer for _, v in chosen]))
-    return AgreementReport(judge=judge.model_id, labels=len(labels), criteria=out)
+                                [v.answer for _, v in chosen], scores=[v.p_yes for _, v in chosen]))
+    return AgreementReport(judge=judge.model_id, labels=len(labels), criteria=out, threshold=judge.threshold)
 
 
 def format_agreement(report: AgreementReport) -> str:
     """The agreement as a plain-text table, with the ids the judge got wrong."""
-    lines = [f"judge {report.judge} against {report.labels} hand-labelled answers", ""]
+    lines = [f"judge {report.judge} (yes from p_yes {report.threshold:g}) against {report.labels} "
+             "hand-labelled answers", ""]
     header = ("criterion", "n", "agreement", "kappa", "95% CI", "yes/yes", "yes/no", "no/yes", "no/no",
-              "undecided")
+              "undecided", "AUC", "best threshold (kappa)")
+
+    def num(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
     body = [(c.criterion, str(c.n), f"{c.agreement:.3f}", f"{c.kappa:.3f}",
              f"[{c.kappa_low:.3f}, {c.kappa_high:.3f}]", *(str(v) for v in c.confusion.values()),
-             str(c.undecided)) for c in report.criteria]
+             str(c.undecided), num(c.auc),
+             "-" if c.best_threshold is None else f"{c.best_threshold:.3f} ({num(c.best_kappa)})")
+            for c in report.criteria]
     from promptkit.evaluation.summary import table
 
     lines += table(header, body)
-    lines.append("(yes/no = human yes, judge no)")
+    lines.append("(yes/no = human yes, judge no; AUC: how well p_yes ranks the people's yes above their no; the "
+                 "best threshold is fitted on these same labels, try it with --judge-threshold)")
     for c in report.criteria:
         if c.disagreements:
             shown = ", ".join(c.disagreements[:20]) + (" …" if len(c.disagreements) > 20 else "")
