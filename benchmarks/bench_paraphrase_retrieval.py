@@ -1,10 +1,10 @@
 """Does retrieval find the course passage when a student asks in other words?
 
-``eval/datasets/paraphrase_retrieval.jsonl`` holds questions that paraphrase a passage of the course (few of its
-words, synonyms, periphrases) with the passage's file (``gold_source``). A question is a hit at k when a chunk of
-that file is among the first k results. Compared: the BM25 tokenizer's stemming modes
-(:mod:`promptkit.index.lexical`), a Snowball stemmer, the index's search modes (``bm25``, ``hybrid``, ``dense``,
-``mmr``) and the RRF weight of the dense list in ``hybrid``.
+``eval/datasets/paraphrase_retrieval.jsonl`` holds questions that paraphrase a passage of the course (few
+of its words, synonyms, periphrases) with the passage's file (``gold_source``). A question is a hit at k
+when a chunk of that file is among the first k results. Compared: the BM25 tokenizer's stemming modes
+(:mod:`promptkit.index.lexical`), a Snowball stemmer, the index's search modes (``bm25``, ``hybrid``,
+``dense``, ``mmr``) and the RRF weight of the dense list in ``hybrid``.
 
     python benchmarks/bench_paraphrase_retrieval.py               # dev split
     python benchmarks/bench_paraphrase_retrieval.py --split test
@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     index = ensure_index()
     texts = [c.index_text(index.context_header) for c in index.chunks]
     files = [Path(c.source).name for c in index.chunks]
-    print(f"{len(questions)} {args.split} questions, {len(texts)} chunks; hit@k = the passage's file in the top k")
+    print(
+        f"{len(questions)} {args.split} questions, {len(texts)} chunks; "
+        "hit@k = the passage's file in the top k"
+    )
     print(f"{'retrieval':44s} " + " ".join(f"hit@{k:<5d}" for k in KS))
 
     def show(label: str, rank: Callable[[str], list[str]]) -> None:
@@ -68,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return lambda q: [files[i] for i, _ in lex.top(q, max(KS))]
 
     for mode in ("none", "light", "prefix5", "prefix6", "light+prefix5", "light+prefix6"):
-        show(f"bm25 stem={mode}" + (" (default)" if mode == DEFAULT_STEM else ""), lexical(PortugueseTokenizer(mode)))
+        show(
+            f"bm25 stem={mode}" + (" (default)" if mode == DEFAULT_STEM else ""),
+            lexical(PortugueseTokenizer(mode)),
+        )
 
     snowball = snowballstemmer.stemmer("portuguese")
     stop = PortugueseTokenizer("none").stopwords
@@ -80,13 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     show("bm25 stem=snowball", lexical(snowball_tokens))
 
     for mode in ("bm25", "hybrid", "dense", "mmr"):
-        show(f"index.search mode={mode}",
-             lambda q, m=mode: [Path(d.metadata["source"]).name for d in index.search(q, k=max(KS), mode=m)])
+        show(
+            f"index.search mode={mode}",
+            lambda q, m=mode: [Path(d.metadata["source"]).name for d in index.search(q, k=max(KS), mode=m)],
+        )
     default_weights = index.rrf_weights
     for dense_weight in (0.2, 0.5):
         index.rrf_weights = (dense_weight, 1.0)
-        show(f"hybrid, dense RRF weight {dense_weight}",
-             lambda q: [Path(d.metadata["source"]).name for d in index.search(q, k=max(KS), mode="hybrid")])
+        show(
+            f"hybrid, dense RRF weight {dense_weight}",
+            lambda q: [Path(d.metadata["source"]).name for d in index.search(q, k=max(KS), mode="hybrid")],
+        )
     index.rrf_weights = default_weights
     return 0
 

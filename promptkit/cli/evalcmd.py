@@ -27,8 +27,11 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
         "recall, faithfulness, citations and declines for long-form answers (tutor_questions.jsonl).",
     )
     p.add_argument("--chain", required=True, help="chain name (see `promptkit chains list`)")
-    p.add_argument("--dataset", required=True,
-                   help="dataset file (SQuAD 2.0 .json or .jsonl), or a name under eval/datasets/")
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="dataset file (SQuAD 2.0 .json or .jsonl), or a name under eval/datasets/",
+    )
     p.add_argument("--task", help="evaluation task (squad, longform…; default: inferred from the dataset)")
     p.add_argument("--prompt", help="override the chain's prompt ref (name, name@3, name@staging)")
     p.add_argument("--index", help="index folder for rag chains (default: the course index)")
@@ -41,8 +44,11 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--split", help="only this split of the dataset (e.g. dev, test)")
     p.add_argument("--limit", type=int, help="only the first N items")
-    p.add_argument("--judge", metavar="MODEL",
-                   help="also ask an LLM judge the task's yes/no questions (a catalogue model name)")
+    p.add_argument(
+        "--judge",
+        metavar="MODEL",
+        help="also ask an LLM judge the task's yes/no questions (a catalogue model name)",
+    )
     _add_judge_threshold(p)
     p.add_argument("--out", help="write the results JSON here")
     p.add_argument(
@@ -53,12 +59,23 @@ def _add_run(esub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--model", metavar="NAME", help="answer with this model: a served model of models.yaml, a "
-                   "catalogue name, a model folder or a hub id (default: the chain's)")
-    p.add_argument("--concurrency", type=int, metavar="N", help="served models: N requests in flight "
-                   "(default: the model's concurrency in models.yaml)")
-    p.add_argument("--shard", metavar="I/N", help="only shard I of N (by question id); join the shards' "
-                   "--out files with `promptkit eval merge`")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="answer with this model: a served model of models.yaml, a "
+        "catalogue name, a model folder or a hub id (default: the chain's)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="served models: N requests in flight (default: the model's concurrency in models.yaml)",
+    )
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="only shard I of N (by question id); join the shards' --out files with `promptkit eval merge`",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -84,9 +101,14 @@ def _threshold(text: str) -> float:
 
 
 def _add_judge_threshold(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--judge-threshold", type=_threshold, default=0.5, metavar="P",
-                   help="the judge says yes when P(yes) / (P(yes) + P(no)) is at least P (default 0.5; "
-                   "`eval agreement` suggests one from the hand labels)")
+    p.add_argument(
+        "--judge-threshold",
+        type=_threshold,
+        default=0.5,
+        metavar="P",
+        help="the judge says yes when P(yes) / (P(yes) + P(no)) is at least P (default 0.5; "
+        "`eval agreement` suggests one from the hand labels)",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -150,8 +172,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
         print(json.dumps({"metrics": result.metrics, "metrics_pt": result.metrics_pt}, indent=2))
     else:
         print(result.summary())
-    print(f"merged {len(args.results)} shards ({len(result.rows)} questions) into {args.out}",
-          file=sys.stderr)
+    print(
+        f"merged {len(args.results)} shards ({len(result.rows)} questions) into {args.out}", file=sys.stderr
+    )
     return 0
 
 
@@ -203,7 +226,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from promptkit.evaluation.runner import load_result
 
     if not args.html and not args.markdown:
-        raise ValidationError("nothing to write", hint="add --html OUT and/or --markdown OUT ('-' prints the table)")
+        raise ValidationError(
+            "nothing to write", hint="add --html OUT and/or --markdown OUT ('-' prints the table)"
+        )
     results = [load_result(r) for r in args.results]  # read once, for the printed table and the files
     markdown_file = None if args.markdown == "-" else args.markdown
     if args.markdown == "-":
@@ -225,7 +250,8 @@ def _add_baseline(esub: argparse._SubParsersAction) -> None:
         "baseline",
         help="record the blessed results of a regression suite",
         description="Run each entry of a suite (eval/suites/NAME.yaml) and record its results under "
-        "eval/baselines/NAME/ENTRY.json, with the model calls they used in eval/baselines/NAME/replay.sqlite. "
+        "eval/baselines/NAME/ENTRY.json, with the model calls they used in "
+        "eval/baselines/NAME/replay.sqlite. "
         "Commit both; `promptkit eval check` replays them.",
     )
     p.add_argument("suite", metavar="SUITE", help="suite file, or a name under eval/suites/")
@@ -274,11 +300,14 @@ def _add_check(esub: argparse._SubParsersAction) -> None:
     p = esub.add_parser(
         "check",
         help="re-run regression suites against their baselines (exit 1 on a regression)",
-        description="Re-run each suite entry against its baseline's recorded model calls, compare, and exit 1 "
+        description="Re-run each suite entry against its baseline's recorded model calls, compare, "
+        "and exit 1 "
         "when a metric falls beyond its tolerance, a correct item flips to wrong, or the dataset changed "
         "(re-record the baseline then). Exit 2 when strict replay needs a call that was not recorded.",
     )
-    p.add_argument("suite", metavar="SUITE", nargs="?", help="suite file or name (default: every eval/suites/*.yaml)")
+    p.add_argument(
+        "suite", metavar="SUITE", nargs="?", help="suite file or name (default: every eval/suites/*.yaml)"
+    )
     p.add_argument("--entry", metavar="ID", help="check only this entry")
     p.add_argument(
         "--cache",
@@ -291,7 +320,9 @@ def _add_check(esub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_check)
 
 
-def run_checks(suites: list, *, entry: str | None, cache: str, quiet: bool, entries: dict | None = None) -> int:
+def run_checks(
+    suites: list, *, entry: str | None, cache: str, quiet: bool, entries: dict | None = None
+) -> int:
     """Check suites, printing each entry as it finishes; the exit code (0 pass, 1 regression)."""
     from promptkit.regression import SuiteCheck, check_suite
 
@@ -321,7 +352,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not suites:
             raise NotFoundError("no suite in eval/suites/", hint="write eval/suites/NAME.yaml")
         if args.entry:
-            raise NotFoundError("--entry needs a SUITE", hint="e.g. `promptkit eval check course --entry rag_qa`")
+            raise NotFoundError(
+                "--entry needs a SUITE", hint="e.g. `promptkit eval check course --entry rag_qa`"
+            )
     return run_checks(suites, entry=args.entry, cache=args.cache, quiet=args.quiet)
 
 
@@ -336,14 +369,19 @@ def _add_agreement(esub: argparse._SubParsersAction) -> None:
         "(eval/datasets/tutor_judgments.jsonl) and print, per criterion, the judge's agreement with the "
         "people: observed agreement, Cohen's kappa with a bootstrap interval, and the confusion table.",
     )
-    p.add_argument("--labels", default="tutor_judgments",
-                   help="hand labels (a JSON Lines file, or a name under eval/datasets/; default: "
-                   "tutor_judgments)")
+    p.add_argument(
+        "--labels",
+        default="tutor_judgments",
+        help="hand labels (a JSON Lines file, or a name under eval/datasets/; default: tutor_judgments)",
+    )
     p.add_argument("--judge", metavar="MODEL", help="the judge's chat model (a catalogue name)")
     _add_judge_threshold(p)
-    p.add_argument("--template", metavar="RESULTS.json",
-                   help="instead: print hand-label lines (labels left null) for the answers of a long-form "
-                   "results file, to fill in and append to the labels file")
+    p.add_argument(
+        "--template",
+        metavar="RESULTS.json",
+        help="instead: print hand-label lines (labels left null) for the answers of a long-form "
+        "results file, to fill in and append to the labels file",
+    )
     p.add_argument(
         "--cache",
         choices=CACHE_MODES,
@@ -367,7 +405,9 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     if not args.judge:
         raise ValidationError("no judge given", hint="add --judge MODEL (e.g. qwen2.5-coder-1.5b-instruct)")
     labels = agreement.load_judgments(args.labels)
-    report = agreement.judge_agreement(labels, _judge_model(args.judge, args.judge_threshold), cache=args.cache)
+    report = agreement.judge_agreement(
+        labels, _judge_model(args.judge, args.judge_threshold), cache=args.cache
+    )
     print(json.dumps(report.as_dict(), indent=2) if args.json else agreement.format_agreement(report))
     return 0
 

@@ -67,8 +67,14 @@ def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     return (observed - expected) / (1.0 - expected)
 
 
-def kappa_interval(a: Sequence[Hashable], b: Sequence[Hashable], *, resamples: int = BOOTSTRAP_RESAMPLES,
-                   seed: int = BOOTSTRAP_SEED, level: float = 0.95) -> tuple[float, float]:
+def kappa_interval(
+    a: Sequence[Hashable],
+    b: Sequence[Hashable],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = 0.95,
+) -> tuple[float, float]:
     """A seeded percentile-bootstrap interval of Cohen's kappa (items resampled with replacement).
 
     >>> low, high = kappa_interval([1, 1, 0, 0, 1, 0] * 5, [1, 1, 0, 1, 1, 0] * 5, resamples=200)
@@ -135,8 +141,10 @@ def load_judgments(ref: str | os.PathLike[str]) -> list[Judgment]:
     except OSError as exc:
         raise ValidationError(f"cannot read hand labels {path}: {exc.strerror}") from None
     if not raw.strip():
-        raise ValidationError(f"{path} holds no hand labels yet",
-                              hint="label some answers first (format: promptkit.evaluation.agreement)")
+        raise ValidationError(
+            f"{path} holds no hand labels yet",
+            hint="label some answers first (format: promptkit.evaluation.agreement)",
+        )
     out = []
     for row in parse_jsonl(raw, name=str(path)):
         try:
@@ -144,9 +152,11 @@ def load_judgments(ref: str | os.PathLike[str]) -> list[Judgment]:
         except PydanticValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "row"
-            raise ValidationError(f"{path}, line {row.line} (id {row.id!r}): {where}: "
-                                  f"{first['msg'].removeprefix('Value error, ')}",
-                                  hint=f"fields: {', '.join(Judgment.model_fields)}") from None
+            raise ValidationError(
+                f"{path}, line {row.line} (id {row.id!r}): {where}: "
+                f"{first['msg'].removeprefix('Value error, ')}",
+                hint=f"fields: {', '.join(Judgment.model_fields)}",
+            ) from None
     return out
 
 
@@ -160,10 +170,18 @@ def label_template(result: Any) -> list[dict[str, Any]]:
         output = getattr(row, "output", None) or {}
         if output.get("declined") or not row.prediction.strip():
             continue
-        out.append({"id": f"{row.id}@{version}", "question_id": row.id, "question": row.question,
-                    "answer": row.prediction,
-                    "sources": [str(c.get("text") or "") for c in output.get("citations") or []],
-                    "labels": {c: None for c in CRITERIA}, "annotator": None, "note": ""})
+        out.append(
+            {
+                "id": f"{row.id}@{version}",
+                "question_id": row.id,
+                "question": row.question,
+                "answer": row.prediction,
+                "sources": [str(c.get("text") or "") for c in output.get("citations") or []],
+                "labels": {c: None for c in CRITERIA},
+                "annotator": None,
+                "note": "",
+            }
+        )
     return out
 
 
@@ -237,9 +255,16 @@ class AgreementReport:
         return asdict(self)
 
 
-def agreement_of(criterion: str, ids: Sequence[str], human: Sequence[bool], judge: Sequence[bool | None],
-                 *, scores: Sequence[float | None] | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
-                 seed: int = BOOTSTRAP_SEED) -> CriterionAgreement:
+def agreement_of(
+    criterion: str,
+    ids: Sequence[str],
+    human: Sequence[bool],
+    judge: Sequence[bool | None],
+    *,
+    scores: Sequence[float | None] | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> CriterionAgreement:
     """The agreement on one criterion from paired labels (an undecided verdict, ``None``, counts as no).
     ``scores``, the judge's ``p_yes`` per item when it read log-probabilities, add the AUC and the best
     threshold.
@@ -259,9 +284,13 @@ def agreement_of(criterion: str, ids: Sequence[str], human: Sequence[bool], judg
         "human no, judge no": sum(not h and not j for h, j in zip(human, said, strict=True)),
     }
     return CriterionAgreement(
-        criterion=criterion, n=len(human),
+        criterion=criterion,
+        n=len(human),
         agreement=sum(h == j for h, j in zip(human, said, strict=True)) / len(human),
-        kappa=kappa, kappa_low=low, kappa_high=high, confusion=confusion,
+        kappa=kappa,
+        kappa_low=low,
+        kappa_high=high,
+        confusion=confusion,
         undecided=sum(v is None for v in judge),
         disagreements=[i for i, h, j in zip(ids, human, said, strict=True) if h != j],
         **_score_fields(human, scores),
@@ -273,8 +302,11 @@ def _score_fields(human: Sequence[bool], scores: Sequence[float | None] | None) 
         return {}
     values = [float(s) for s in scores if s is not None]
     best = best_threshold(human, values)
-    return {"auc": rank_auc(human, values),
-            "best_threshold": best[0] if best else None, "best_kappa": best[1] if best else None}
+    return {
+        "auc": rank_auc(human, values),
+        "best_threshold": best[0] if best else None,
+        "best_kappa": best[1] if best else None,
+    }
 
 
 def judge_agreement(labels: Sequence[Judgment], judge: Any, *, cache: Any = "use") -> AgreementReport:
@@ -290,8 +322,10 @@ def judge_agreement(labels: Sequence[Judgment], judge: Any, *, cache: Any = "use
     judge = judge if isinstance(judge, LLMJudge) else LLMJudge(judge)
     criteria = [c for c in CRITERIA if any(j.labels.get(c) is not None for j in labels)]
     if not criteria:
-        raise ValidationError("none of the hand labels says yes or no to a criterion",
-                              hint=f"fill in labels.{' / labels.'.join(CRITERIA)} with true or false")
+        raise ValidationError(
+            "none of the hand labels says yes or no to a criterion",
+            hint=f"fill in labels.{' / labels.'.join(CRITERIA)} with true or false",
+        )
     replay, owned = open_cache(cache)
     try:
         with global_cache(replay):
@@ -302,31 +336,64 @@ def judge_agreement(labels: Sequence[Judgment], judge: Any, *, cache: Any = "use
     out = []
     for c in criteria:
         chosen = [(j, v[c]) for j, v in zip(labels, verdicts, strict=True) if j.labels.get(c) is not None]
-        out.append(agreement_of(c, [j.id for j, _ in chosen], [bool(j.labels[c]) for j, _ in chosen],
-                                [v.answer for _, v in chosen], scores=[v.p_yes for _, v in chosen]))
+        out.append(
+            agreement_of(
+                c,
+                [j.id for j, _ in chosen],
+                [bool(j.labels[c]) for j, _ in chosen],
+                [v.answer for _, v in chosen],
+                scores=[v.p_yes for _, v in chosen],
+            )
+        )
     return AgreementReport(judge=judge.model_id, labels=len(labels), criteria=out, threshold=judge.threshold)
 
 
 def format_agreement(report: AgreementReport) -> str:
     """The agreement as a plain-text table, with the ids the judge got wrong."""
-    lines = [f"judge {report.judge} (yes from p_yes {report.threshold:g}) against {report.labels} "
-             "hand-labelled answers", ""]
-    header = ("criterion", "n", "agreement", "kappa", "95% CI", "yes/yes", "yes/no", "no/yes", "no/no",
-              "undecided", "AUC", "best threshold (kappa)")
+    lines = [
+        f"judge {report.judge} (yes from p_yes {report.threshold:g}) against {report.labels} "
+        "hand-labelled answers",
+        "",
+    ]
+    header = (
+        "criterion",
+        "n",
+        "agreement",
+        "kappa",
+        "95% CI",
+        "yes/yes",
+        "yes/no",
+        "no/yes",
+        "no/no",
+        "undecided",
+        "AUC",
+        "best threshold (kappa)",
+    )
 
     def num(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
-    body = [(c.criterion, str(c.n), f"{c.agreement:.3f}", f"{c.kappa:.3f}",
-             f"[{c.kappa_low:.3f}, {c.kappa_high:.3f}]", *(str(v) for v in c.confusion.values()),
-             str(c.undecided), num(c.auc),
-             "-" if c.best_threshold is None else f"{c.best_threshold:.3f} ({num(c.best_kappa)})")
-            for c in report.criteria]
+    body = [
+        (
+            c.criterion,
+            str(c.n),
+            f"{c.agreement:.3f}",
+            f"{c.kappa:.3f}",
+            f"[{c.kappa_low:.3f}, {c.kappa_high:.3f}]",
+            *(str(v) for v in c.confusion.values()),
+            str(c.undecided),
+            num(c.auc),
+            "-" if c.best_threshold is None else f"{c.best_threshold:.3f} ({num(c.best_kappa)})",
+        )
+        for c in report.criteria
+    ]
     from promptkit.evaluation.summary import table
 
     lines += table(header, body)
-    lines.append("(yes/no = human yes, judge no; AUC: how well p_yes ranks the people's yes above their no; the "
-                 "best threshold is fitted on these same labels, try it with --judge-threshold)")
+    lines.append(
+        "(yes/no = human yes, judge no; AUC: how well p_yes ranks the people's yes above their no; the "
+        "best threshold is fitted on these same labels, try it with --judge-threshold)"
+    )
     for c in report.criteria:
         if c.disagreements:
             shown = ", ".join(c.disagreements[:20]) + (" …" if len(c.disagreements) > 20 else "")

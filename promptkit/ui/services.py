@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptkit.errors import NotFoundError
-
 # -- the chain `promptkit ask` uses --------------------------------------------------------------------------
 
 
@@ -196,9 +194,9 @@ class StreamReader:
 
 
 def preferred_prompt(infos: Iterable[Any], *, versions: int = 1) -> str | None:
-    """The prompt a page shows first, among those with at least ``versions`` versions: the project's own first
-    prompt when it also sees shipped ones (a user project), else the prompt of the chain ``promptkit ask`` uses,
-    else the prompt the most chains use (then the one with the most versions)."""
+    """The prompt a page shows first, among those with at least ``versions`` versions: the project's own
+    first prompt when it also sees shipped ones (a user project), else the prompt of the chain ``promptkit
+    ask`` uses, else the prompt the most chains use (then the one with the most versions)."""
     from promptkit.paths import PROJECT, SHIPPED
 
     infos = list(infos)
