@@ -6,6 +6,7 @@ printed)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -198,6 +199,13 @@ def test_moderate_a_text(page, server, screenshots):
 
 def test_registry_shows_versions_and_a_diff(page, server, screenshots):
     open_page(page, server, "registro")
+    # The page opens on the prompt `promptkit ask` uses; pick another one from the list.
+    select = page.get_by_test_id("stSelectbox").first
+    select.wait_for(timeout=60_000)
+    assert select.locator("input").first.input_value().startswith("tutor ")
+    select.click()
+    page.get_by_role("option", name=re.compile(r"^rag_qa ")).click()
+    settle(page)
     page.get_by_role("tab", name="Diferenças").click()
     page.get_by_text("+++ rag_qa@4").wait_for(timeout=60_000)
     no_error(page)
