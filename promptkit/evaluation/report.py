@@ -19,7 +19,7 @@ from promptkit.errors import ValidationError
 from promptkit.evaluation.compare import Comparison, Flip, compare
 from promptkit.evaluation.results import EvalResult, TaskResult
 from promptkit.evaluation.runner import load_result
-from promptkit.evaluation.summary import ci_text, shown_metrics
+from promptkit.evaluation.summary import breakdown_tables, ci_text, shown_metrics
 from promptkit.evaluation.tasks import Task, get_task, task_of
 from promptkit.fileio import atomic_write_text
 
@@ -89,17 +89,7 @@ def _task_run_table(index: int, r: TaskResult) -> str:
         "<table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>meaning</th></tr>"
         f"{body}</table>",
     ]
-    for key, groups in r.groups.items():
-        columns = [n for n in task.headline if any(g.get(n) is not None for g in groups.values())]
-        head = "".join(f"<th>{escape(c)}</th>" for c in (key, "n", *columns))
-        rows = "".join(
-            f"<tr><th>{escape(value)}</th><td class='num'>{g.get('n', '')}</td>"
-            + "".join(f"<td class='num'>{escape(task.spec(c).fmt(_float(g.get(c))))}</td>" for c in columns)
-            + "</tr>"
-            for value, g in groups.items()
-        )
-        parts.append(f"<h3>By {escape(key)}</h3><table><tr>{head}</tr>{rows}</table>")
-    for extra in task.tables(r.metrics):
+    for extra in [*breakdown_tables(task, r), *task.tables(r.metrics)]:
         head = "".join(f"<th>{escape(c)}</th>" for c in extra.header)
         rows = "".join(
             f"<tr><th>{escape(row[0])}</th>" + "".join(f"<td class='num'>{escape(c)}</td>" for c in row[1:])
@@ -109,10 +99,6 @@ def _task_run_table(index: int, r: TaskResult) -> str:
         parts.append(f"<h3>{escape(extra.title[:1].upper() + extra.title[1:])}</h3>"
                      f"<table><tr>{head}</tr>{rows}</table>")
     return "".join(parts)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def _run_table(index: int, r: AnyResult) -> str:
