@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from typing import Any
-
 from promptkit.errors import ValidationError
 from promptkit.evaluation.compare import Comparison, Flip, compare
 from promptkit.evaluation.results import EvalResult, TaskResult
@@ -351,15 +349,17 @@ def squad_markdown_table(results: Sequence[EvalResult]) -> str:
     intervals, HasAns F1, NoAns EM, retrieval hit@1/hit@k, and the run's wall time with its cache use
     (examples/s only means generation speed when the run had no cache hits)."""
     head = (
-        "| prompt | model | mode | split | n | EM | F1 | EM pt | F1 pt | HasAns F1 | NoAns EM | hit@1 / hit@k "
-        "| s | ex/s | cache hits/misses |\n"
+        "| prompt | model | mode | split | n | EM | F1 | EM pt | F1 pt | HasAns F1 | NoAns EM "
+        "| hit@1 / hit@k | s | ex/s | cache hits/misses |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in results:
         m, p = r.metrics, r.metrics_pt
         hits = (
-            f"{r.retrieval.hit_at_1:.1f} / {r.retrieval.hit_at_k:.1f} (k={r.retrieval.k})" if r.retrieval else "—"
+            f"{r.retrieval.hit_at_1:.1f} / {r.retrieval.hit_at_k:.1f} (k={r.retrieval.k})"
+            if r.retrieval
+            else "—"
         )
         rate = r.dataset.total / r.duration_s if r.duration_s > 0 else None
         cells = [
@@ -390,8 +390,8 @@ def report(
     title: str = "promptkit evaluation report",
     markdown_out: str | os.PathLike[str] | None = None,
 ) -> Path | None:
-    """Write a self-contained HTML report of ``results`` (objects or results files) to ``html_out`` and/or their
-    Markdown summary table to ``markdown_out``; returns the HTML path (else the Markdown path)."""
+    """Write a self-contained HTML report of ``results`` (objects or results files) to ``html_out`` and/or
+    their Markdown summary table to ``markdown_out``; returns the HTML path (else the Markdown path)."""
     if html_out is None and markdown_out is None:
         raise ValidationError("nothing to write", hint="give an HTML output, a Markdown output, or both")
     loaded = [load_result(r) for r in results]

@@ -457,7 +457,9 @@ def files_table(results: Mapping[Path, Any], root: Path) -> list[dict[str, Any]]
 def chart_metrics(task: Any) -> list[str]:
     """The metrics a chart of this task may draw: its headline and per-row metrics that have a better
     direction (shares, or SQuAD's points), not lengths or counts; headline first."""
-    drawable = {s.name for s in task.metrics if s.better is not None and (s.per_row or s.name in task.headline)}
+    drawable = {
+        s.name for s in task.metrics if s.better is not None and (s.per_row or s.name in task.headline)
+    }
     ordered = [*task.headline, *(s.name for s in task.metrics)]
     return list(dict.fromkeys(n for n in ordered if n in drawable))
 
@@ -488,7 +490,7 @@ def metric_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "valor": float(value),
                     "ic_inferior": float(ci.get("low", value)),
                     "ic_superior": float(ci.get("high", value)),
-                    "perguntas": result.dataset.total,
+                    "itens": result.dataset.total,
                 }
             )
     return rows
@@ -503,9 +505,14 @@ def metrics_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for label, result in results.items():
         task = task_of(result)
-        row: dict[str, Any] = {"execução": label, "modelo": result.model.id or "—", "itens": result.dataset.total}
+        row: dict[str, Any] = {
+            "execução": label,
+            "modelo": result.model.id or "—",
+            "itens": result.dataset.total,
+        }
         for name in shown_metrics(task, result):
-            row[metric_label(name)] = round(float(result.metric(name)), task.spec(name).digits)
+            digits, value = task.spec(name).digits, float(result.metric(name))
+            row[metric_label(name)] = round(value, digits) if digits else int(round(value))
         rows.append(row)
     return rows
 
@@ -591,16 +598,17 @@ class RowDetail:
     prediction: str
     raw: str
     verdict: str  # "certa", "parcial", "errada" or "" (the item does not count)
-    scores: dict[str, str]  # metric label → value, for the per-row metrics that apply to the item
+    scores: dict[str, str]  # metric label → value with a decimal comma, for the per-row metrics that apply
     latency_s: float
     citations: list[dict[str, Any]] = field(default_factory=list)  # the tutor's numbered sources
-    declined: bool = False
+    declined: bool = False  # the tutor declined; a SQuAD chain abstained
     details: dict[str, Any] = field(default_factory=dict)  # how the scores came about (the task's record)
 
 
 def row_detail(result: Any, item_id: str) -> RowDetail | None:
     """An item of a run read through its task, or ``None`` when the run lacks it. The verdict is the task's
-    (SQuAD: EM); a wrong item whose graded score is above zero is partial."""
+    (SQuAD: EM); a wrong item whose graded score is above zero is partial. Per-row scores in [0, 1] get two
+    decimals, other figures (a length in words) the task's own."""
     from promptkit.evaluation.tasks import task_of
 
     row = result.row_map().get(item_id)
@@ -625,7 +633,8 @@ def row_detail(result: Any, item_id: str) -> RowDetail | None:
         if value is None:
             continue
         spec = task.spec(name)
-        scores[metric_label(name)] = f"{value:.{spec.digits if spec.better is None else 2}f}"
+        digits = spec.digits if spec.better is None else 2
+        scores[metric_label(name)] = f"{value:.{digits}f}".replace(".", ",")
     output = getattr(row, "output", {}) or {}
     details = dict(getattr(row, "details", {}) or {})
     if getattr(row, "check_raw", None) is not None:
@@ -642,7 +651,7 @@ def row_detail(result: Any, item_id: str) -> RowDetail | None:
         scores=scores,
         latency_s=float(row.latency_s),
         citations=[c for c in output.get("citations") or [] if isinstance(c, Mapping)],
-        declined=bool(output.get("declined", False)),
+        declined=bool(output.get("declined", getattr(row, "abstained", False))),
         details=details,
     )
 
