@@ -107,7 +107,7 @@ def metrics_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path,
     st.markdown("##### Métricas por grupo de itens")
     path = st.selectbox("Execução", list(tables), format_func=labels.get, key=f"eval_tables_{group}")
     for table in tables[path]:
-        st.markdown(f"**{common.md_escape(table.title)}**")
+        st.markdown(f"**{table.title}**")
         st.dataframe(table_rows(table), hide_index=True, width="stretch")
 
 
@@ -143,7 +143,7 @@ def compare_tab(chosen: list[Path], labels: dict[Path, str]) -> None:
     st.caption(f"{comparison.common} itens em comum · diferença B − A com IC de 95% por bootstrap pareado")
     st.dataframe(comparison_rows(comparison), hide_index=True, width="stretch")
     for title, flips in flip_sections(comparison):
-        st.markdown(f"**{common.md_escape(title)}: {len(flips)}**")
+        st.markdown(f"**{title}: {len(flips)}**")
         if flips:
             st.dataframe(flip_rows(flips), hide_index=True, width="stretch", column_config=FLIP_COLUMNS)
 
