@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from corpus_support import fake_index
-from ui_support import DOCS, TUTOR_DECLINED, TUTOR_OUT, TutorDouble, init_with_baseline
+from ui_support import DOCS, TUTOR_DECLINED, TUTOR_OUT, TutorDouble, init_with_baseline, tutor_runs
 
 from promptkit.errors import NotFoundError
 from promptkit.testing import FakeChatModel, FakeEmbeddings
@@ -189,7 +189,13 @@ def test_results_chart_with_cis_and_a_paired_comparison():
     listing = next(e for e in at.expander if e.label.startswith("Arquivos de resultados"))
     files = listing.dataframe[0].value
     assert "eval/results/versions/course_qa_dev_reading_rag_qa-2.json" in list(files["arquivo"])
-    assert {"chain", "prompt", "conjunto", "split", "modo", "EM", "F1"} <= set(files.columns)
+    assert {"tarefa", "chain", "prompt", "conjunto", "split", "modo", "principais métricas"} <= set(
+        files.columns
+    )
+    squad = files[files["arquivo"] == "eval/results/versions/course_qa_dev_reading_rag_qa-2.json"].iloc[0]
+    assert squad["tarefa"] == "perguntas e respostas (SQuAD)" and squad["principais métricas"].startswith(
+        "EM "
+    )
     charts = at.get("vega_lite_chart")
     assert charts and not at.exception
     spec = charts[0].proto.spec
@@ -207,7 +213,72 @@ def test_one_question_up_close():
     question = at.selectbox(key="eval_question")
     question.set_value(question.options[1]).run()
     text = markdown(at)
-    assert "**Pergunta:**" in text and "**Gabarito:**" in text and "F1" in text
+    assert "**Pergunta:**" in text and "**Gabarito:**" in text
+    scores = [c for c in texts(at, "caption") if c.startswith("EM ")]
+    assert scores and all(" · F1 " in c for c in scores)  # one line of scores per run shown
+    assert any(v in text for v in ("check_circle: certa", "adjust: parcial", "cancel: errada"))
+
+
+@pytest.fixture
+def tutor_project(tmp_path, monkeypatch):
+    """A `promptkit init` project holding two long-form runs of the tutor (results schema v2)."""
+    from promptkit.scaffold import init_project
+
+    project = tmp_path / "demo"
+    init_project(project)
+    good, worse = tutor_runs(project)
+    monkeypatch.setenv("PROMPTKIT_PROJECT", str(project))
+    return project, good, worse
+
+
+def vega_x(at: AppTest) -> dict:
+    """The x encoding of the page's first chart (its bars' layer)."""
+    import json
+
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    return spec["layer"][0]["encoding"]["x"]
+
+
+def test_tutor_runs_show_their_task_metrics_comparison_and_citations(tutor_project):
+    _, good, worse = tutor_project
+    at = app("avaliacoes")
+    assert not at.error and not at.warning
+    listing = next(e for e in at.expander if e.label.startswith("Arquivos de resultados"))
+    files = listing.dataframe[0].value
+    assert list(files["tarefa"]) == ["respostas do tutor", "respostas do tutor"]
+    assert files["principais métricas"][0].startswith("key_fact_recall 0.500 · faithfulness 0.375")
+    group = at.selectbox(key="eval_group")
+    assert group.value == "respostas do tutor · mini_tutor · split todas · modo rag"
+    # the chart draws the task's headline shares on a 0-1 axis, with the CI whiskers
+    assert at.multiselect(key=f"eval_metrics_{group.value}").value == [
+        "key_fact_recall",
+        "faithfulness",
+        "citation_precision",
+        "decline_accuracy",
+    ]
+    assert vega_x(at)["scale"]["domain"] == [0, 1.0]
+    frames = [d.value for d in at.dataframe]
+    table = next(f for f in frames if "execução" in f.columns and "modelo" in f.columns)
+    assert list(table["execução"]) == ["tutor_answer@2", "tutor_answer@1"]
+    assert list(table["key_fact_recall"]) == [0.5, 1.0]
+    by_lang = next(f for f in frames if "lang" in f.columns)
+    assert set(by_lang["lang"]) == {"en", "pt"}
+    # A is the newer, worse run: B (the good one) turns three wrong items right
+    deltas = next(f for f in frames if "B − A" in f.columns)
+    recall = deltas[deltas["métrica"] == "key_fact_recall"].iloc[0]
+    assert recall["B − A"] == pytest.approx(0.5) and recall["itens"] == 4
+    flips = "Errada → certa (key facts ≥ 0.5, or declined out of scope): 3"
+    assert f"**{flips}**" in texts(at, "markdown")
+    changed = next(f for f in frames if "mudança" in f.columns)
+    assert "answered → declined" in list(changed["mudança"])
+    # one item up close: the tutor's answer with its numbered citations
+    at.selectbox(key="eval_question").set_value("q2").run()
+    assert not at.exception
+    cited = [e for e in at.expander if e.label.startswith("**[1]**")]
+    assert len(cited) == 2 and "temperatura" in cited[0].label  # one per run shown
+    assert ":blue-badge[1]" in markdown(at)
+    at.selectbox(key="eval_question").set_value("q3").run()
+    assert "a chain não respondeu (recusou ou se absteve)" in texts(at, "caption")
 
 
 def test_no_results_says_how_to_make_them(tmp_path, monkeypatch):

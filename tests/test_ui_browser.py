@@ -182,8 +182,13 @@ def test_open_a_results_chart(page, server, screenshots):
     assert chart.bounding_box()["height"] > 100
     shoot(page, screenshots / "03-avaliacoes.png", height=1200)
     page.get_by_role("tab", name="Comparar duas execuções").click()
-    page.get_by_text("perguntas em comum").wait_for(timeout=60_000)
+    page.get_by_text("itens em comum").wait_for(timeout=60_000)
+    no_error(page)
     shoot(page, screenshots / "04-comparacao.png", height=1600)
+    page.get_by_role("tab", name="Um item").click()
+    page.get_by_text("Gabarito:").wait_for(timeout=60_000)
+    no_error(page)
+    shoot(page, screenshots / "04b-um-item.png", height=1200)
 
 
 def test_moderate_a_text(page, server, screenshots):

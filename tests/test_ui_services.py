@@ -1,5 +1,6 @@
 """What the playground pages do, without Streamlit: the default ask chain, answers of both chain shapes,
-streaming, side-by-side prompt runs, result tables, label checks and moderation rows."""
+streaming, side-by-side prompt runs, result tables of every evaluation task, label checks and moderation
+rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from corpus_support import fake_index
-from ui_support import DOCS, TUTOR_DECLINED, TUTOR_OUT, TutorDouble, init_with_baseline
+from ui_support import DOCS, TUTOR_DECLINED, TUTOR_OUT, TutorDouble, init_with_baseline, tutor_runs
 
 from promptkit.testing import FakeChatModel, FakeEmbeddings
 from promptkit.ui import services
@@ -148,6 +149,122 @@ def test_result_files_metric_rows_and_comparisons():
     assert table[0]["B − A"] == pytest.approx(round(comparison.deltas["exact"]["delta"], 1))
     flips = services.flip_rows(comparison.correct_to_wrong)
     assert len(flips) == len(comparison.correct_to_wrong)
+
+
+@pytest.fixture(scope="module")
+def tutor_project(tmp_path_factory):
+    """A folder with two long-form results files (schema v2) and one SQuAD results file."""
+    import shutil
+
+    project = tmp_path_factory.mktemp("ui-results")
+    good, worse = tutor_runs(project)
+    squad = project / "eval" / "results" / "squad.json"
+    shutil.copyfile(REPO / "eval/results/versions/course_qa_dev_reading_rag_qa-2.json", squad)
+    return project, good, worse, squad
+
+
+def test_results_of_every_task_are_listed_with_their_task_and_headline(tutor_project):
+    from promptkit.evaluation import load_result
+
+    project, good, worse, squad = tutor_project
+    (project / "eval" / "results" / "notas.json").write_text('{"outra": "coisa"}')  # not a results file
+    files = services.result_files(project)
+    assert set(files) == {good, worse, squad} and files.index(worse) < files.index(good)  # newest first
+    results = {p: load_result(p) for p in files}
+    rows = {r["arquivo"]: r for r in services.files_table(results, project)}
+    tutor = rows["eval/results/tutor_pior.json"]
+    assert tutor["tarefa"] == "respostas do tutor" and tutor["prompt"] == "tutor_answer@2"
+    assert tutor["itens"] == 6 and tutor["principais métricas"].startswith("key_fact_recall 0.500 · ")
+    assert rows["eval/results/squad.json"]["tarefa"] == "perguntas e respostas (SQuAD)"
+    assert rows["eval/results/squad.json"]["principais métricas"].startswith("EM ")
+    groups = {services.run_group(r) for r in results.values()}
+    assert groups == {
+        "respostas do tutor · mini_tutor · split todas · modo rag",
+        "perguntas e respostas (SQuAD) · course_qa · split dev · modo reading",
+    }
+    labels = services.short_labels([good, worse], results)
+    assert labels == {good: "tutor_answer@1", worse: "tutor_answer@2"}
+
+
+def test_a_tutor_chart_draws_shares_with_intervals_and_no_lengths(tutor_project):
+    from promptkit.evaluation import load_result
+    from promptkit.evaluation.tasks import get_task
+
+    _, good, worse, _ = tutor_project
+    longform, squad = get_task("longform"), get_task("squad")
+    drawn = services.chart_metrics(longform)
+    assert drawn[:4] == list(longform.headline) and "accuracy" in drawn
+    assert not {"answer_words", "in_scope", "declined"} & set(drawn)
+    assert services.chart_scale(longform) == 1.0 and services.chart_scale(squad) == 100.0
+    assert services.chart_metrics(squad) == ["exact", "f1", "exact_pt", "f1_pt"]
+    a, b = load_result(good), load_result(worse)
+    rows = services.metric_rows({"bom": a, "pior": b})
+    recall = next(r for r in rows if r["execução"] == "pior" and r["métrica"] == "key_fact_recall")
+    assert recall["valor"] == pytest.approx(0.5) and recall["ic_inferior"] < 0.5 < recall["ic_superior"]
+    assert {r["métrica"] for r in rows} <= set(drawn) and "judge_faithful" not in {r["métrica"] for r in rows}
+    table = {r["execução"]: r for r in services.metrics_table({"bom": a, "pior": b})}
+    assert table["pior"]["false_decline_rate"] == 0.25 and table["pior"]["declined"] == 2
+    assert isinstance(table["pior"]["declined"], int) and table["bom"]["modelo"] == "fake-tutor"
+    meanings = services.metric_meanings(longform, ["faithfulness"])
+    assert meanings == [{"métrica": "faithfulness", "o que mede": longform.spec("faithfulness").description}]
+    tables = services.run_tables(b)
+    assert [t.title for t in tables] == ["by type", "by lang"]
+    by_lang = {r["lang"]: r for r in services.table_rows(tables[1])}
+    assert by_lang["en"]["n"] == "2" and by_lang["en"]["key_fact_recall"] == "0.000"
+    squad = load_result(REPO / "eval/results/versions/course_qa_dev_reading_rag_qa-2.json")
+    assert services.run_tables(squad) == []  # SQuAD runs have no breakdowns
+
+
+def test_two_tutor_runs_compare_in_the_tasks_terms(tutor_project):
+    from promptkit.evaluation import compare
+
+    _, good, worse, _ = tutor_project
+    comparison = compare(good, worse)
+    rows = {r["métrica"]: r for r in services.comparison_rows(comparison)}
+    assert rows["accuracy"]["B − A"] == pytest.approx(-0.5) and rows["accuracy"]["itens"] == 6
+    assert rows["key_fact_recall"]["itens"] == 4
+    assert rows["false_decline_rate"]["B − A"] == pytest.approx(0.25)
+    sections = services.flip_sections(comparison)
+    assert [title for title, _ in sections] == [
+        "Certa → errada (key facts ≥ 0.5, or declined out of scope)",
+        "Errada → certa (key facts ≥ 0.5, or declined out of scope)",
+        "key_fact_recall caiu sem virar errada",
+    ]
+    flips = {f["id"]: f for f in services.flip_rows(sections[0][1])}
+    assert set(flips) == {"q1", "q3", "q5"}
+    assert flips["q5"]["mudança"] == "declined → answered"
+    assert flips["q5"]["resposta B"].startswith("A mensalidade")
+    assert flips["q1"]["gabarito"] == "57 tarefas" and flips["q1"]["mudança"] == "key_fact_recall 1.00 → 0.00"
+
+
+def test_a_tutor_row_up_close_has_its_citations_and_its_decline(tutor_project):
+    from promptkit.evaluation import load_result
+
+    _, good, worse, _ = tutor_project
+    detail = services.row_detail(load_result(good), "q2")
+    assert detail.verdict == "certa" and not detail.declined
+    assert detail.gold == ["aleatória", "próximo token"] and detail.prediction.endswith("provável [1].")
+    assert [c["n"] for c in detail.citations] == [1]
+    assert detail.citations[0]["source"] == "10-saida-do-llm-e-temperatura.md"
+    assert detail.scores["key_fact_recall"] == "1,00" and detail.scores["answer_words"] == "23,0"
+    assert [f["found"] for f in detail.details["facts"]] == [True, True]
+    declined = services.row_detail(load_result(worse), "q3")
+    assert declined.declined and declined.verdict == "errada" and declined.citations == []
+    assert "faithfulness" not in declined.scores  # a declined answer has no sentences to check
+    assert services.row_detail(load_result(worse), "q99") is None
+
+
+def test_a_squad_row_up_close_is_exact_partial_or_wrong():
+    from promptkit.evaluation import load_result
+
+    result = load_result(REPO / "eval/results/versions/course_qa_dev_reading_rag_qa-2.json")
+    verdicts = {r.id: services.row_detail(result, r.id) for r in result.rows}
+    for row in result.rows:
+        expected = "certa" if row.exact else "parcial" if row.f1 > 0 else "errada"
+        assert verdicts[row.id].verdict == expected
+        assert verdicts[row.id].declined == row.abstained and verdicts[row.id].gold == row.answers
+    assert {d.verdict for d in verdicts.values()} >= {"certa", "errada"}
+    assert all(set(d.scores) == {"EM", "F1", "EM (pt)", "F1 (pt)"} for d in verdicts.values())
 
 
 def test_a_label_move_is_checked_against_the_baseline_before_it_is_applied(tmp_path, monkeypatch):

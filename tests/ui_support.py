@@ -133,3 +133,31 @@ def init_with_baseline(folder: Path, marker: str | None = None) -> FakeChatModel
     llm = gold_answerer(folder, worse_marker=marker)
     record_baseline("projeto", cache_path=folder / "cache.sqlite", llm=llm, show_progress=False)
     return llm
+
+
+def tutor_runs(project: Path) -> tuple[Path, Path]:
+    """Two results files of the long-form task (schema ``promptkit.eval/v2``) under ``project``'s
+    ``eval/results/``, run with the stand-in tutor of :mod:`tutor_support`: a good one (``tutor_answer@1``,
+    written first) and a worse one (``tutor_answer@2``: a wrong number, a false decline, an out-of-scope
+    answer)."""
+    import os
+
+    from tutor_support import GOOD, WORSE, FakeTutor, make_llm, write_dataset
+
+    from promptkit.evaluation import evaluate
+
+    results = project / "eval" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    dataset = write_dataset(project)
+    good, worse = results / "tutor_bom.json", results / "tutor_pior.json"
+    for path, answers, prompt in ((good, GOOD, "tutor_answer@1"), (worse, WORSE, "tutor_answer@2")):
+        evaluate(
+            chain=FakeTutor(make_llm(answers), prompt=prompt),
+            dataset=dataset,
+            cache="off",
+            out=path,
+            show_progress=False,
+        )
+    stamp = good.stat().st_mtime
+    os.utime(worse, (stamp + 60, stamp + 60))  # the worse run is the newer one
+    return good, worse

@@ -13,13 +13,11 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from typing import Any
-
 from promptkit.errors import ValidationError
 from promptkit.evaluation.compare import Comparison, Flip, compare
 from promptkit.evaluation.results import EvalResult, TaskResult
 from promptkit.evaluation.runner import load_result
-from promptkit.evaluation.summary import ci_text, shown_metrics
+from promptkit.evaluation.summary import breakdown_tables, ci_text, shown_metrics
 from promptkit.evaluation.tasks import Task, get_task, task_of
 from promptkit.fileio import atomic_write_text
 
@@ -89,17 +87,7 @@ def _task_run_table(index: int, r: TaskResult) -> str:
         "<table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>meaning</th></tr>"
         f"{body}</table>",
     ]
-    for key, groups in r.groups.items():
-        columns = [n for n in task.headline if any(g.get(n) is not None for g in groups.values())]
-        head = "".join(f"<th>{escape(c)}</th>" for c in (key, "n", *columns))
-        rows = "".join(
-            f"<tr><th>{escape(value)}</th><td class='num'>{g.get('n', '')}</td>"
-            + "".join(f"<td class='num'>{escape(task.spec(c).fmt(_float(g.get(c))))}</td>" for c in columns)
-            + "</tr>"
-            for value, g in groups.items()
-        )
-        parts.append(f"<h3>By {escape(key)}</h3><table><tr>{head}</tr>{rows}</table>")
-    for extra in task.tables(r.metrics):
+    for extra in [*breakdown_tables(task, r), *task.tables(r.metrics)]:
         head = "".join(f"<th>{escape(c)}</th>" for c in extra.header)
         rows = "".join(
             f"<tr><th>{escape(row[0])}</th>" + "".join(f"<td class='num'>{escape(c)}</td>" for c in row[1:])
@@ -109,10 +97,6 @@ def _task_run_table(index: int, r: TaskResult) -> str:
         parts.append(f"<h3>{escape(extra.title[:1].upper() + extra.title[1:])}</h3>"
                      f"<table><tr>{head}</tr>{rows}</table>")
     return "".join(parts)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def _run_table(index: int, r: AnyResult) -> str:
@@ -365,15 +349,17 @@ def squad_markdown_table(results: Sequence[EvalResult]) -> str:
     intervals, HasAns F1, NoAns EM, retrieval hit@1/hit@k, and the run's wall time with its cache use
     (examples/s only means generation speed when the run had no cache hits)."""
     head = (
-        "| prompt | model | mode | split | n | EM | F1 | EM pt | F1 pt | HasAns F1 | NoAns EM | hit@1 / hit@k "
-        "| s | ex/s | cache hits/misses |\n"
+        "| prompt | model | mode | split | n | EM | F1 | EM pt | F1 pt | HasAns F1 | NoAns EM "
+        "| hit@1 / hit@k | s | ex/s | cache hits/misses |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in results:
         m, p = r.metrics, r.metrics_pt
         hits = (
-            f"{r.retrieval.hit_at_1:.1f} / {r.retrieval.hit_at_k:.1f} (k={r.retrieval.k})" if r.retrieval else "—"
+            f"{r.retrieval.hit_at_1:.1f} / {r.retrieval.hit_at_k:.1f} (k={r.retrieval.k})"
+            if r.retrieval
+            else "—"
         )
         rate = r.dataset.total / r.duration_s if r.duration_s > 0 else None
         cells = [
@@ -404,8 +390,8 @@ def report(
     title: str = "promptkit evaluation report",
     markdown_out: str | os.PathLike[str] | None = None,
 ) -> Path | None:
-    """Write a self-contained HTML report of ``results`` (objects or results files) to ``html_out`` and/or their
-    Markdown summary table to ``markdown_out``; returns the HTML path (else the Markdown path)."""
+    """Write a self-contained HTML report of ``results`` (objects or results files) to ``html_out`` and/or
+    their Markdown summary table to ``markdown_out``; returns the HTML path (else the Markdown path)."""
     if html_out is None and markdown_out is None:
         raise ValidationError("nothing to write", hint="give an HTML output, a Markdown output, or both")
     loaded = [load_result(r) for r in results]

@@ -8,7 +8,7 @@ from typing import Any
 
 from promptkit.evaluation.results import EvalResult, TaskResult
 from promptkit.evaluation.results import format_summary as format_squad_summary
-from promptkit.evaluation.tasks import Task, task_of
+from promptkit.evaluation.tasks import Table, Task, task_of
 
 
 def table(header: Sequence[str], body: Sequence[Sequence[str]], *, left: Sequence[int] = (0,)) -> list[str]:
@@ -31,10 +31,22 @@ def ci_text(task: Task, name: str, ci: dict[str, Any] | None) -> str:
     return f"[{ci['low']:.{k}f}, {ci['high']:.{k}f}]"
 
 
-def shown_metrics(task: Task, result: TaskResult) -> list[str]:
+def shown_metrics(task: Task, result: EvalResult | TaskResult) -> list[str]:
     """The task's metrics that have a value in this run, headline first."""
     names = [*task.headline, *(s.name for s in task.metrics if s.name not in task.headline)]
-    return [n for n in names if result.metrics.get(n) is not None]
+    return [n for n in names if result.metric(n) is not None]
+
+
+def breakdown_tables(task: Task, result: EvalResult | TaskResult) -> list[Table]:
+    """The run's metrics per group of items, one table per breakdown key (``by lang``: a row per language
+    with its n and the task's headline metrics); none for SQuAD."""
+    out = []
+    for key, groups in getattr(result, "groups", {}).items():
+        columns = [n for n in task.headline if any(g.get(n) is not None for g in groups.values())]
+        rows = [(value, str(g.get("n", "")), *(task.spec(n).fmt(_num(g.get(n))) for n in columns))
+                for value, g in groups.items()]
+        out.append(Table(f"by {key}", (key, "n", *columns), rows))
+    return out
 
 
 def format_task_summary(result: TaskResult) -> str:
@@ -57,13 +69,7 @@ def format_task_summary(result: TaskResult) -> str:
     lines += table(("metric", "value", "95% CI", "n", "meaning"), body, left=(0, 4))
     if result.judge is not None:
         lines += ["", f"judge: {result.judge.id} (verdicts via {result.judge.settings.get('via', '?')})"]
-    for key, groups in result.groups.items():
-        columns = [n for n in task.headline if any(g.get(n) is not None for g in groups.values())]
-        lines += ["", f"by {key}:"]
-        rows = [(value, str(g.get("n", "")), *(task.spec(n).fmt(_num(g.get(n))) for n in columns))
-                for value, g in groups.items()]
-        lines += ["  " + line for line in table((key, "n", *columns), rows)]
-    for extra in task.tables(result.metrics):
+    for extra in [*breakdown_tables(task, result), *task.tables(result.metrics)]:
         lines += ["", f"{extra.title}:"]
         lines += ["  " + line for line in table(extra.header, extra.rows)]
     return "\n".join(lines)

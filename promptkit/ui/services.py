@@ -348,9 +348,39 @@ def dataset_questions(name: str) -> list[dict[str, str]]:
 #: folders of the project searched for results files (``promptkit eval run --out``)
 RESULT_DIRS = ("eval/results", "runs", "results")
 
+#: SQuAD's metric keys as the playground shows them; every other metric keeps its name in the task
+METRIC_LABELS = {
+    "exact": "EM",
+    "f1": "F1",
+    "exact_pt": "EM (pt)",
+    "f1_pt": "F1 (pt)",
+    "HasAns_exact": "HasAns EM",
+    "HasAns_f1": "HasAns F1",
+    "NoAns_exact": "NoAns EM",
+    "NoAns_f1": "NoAns F1",
+}
+
+#: the evaluation tasks in the playground's words
+TASK_LABELS = {
+    "squad": "perguntas e respostas (SQuAD)",
+    "longform": "respostas do tutor",
+    "moderation": "moderação",
+    "summaries": "resumos",
+    "classification": "classificação",
+}
+
+
+def metric_label(name: str) -> str:
+    return METRIC_LABELS.get(name, name)
+
+
+def task_label(name: str) -> str:
+    return TASK_LABELS.get(name, name)
+
 
 def result_files(project: Path) -> list[Path]:
-    """Results files (``promptkit.eval/v1``) under the project's results folders, newest first."""
+    """Results files of any task (schemas ``promptkit.eval/v1`` and ``v2``) under the project's results
+    folders, newest first."""
     found: list[Path] = []
     for rel in RESULT_DIRS:
         folder = project / rel
@@ -360,66 +390,191 @@ def result_files(project: Path) -> list[Path]:
 
 
 def _looks_like_result(path: Path) -> bool:
+    from promptkit.evaluation.results import RESULTS_SCHEMA, TASK_RESULTS_SCHEMA
+
     try:
         with path.open("rb") as handle:
             head = handle.read(200)
     except OSError:
         return False
-    return b'"promptkit.eval/v1"' in head
+    return any(f'"{schema}"'.encode() in head for schema in (RESULTS_SCHEMA, TASK_RESULTS_SCHEMA))
 
 
-def run_label(result: Any, path: Path, project: Path) -> str:
-    """``prompt ref · file`` (the file relative to the project's results folder)."""
-    try:
-        rel = path.relative_to(project)
-    except ValueError:
-        rel = path
-    return f"{result.label} · {rel.as_posix()}"
+def run_group(result: Any) -> str:
+    """The runs that can be compared share this: the task, the dataset, the split and the mode."""
+    return (
+        f"{task_label(result.task)} · {result.dataset.name} · split {result.dataset.split or 'todas'} · "
+        f"modo {result.mode}"
+    )
+
+
+def short_labels(paths: list[Path], results: Mapping[Path, Any]) -> dict[Path, str]:
+    """The prompt ref of each run, with its file name where two runs share a ref."""
+    refs = [results[p].label for p in paths]
+    return {
+        p: results[p].label if refs.count(results[p].label) == 1 else f"{results[p].label} ({p.stem})"
+        for p in paths
+    }
+
+
+def headline_text(result: Any) -> str:
+    """The task's headline metrics of a run in one line (``EM 41.2 · F1 55.0``)."""
+    from promptkit.evaluation.tasks import task_of
+
+    task = task_of(result)
+    return " · ".join(
+        f"{metric_label(name)} {task.spec(name).fmt(value)}"
+        for name in task.headline
+        if (value := result.metric(name)) is not None
+    )
+
+
+def files_table(results: Mapping[Path, Any], root: Path) -> list[dict[str, Any]]:
+    """One row per results file: where it is, what ran, on what, its headline scores and when."""
+    rows = []
+    for path, r in results.items():
+        try:
+            where = path.relative_to(root).as_posix()
+        except ValueError:
+            where = str(path)
+        rows.append(
+            {
+                "arquivo": where,
+                "tarefa": task_label(r.task),
+                "chain": r.chain,
+                "prompt": r.prompt.ref or "—",
+                "conjunto": r.dataset.name,
+                "split": r.dataset.split or "todas",
+                "modo": r.mode,
+                "itens": r.dataset.total,
+                "principais métricas": headline_text(r),
+                "quando": r.timestamp[:16].replace("T", " "),
+            }
+        )
+    return rows
+
+
+def chart_metrics(task: Any) -> list[str]:
+    """The metrics a chart of this task may draw: its headline and per-row metrics that have a better
+    direction (shares, or SQuAD's points), not lengths or counts; headline first."""
+    drawable = {
+        s.name for s in task.metrics if s.better is not None and (s.per_row or s.name in task.headline)
+    }
+    ordered = [*task.headline, *(s.name for s in task.metrics)]
+    return list(dict.fromkeys(n for n in ordered if n in drawable))
+
+
+def chart_scale(task: Any) -> float:
+    """The top of a chart's axis: 100 for metrics in points (SQuAD), 1 for shares."""
+    return 100.0 if any(task.spec(n).scale == 100.0 for n in chart_metrics(task)) else 1.0
 
 
 def metric_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Long-format rows for a chart: one per run and metric (EM and F1, official and pt-v1), with the CI."""
-    names = {"exact": "EM", "f1": "F1", "exact_pt": "EM (pt)", "f1_pt": "F1 (pt)"}
+    """Long-format rows for a chart: one per run and drawable metric (:func:`chart_metrics`), with the 95% CI
+    of the run's bootstrap."""
+    from promptkit.evaluation.tasks import task_of
+
     rows = []
     for label, result in results.items():
-        for key, name in names.items():
-            source = result.metrics_pt if key.endswith("_pt") else result.metrics
-            value = source.get(key.removesuffix("_pt"))
+        task = task_of(result)
+        for name in chart_metrics(task):
+            value = result.metric(name)
             if value is None:
                 continue
-            ci = result.ci.get(key) or {}
+            ci = result.ci.get(name) or {}
             rows.append(
                 {
                     "execução": label,
                     "prompt": result.label,
-                    "métrica": name,
+                    "métrica": metric_label(name),
                     "valor": float(value),
                     "ic_inferior": float(ci.get("low", value)),
                     "ic_superior": float(ci.get("high", value)),
-                    "perguntas": result.dataset.total,
+                    "itens": result.dataset.total,
                 }
             )
     return rows
 
 
-def comparison_rows(comparison: Any) -> list[dict[str, Any]]:
-    """The deltas of :func:`promptkit.evaluation.compare` as table rows."""
-    names = {"exact": "EM", "f1": "F1", "exact_pt": "EM (pt)", "f1_pt": "F1 (pt)"}
-    return [
-        {
-            "métrica": names.get(k, k),
-            "A": round(d["a"], 1),
-            "B": round(d["b"], 1),
-            "B − A": round(d["delta"], 1),
-            "IC 95% inferior": round(d["low"], 1),
-            "IC 95% superior": round(d["high"], 1),
-            "P(B > A)": round(d["p_b_better"], 2),
+def metrics_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per run: its model, items and every metric of the task that has a value (headline first),
+    rounded as the task shows it."""
+    from promptkit.evaluation.summary import shown_metrics
+    from promptkit.evaluation.tasks import task_of
+
+    rows = []
+    for label, result in results.items():
+        task = task_of(result)
+        row: dict[str, Any] = {
+            "execução": label,
+            "modelo": result.model.id or "—",
+            "itens": result.dataset.total,
         }
-        for k, d in comparison.deltas.items()
+        for name in shown_metrics(task, result):
+            digits, value = task.spec(name).digits, float(result.metric(name))
+            row[metric_label(name)] = round(value, digits) if digits else int(round(value))
+        rows.append(row)
+    return rows
+
+
+def metric_meanings(task: Any, names: Iterable[str]) -> list[dict[str, str]]:
+    """What each metric measures (the task's own description)."""
+    return [{"métrica": metric_label(n), "o que mede": task.spec(n).description} for n in names]
+
+
+def run_tables(result: Any) -> list[Any]:
+    """The tables ``promptkit eval report`` shows besides a run's metrics: the metrics per group of items (per
+    language, per question type…) and the task's own (per category, per label, the confusion matrix)."""
+    from promptkit.evaluation.summary import breakdown_tables
+    from promptkit.evaluation.tasks import task_of
+
+    task = task_of(result)
+    return [*breakdown_tables(task, result), *task.tables(result.metrics)]
+
+
+def table_rows(table: Any) -> list[dict[str, str]]:
+    """A :class:`promptkit.evaluation.tasks.Table` as dataframe rows (its header names the columns)."""
+    return [dict(zip(table.header, row, strict=True)) for row in table.rows]
+
+
+def comparison_rows(comparison: Any) -> list[dict[str, Any]]:
+    """The deltas of :func:`promptkit.evaluation.compare` as table rows, rounded as the task shows them."""
+    from promptkit.evaluation.tasks import get_task
+
+    task = get_task(comparison.task)
+    rows = []
+    for name, d in comparison.deltas.items():
+        digits = task.spec(name).digits
+        rows.append(
+            {
+                "métrica": metric_label(name),
+                "A": round(d["a"], digits),
+                "B": round(d["b"], digits),
+                "B − A": round(d["delta"], digits),
+                "IC 95% inferior": round(d["low"], digits),
+                "IC 95% superior": round(d["high"], digits),
+                "P(B > A)": round(d["p_b_better"], 2),
+                "itens": d.get("n", comparison.common),
+            }
+        )
+    return rows
+
+
+def flip_sections(comparison: Any) -> list[tuple[str, list[Any]]]:
+    """The comparison's lists of items that changed, titled: correct → wrong and wrong → correct by the task's
+    rule, then the items whose graded score fell without flipping (for tasks that grade one)."""
+    rule = comparison.correct_rule
+    sections = [
+        (f"Certa → errada ({rule})", comparison.correct_to_wrong),
+        (f"Errada → certa ({rule})", comparison.wrong_to_correct),
     ]
+    if comparison.drop_metric:
+        sections.append((f"{metric_label(comparison.drop_metric)} caiu sem virar errada", comparison.drops))
+    return sections
 
 
 def flip_rows(flips: Iterable[Any]) -> list[dict[str, Any]]:
+    """Flipped items as table rows: the item, what it expects, both answers and how the score moved."""
     return [
         {
             "id": f.id,
@@ -427,11 +582,78 @@ def flip_rows(flips: Iterable[Any]) -> list[dict[str, Any]]:
             "gabarito": " | ".join(f.gold) or "(sem resposta)",
             "resposta A": f.prediction_a or "∅",
             "resposta B": f.prediction_b or "∅",
-            "F1 A": round(f.scores_a.get("f1") or 0.0, 2),
-            "F1 B": round(f.scores_b.get("f1") or 0.0, 2),
+            "mudança": f.note,
         }
         for f in flips
     ]
+
+
+@dataclass
+class RowDetail:
+    """One item of one run as the page shows it up close (through the task's ``row_view``)."""
+
+    id: str
+    question: str
+    gold: list[str]
+    prediction: str
+    raw: str
+    verdict: str  # "certa", "parcial", "errada" or "" (the item does not count)
+    scores: dict[str, str]  # metric label → value with a decimal comma, for the per-row metrics that apply
+    latency_s: float
+    citations: list[dict[str, Any]] = field(default_factory=list)  # the tutor's numbered sources
+    declined: bool = False  # the tutor declined; a SQuAD chain abstained
+    details: dict[str, Any] = field(default_factory=dict)  # how the scores came about (the task's record)
+
+
+def row_detail(result: Any, item_id: str) -> RowDetail | None:
+    """An item of a run read through its task, or ``None`` when the run lacks it. The verdict is the task's
+    (SQuAD: EM); a wrong item whose graded score is above zero is partial. Per-row scores in [0, 1] get two
+    decimals, other figures (a length in words) the task's own."""
+    from promptkit.evaluation.tasks import task_of
+
+    row = result.row_map().get(item_id)
+    if row is None:
+        return None
+    task = task_of(result)
+    view = task.row_view(row)
+    raw_scores = task.row_scores(row)
+    correct = task.row_correct(row)
+    graded = raw_scores.get(task.drop_metric) if task.drop_metric else None
+    verdict = (
+        ""
+        if correct is None
+        else "certa"
+        if correct
+        else "parcial"
+        if graded is not None and graded > 0
+        else "errada"
+    )
+    scores = {}
+    for name, value in raw_scores.items():
+        if value is None:
+            continue
+        spec = task.spec(name)
+        digits = spec.digits if spec.better is None else 2
+        scores[metric_label(name)] = f"{value:.{digits}f}".replace(".", ",")
+    output = getattr(row, "output", {}) or {}
+    details = dict(getattr(row, "details", {}) or {})
+    if getattr(row, "check_raw", None) is not None:
+        details["cross_check"] = row.check_raw
+    if getattr(row, "sources", None):
+        details["sources"] = row.sources
+    return RowDetail(
+        id=row.id,
+        question=view.question,
+        gold=list(view.gold),
+        prediction=view.prediction,
+        raw=view.raw,
+        verdict=verdict,
+        scores=scores,
+        latency_s=float(row.latency_s),
+        citations=[c for c in output.get("citations") or [] if isinstance(c, Mapping)],
+        declined=bool(output.get("declined", getattr(row, "abstained", False))),
+        details=details,
+    )
 
 
 # -- registry: labels guarded by the regression check --------------------------------------------------------

@@ -1,18 +1,34 @@
-"""Avaliações: the results files of the project, a chart of the metrics per prompt version with their 95%
-CIs, two runs compared (paired deltas and flipped questions, as ``promptkit eval compare``) and one question
-up close."""
+"""Avaliações: the results files of the project (every evaluation task), a chart of each run's metrics with
+their 95% CIs, two runs compared (paired deltas and flipped items, as ``promptkit eval compare``) and one
+item up close. What is shown comes from :mod:`promptkit.ui.services`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from promptkit.ui import common
-from promptkit.ui.services import comparison_rows, flip_rows, metric_rows, result_files
-
-METRICS = ["EM", "F1", "EM (pt)", "F1 (pt)"]
+from promptkit.ui.services import (
+    chart_metrics,
+    chart_scale,
+    comparison_rows,
+    files_table,
+    flip_rows,
+    flip_sections,
+    metric_label,
+    metric_meanings,
+    metric_rows,
+    metrics_table,
+    result_files,
+    row_detail,
+    run_group,
+    run_tables,
+    short_labels,
+    table_rows,
+)
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -26,49 +42,20 @@ def load(path: Path) -> Any:
     return _load(str(path), path.stat().st_mtime)
 
 
-def files_table(results: dict[Path, Any], root: Path) -> list[dict[str, Any]]:
-    """One row per results file: where it is, what ran, on what, and its scores."""
-    rows = []
-    for path, r in results.items():
-        try:
-            where = path.relative_to(root).as_posix()
-        except ValueError:
-            where = str(path)
-        rows.append(
-            {
-                "arquivo": where,
-                "chain": r.chain,
-                "prompt": r.prompt.ref or "—",
-                "conjunto": r.dataset.name,
-                "split": r.dataset.split or "todas",
-                "modo": r.mode,
-                "perguntas": r.dataset.total,
-                "EM": round(float(r.metrics.get("exact", 0.0)), 1),
-                "F1": round(float(r.metrics.get("f1", 0.0)), 1),
-                "quando": r.timestamp[:16].replace("T", " "),
-            }
-        )
-    return rows
+def _task(result: Any) -> Any:
+    from promptkit.evaluation.tasks import task_of
+
+    return task_of(result)
 
 
-def group_key(result: Any) -> str:
-    return f"{result.dataset.name} · split {result.dataset.split or 'todas'} · modo {result.mode}"
-
-
-def short_labels(paths: list[Path], results: dict[Path, Any]) -> dict[Path, str]:
-    """The prompt ref of each run, with its file name where two runs share a ref."""
-    refs = [results[p].label for p in paths]
-    return {
-        p: results[p].label if refs.count(results[p].label) == 1 else f"{results[p].label} ({p.stem})"
-        for p in paths
-    }
-
-
-def chart(rows: list[dict[str, Any]], metrics: list[str]) -> Any:
+def chart(rows: list[dict[str, Any]], metrics: list[str], scale: float) -> Any:
+    """Bars of each run's metrics with their 95% CI as whiskers, on an axis from 0 to ``scale``."""
     import altair as alt
     import pandas as pd
 
     frame = pd.DataFrame([r for r in rows if r["métrica"] in metrics])
+    points = scale == 100.0
+    digits = ".1f" if points else ".3f"
     base = alt.Chart(frame).encode(
         y=alt.Y("execução:N", title=None, sort=None, axis=alt.Axis(labelLimit=320)),
         yOffset=alt.YOffset("métrica:N", sort=metrics),
@@ -77,17 +64,17 @@ def chart(rows: list[dict[str, Any]], metrics: list[str]) -> Any:
     bars = base.mark_bar(opacity=0.85).encode(
         x=alt.X(
             "valor:Q",
-            title="pontos (0-100), com IC de 95%",
-            scale=alt.Scale(domain=[0, 100]),
-            axis=alt.Axis(values=list(range(0, 101, 10))),
+            title=("pontos (0-100)" if points else "proporção (0-1)") + ", com IC de 95%",
+            scale=alt.Scale(domain=[0, scale]),
+            axis=alt.Axis(values=[scale * i / 10 for i in range(11)], format=".0f" if points else ".1f"),
         ),
         tooltip=[
             alt.Tooltip("execução:N"),
             alt.Tooltip("métrica:N"),
-            alt.Tooltip("valor:Q", format=".1f"),
-            alt.Tooltip("ic_inferior:Q", format=".1f", title="IC inferior"),
-            alt.Tooltip("ic_superior:Q", format=".1f", title="IC superior"),
-            alt.Tooltip("perguntas:Q"),
+            alt.Tooltip("valor:Q", format=digits),
+            alt.Tooltip("ic_inferior:Q", format=digits, title="IC inferior"),
+            alt.Tooltip("ic_superior:Q", format=digits, title="IC superior"),
+            alt.Tooltip("itens:Q"),
         ],
     )
     whiskers = base.mark_rule(strokeWidth=1.5).encode(
@@ -97,28 +84,31 @@ def chart(rows: list[dict[str, Any]], metrics: list[str]) -> Any:
     return (bars + whiskers).properties(height=height)
 
 
-def metrics_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path, str]) -> None:
-    metrics = st.multiselect("Métricas", METRICS, default=["EM", "F1"], key="eval_metrics")
-    rows = metric_rows({labels[p]: results[p] for p in chosen})
+def metrics_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path, str], group: str) -> None:
+    task = _task(results[chosen[0]])
+    runs = {labels[p]: results[p] for p in chosen}
+    rows = metric_rows(runs)
+    drawn = {r["métrica"] for r in rows}
+    options = [metric_label(n) for n in chart_metrics(task) if metric_label(n) in drawn]
+    default = [metric_label(n) for n in task.headline if metric_label(n) in options] or options[:2]
+    metrics = st.multiselect("Métricas", options, default=default, key=f"eval_metrics_{group}")
     if not metrics or not rows:
         st.info("Escolha ao menos uma métrica.")
+    else:
+        st.altair_chart(chart(rows, metrics, chart_scale(task)), width="stretch")
+    table = metrics_table(runs)
+    st.dataframe(table, hide_index=True, width="stretch")
+    shown = [n for n in (s.name for s in task.metrics) if any(metric_label(n) in r for r in table)]
+    with st.expander("O que cada métrica mede"):
+        st.dataframe(metric_meanings(task, shown), hide_index=True, width="stretch")
+    tables = {p: t for p in chosen if (t := run_tables(results[p]))}
+    if not tables:  # SQuAD runs have no breakdowns
         return
-    st.altair_chart(chart(rows, metrics), width="stretch")
-    st.dataframe(
-        [
-            {
-                "execução": labels[p],
-                "modelo": results[p].model.id,
-                "perguntas": results[p].dataset.total,
-                "EM": round(results[p].metrics.get("exact", 0.0), 1),
-                "F1": round(results[p].metrics.get("f1", 0.0), 1),
-                "F1 (pt)": round(results[p].metrics_pt.get("f1", 0.0), 1),
-            }
-            for p in chosen
-        ],
-        hide_index=True,
-        width="stretch",
-    )
+    st.markdown("##### Métricas por grupo de itens")
+    path = st.selectbox("Execução", list(tables), format_func=labels.get, key=f"eval_tables_{group}")
+    for table in tables[path]:
+        st.markdown(f"**{table.title}**")
+        st.dataframe(table_rows(table), hide_index=True, width="stretch")
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -150,52 +140,63 @@ def compare_tab(chosen: list[Path], labels: dict[Path, str]) -> None:
         comparison = _compare(str(a), a.stat().st_mtime, str(b), b.stat().st_mtime)
     if not comparison.same_dataset:
         st.warning("Os conjuntos de dados das duas execuções diferem: compare com cuidado.")
-    st.caption(
-        f"{comparison.common} perguntas em comum · diferença B − A com IC de 95% por bootstrap pareado"
-    )
+    st.caption(f"{comparison.common} itens em comum · diferença B − A com IC de 95% por bootstrap pareado")
     st.dataframe(comparison_rows(comparison), hide_index=True, width="stretch")
-    for title, flips in (
-        (f"Certa → errada ({comparison.correct_rule})", comparison.correct_to_wrong),
-        (f"Errada → certa ({comparison.correct_rule})", comparison.wrong_to_correct),
-        (f"{(comparison.drop_metric or 'nota').upper()} caiu", comparison.drops),
-    ):
+    for title, flips in flip_sections(comparison):
         st.markdown(f"**{title}: {len(flips)}**")
         if flips:
             st.dataframe(flip_rows(flips), hide_index=True, width="stretch", column_config=FLIP_COLUMNS)
 
 
-def question_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path, str]) -> None:
-    rows = {r.id: r for r in results[chosen[0]].rows}
-    ids = list(rows)
-    qid = st.selectbox("Pergunta", ids, format_func=lambda i: f"{i}: {rows[i].question}", key="eval_question")
-    first = rows[qid]
+VERDICTS = {
+    "certa": ":green[:material/check_circle: certa]",
+    "parcial": ":orange[:material/adjust: parcial]",
+    "errada": ":red[:material/cancel: errada]",
+    "": ":gray[:material/remove: não conta]",
+}
+
+
+def item_tab(chosen: list[Path], results: dict[Path, Any], labels: dict[Path, str]) -> None:
+    questions = {r.id: r.question for r in results[chosen[0]].rows}
+    if not questions:
+        st.info("Esta execução não tem itens.")
+        return
+    item = st.selectbox(
+        "Item", list(questions), format_func=lambda i: f"{i}: {questions[i]}", key="eval_question"
+    )
+    first = row_detail(results[chosen[0]], item)
     st.markdown(f"**Pergunta:** {common.md_escape(first.question)}")
     st.markdown(
         "**Gabarito:** "
-        + (common.md_escape(" | ".join(first.answers)) if first.answers else "_(sem resposta no texto)_")
+        + (common.md_escape(" | ".join(first.gold)) if first.gold else "_(sem resposta no texto)_")
     )
     for column, path in zip(st.columns(min(len(chosen), 3)), chosen[:3], strict=False):
-        row = results[path].row_map().get(qid)
+        detail = row_detail(results[path], item)
         with column:
             st.markdown(f"##### {common.md_escape(labels[path])}")
-            if row is None:
-                st.caption("esta execução não tem esta pergunta")
+            if detail is None:
+                st.caption("esta execução não tem este item")
                 continue
-            verdict = (
-                ":green[:material/check_circle: exata]"
-                if row.exact
-                else ":orange[:material/adjust: parcial]"
-                if row.f1 > 0
-                else ":red[:material/cancel: errada]"
+            scores = " · ".join(f"{name} {value}" for name, value in detail.scores.items())
+            st.markdown(
+                f"{VERDICTS.get(detail.verdict, detail.verdict)} · {common.decimal(detail.latency_s, 2)} s"
             )
-            st.markdown(f"{verdict} · F1 {common.decimal(row.f1, 2)} · {common.decimal(row.latency_s, 2)} s")
-            st.code(row.prediction or "∅ (absteve-se)", language=None, wrap_lines=True)
-            with st.expander("Texto do modelo e fontes"):
-                st.code(row.raw or "", language=None, wrap_lines=True)
-                if row.check_raw is not None:
-                    st.caption(f"verificação cruzada: {row.check_raw!r}")
-                for s in row.sources:
-                    st.caption(f"{s.get('source')} (trecho {s.get('chunk')})")
+            if scores:
+                st.caption(scores)
+            if detail.declined:
+                st.caption("a chain não respondeu (recusou ou se absteve)")
+            if detail.citations:
+                st.markdown(common.with_citation_badges(detail.prediction or "∅"))
+                for c in detail.citations:
+                    where = c.get("source") or c.get("chunk_id") or ""
+                    with st.expander(f"**[{c.get('n')}]** {common.md_escape(str(where))}"):
+                        st.markdown(common.md_escape(str(c.get("text") or "")))
+            else:
+                st.code(detail.prediction or "∅ (sem resposta)", language=None, wrap_lines=True)
+            with st.expander("Texto do modelo e como foi pontuado"):
+                st.code(detail.raw or "", language=None, wrap_lines=True)
+                if detail.details:
+                    st.code(json.dumps(detail.details, ensure_ascii=False, indent=2), language="json")
 
 
 st.title("Avaliações")
@@ -223,10 +224,10 @@ with common.friendly_errors("Não foi possível ler os resultados"):
             st.dataframe(files_table(results, root), hide_index=True, width="stretch")
         groups: dict[str, list[Path]] = {}
         for path, result in results.items():
-            groups.setdefault(group_key(result), []).append(path)
+            groups.setdefault(run_group(result), []).append(path)
         names = sorted(groups, key=lambda g: (-len(groups[g]), g))
         group = st.selectbox(
-            "Conjunto de dados",
+            "Tarefa e conjunto de dados",
             names,
             format_func=lambda g: f"{g} ({len(groups[g])} execuções)",
             key="eval_group",
@@ -243,12 +244,10 @@ with common.friendly_errors("Não foi possível ler os resultados"):
         if not chosen:
             st.info("Escolha ao menos uma execução.")
         else:
-            tab_metrics, tab_compare, tab_question = st.tabs(
-                ["Métricas", "Comparar duas execuções", "Uma pergunta"]
-            )
+            tab_metrics, tab_compare, tab_item = st.tabs(["Métricas", "Comparar duas execuções", "Um item"])
             with tab_metrics:
-                metrics_tab(chosen, results, all_labels)
+                metrics_tab(chosen, results, all_labels, group)
             with tab_compare, common.friendly_errors("Não foi possível comparar"):
                 compare_tab(chosen, all_labels)
-            with tab_question:
-                question_tab(chosen, results, all_labels)
+            with tab_item:
+                item_tab(chosen, results, all_labels)
