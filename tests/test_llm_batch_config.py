@@ -1,7 +1,7 @@
-"""The chat models' batch surface keeps LangChain's contract: config (callbacks, tags, metadata, max_concurrency)
-reaches every input, return_exceptions is per input, generation stays one real batch, async calls batch too,
-and options are used or refused, never ignored. Checked on the fake, which shares the batching layer
-(promptkit.llm.base.BatchedChatModel) with the local model."""
+"""The chat models' batch surface keeps LangChain's contract: config (callbacks, tags, metadata,
+max_concurrency) reaches every input, return_exceptions is per input, generation stays one real batch, async
+calls batch too, and options are used or refused, never ignored. Checked on the fake, which shares the
+batching layer (promptkit.llm.base.BatchedChatModel) with the local model."""
 
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ def test_max_tokens_limits_the_answer_and_unknown_options_are_refused():
 
 
 def test_a_replay_cache_serves_invoke_ainvoke_batch_and_stream(tmp_path):
-    model = FakeChatModel(responses=["primeira", "segunda", "terceira"], cache=ReplayCache(tmp_path / "r.sqlite"))
+    cache = ReplayCache(tmp_path / "r.sqlite")
+    model = FakeChatModel(responses=["primeira", "segunda", "terceira"], cache=cache)
     first = model.invoke("oi")
     assert first.content == "primeira"
     assert asyncio.run(model.ainvoke("oi")).content == "primeira"  # replayed, not generated again
