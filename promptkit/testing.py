@@ -1,16 +1,20 @@
 """Deterministic fakes for tests: a chat model and embeddings that never load weights.
 
 ``FakeChatModel`` goes through the same batching, stop-string and replay-cache code as the real local model, and
-records every batch it was asked to generate, so tests can check that batching really happened.
+records every batch it was asked to generate, so tests can check that batching really happened. It takes
+``bind_tools`` like the local model: the rendered prompt lists the bound tools and the tool choice, and an
+answer holding ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` becomes the message's tool calls
+(the fake does not enforce a required call: its answers decide, as they are fixed in advance).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.messages import BaseMessage
@@ -40,6 +44,8 @@ class FakeChatModel(BatchedChatModel):
     calls: list[list[str]] = Field(default_factory=list)
     counter: int = 0
 
+    tool_calling: ClassVar[bool] = True
+
     @property
     def _llm_type(self) -> str:
         return "promptkit-fake-chat"
@@ -51,8 +57,20 @@ class FakeChatModel(BatchedChatModel):
     def _target(self, params: dict[str, Any]) -> FakeChatModel:
         return self  # a per-call model= is only reported: the fake answers the same whatever it is called
 
-    def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
-        return "\n".join(f"<{m.type}>\n{m.content}" for m in messages) + "\n<ai>\n"
+    def render_prompt(self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]] | None = None,
+                      tool_choice: str = "auto") -> str:
+        """Each message as ``<type>`` and its content (an AI message's tool calls as JSON after it); with
+        tools, first ``<tools>`` (their OpenAI dicts as JSON) and ``<tool_choice>``."""
+        head = []
+        if tools and tool_choice != "none":
+            head = [f"<tools>\n{json.dumps(tools, ensure_ascii=False)}", f"<tool_choice>\n{tool_choice}"]
+        body = []
+        for m in messages:
+            calls = getattr(m, "tool_calls", None) if m.type == "ai" else None
+            extra = "".join(f"\n<tool_call>{json.dumps({'name': c['name'], 'arguments': c['args']})}"
+                            "</tool_call>" for c in calls or [])
+            body.append(f"<{m.type}>\n{m.content}{extra}")
+        return "\n".join(head + body) + "\n<ai>\n"
 
     def answer_for(self, prompt: str) -> str:
         if self.respond is not None:

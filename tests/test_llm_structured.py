@@ -80,5 +80,7 @@ def test_bad_requests_are_refused_clearly():
         fake.with_structured_output(Verdict, method="xml")
     with pytest.raises(ValidationError, match="unsupported response_format"):
         fake.invoke("oi", response_format={"type": "yaml"})
-    with pytest.raises(UnsupportedError, match="tools"):
-        fake.invoke("oi", tools=[{"name": "x"}])
+    with pytest.raises(UnsupportedError, match="tool_box"):
+        fake.invoke("oi", tool_box=[{"name": "x"}])
+    with pytest.raises(ValidationError, match="tools or response_format, not both"):
+        fake.invoke("oi", tools=[{"name": "x", "parameters": {}}], response_format={"type": "json_object"})

@@ -12,14 +12,16 @@ replays or refuses in strict mode), ``True``/``None`` for the global one, ``Fals
 and records through the same cache and key as ``invoke``.
 
 Subclasses implement :meth:`render_prompt` and :meth:`_complete` (and optionally :meth:`_complete_stream`,
-:meth:`_stream_completion` and :meth:`_logprob`).
+:meth:`_stream_completion` and :meth:`_logprob`). Those that set ``tool_calling`` take ``bind_tools``: their
+``render_prompt`` shows the bound tools to the model, and the answer's ``<tool_call>`` blocks become the
+message's tool calls (:mod:`promptkit.llm.tools`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from langchain_core.caches import BaseCache
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -42,6 +44,8 @@ ProgressFn = Callable[[int], None]
 #: keyword arguments a call (``invoke(..., **kwargs)``, ``bind(**kwargs)``) may set; anything else is refused
 CALL_OPTIONS = ("max_new_tokens", "max_tokens", "temperature", "top_p", "seed", "stop", "timeout", "model",
                 "response_format")
+#: the options ``bind_tools`` binds, taken by models that call tools (:attr:`BatchedChatModel.tool_calling`)
+TOOL_OPTIONS = ("tools", "tool_choice")
 #: what LangChain's ``with_structured_output`` binds for tracers only (``generate``/``stream`` drop it before the
 #: model sees the call; a batch hands it on, so it is dropped here too)
 TRACING_ONLY = ("ls_structured_output_format", "structured_output_format")
@@ -88,6 +92,9 @@ class BatchedChatModel(BaseChatModel):
     streaming: bool = False
     """Make ``invoke`` stream internally (tokens reach ``on_llm_new_token`` callbacks), as LangChain defines it."""
 
+    tool_calling: ClassVar[bool] = False
+    """Whether the model takes ``bind_tools`` (its prompt shows the tools, its answers are read for calls)."""
+
     _ready: dict[str, list[Any]] = PrivateAttr(default_factory=dict)
     _ready_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
@@ -113,8 +120,16 @@ class BatchedChatModel(BaseChatModel):
 
     # -- to implement -----------------------------------------------------------------------------------------
     def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
-        """Turn a conversation into the exact text the model sees (its chat template)."""
+        """Turn a conversation into the exact text the model sees (its chat template). Models with
+        ``tool_calling`` also take ``tools=`` (OpenAI tool dicts) and ``tool_choice=`` (normalised)."""
         raise NotImplementedError
+
+    def _render(self, target: BatchedChatModel, messages: Sequence[BaseMessage],
+                params: dict[str, Any]) -> str:
+        """The prompt of one call: the conversation, with the bound tools when the call has them."""
+        if params.get("tools"):
+            return target.render_prompt(messages, tools=params["tools"], tool_choice=params["tool_choice"])
+        return target.render_prompt(messages)
 
     def _complete(self, prompts: list[str], params: dict[str, Any]) -> list[Completion]:
         """Generate one answer per prompt (``len(prompts) <= batch_size``)."""
@@ -147,16 +162,18 @@ class BatchedChatModel(BaseChatModel):
     def call_params(self, stop: Sequence[str] | None = None, **kwargs: Any) -> dict[str, Any]:
         """The effective options of one call: the model's defaults overridden by the call's ``kwargs``.
 
-        Only :data:`CALL_OPTIONS` are accepted; anything else (``tools``, a misspelt name) is refused rather than
-        silently ignored. ``response_format`` (OpenAI's shapes) makes the answer JSON, optionally matching a schema.
+        Only :data:`CALL_OPTIONS` (and :data:`TOOL_OPTIONS` for models with ``tool_calling``) are accepted;
+        anything else (a misspelt name) is refused rather than silently ignored. ``response_format`` (OpenAI's
+        shapes) makes the answer JSON, optionally matching a schema.
         """
         kwargs = {k: v for k, v in kwargs.items() if k not in TRACING_ONLY}
-        unknown = sorted(set(kwargs) - set(CALL_OPTIONS))
+        accepted = CALL_OPTIONS + TOOL_OPTIONS if self.tool_calling else CALL_OPTIONS
+        unknown = sorted(set(kwargs) - set(accepted))
         if unknown:
             raise UnsupportedError(
                 f"{type(self).__name__} does not take the option(s) {', '.join(unknown)}",
-                hint=f"options a call may set: {', '.join(CALL_OPTIONS)}"
-                + ("; tool calling needs a model that supports it (e.g. a served one)" if "tools" in unknown
+                hint=f"options a call may set: {', '.join(accepted)}"
+                + ("; tool calling needs a model that supports it (the local model)" if "tools" in unknown
                    else ""),
             )
         limit = kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens))
@@ -186,7 +203,32 @@ class BatchedChatModel(BaseChatModel):
             if float(timeout) <= 0:
                 raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}")
             params["timeout"] = float(timeout)
+        if kwargs.get("tools") or kwargs.get("tool_choice") not in (None, "auto", "none"):
+            from promptkit.llm.tools import normalize_choice, openai_tools
+
+            if not kwargs.get("tools"):
+                raise ValidationError(f"tool_choice {kwargs['tool_choice']!r} without tools",
+                                      hint="bind the tools with bind_tools(tools, tool_choice=...)")
+            if params.get("response_format"):
+                raise ValidationError("a call takes tools or response_format, not both",
+                                      hint="use with_structured_output or bind_tools")
+            params["tools"] = openai_tools(kwargs["tools"])
+            params["tool_choice"] = normalize_choice(kwargs.get("tool_choice"), params["tools"])
         return params
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Any:
+        """This model with ``tools`` bound (LangChain tools, pydantic classes, typed functions, OpenAI tool
+        dicts): answers carry ``tool_calls``. ``tool_choice``: ``None``/``"auto"`` (the model decides),
+        ``"none"``, ``"any"``/``"required"`` (some call, enforced while decoding) or a tool's name (a call of
+        that tool). See :mod:`promptkit.llm.tools`."""
+        if not self.tool_calling:
+            raise UnsupportedError(f"{type(self).__name__} does not call tools",
+                                   hint="use the local model (load_llm()) for tool calling")
+        from promptkit.llm.tools import normalize_choice, openai_tools
+
+        converted = openai_tools(tools)
+        choice = normalize_choice(tool_choice, converted) if converted else "auto"
+        return self.bind(tools=converted, tool_choice=choice, **kwargs)
 
     def request(self, prompt: str, params: dict[str, Any], kind: str = "generate") -> dict[str, Any]:
         """A promptkit request mapping (rendered prompt and options), keyed in the replay store."""
@@ -297,7 +339,12 @@ class BatchedChatModel(BaseChatModel):
         return [c.text for c in self.generate_completions(list(prompts), params, progress=progress)]
 
     def _message(self, completion: Completion, params: dict[str, Any]) -> AIMessage:
-        return AIMessage(content=completion.text, usage_metadata=_usage(completion),
+        from promptkit.llm.tools import active, parse_tool_calls, tool_names
+
+        content, calls, invalid = parse_tool_calls(completion.text, tool_names(params["tools"])) \
+            if active(params) else (completion.text, [], [])
+        return AIMessage(content=content, tool_calls=calls, invalid_tool_calls=invalid,
+                         usage_metadata=_usage(completion),
                          response_metadata=self._response_metadata(completion, params))
 
     def _response_metadata(self, completion: Completion, params: dict[str, Any]) -> dict[str, Any]:
@@ -339,7 +386,7 @@ class BatchedChatModel(BaseChatModel):
         if not todo:
             return []
         target = self._target(params)
-        prompts = [target.render_prompt(messages) for _, messages, _ in todo]
+        prompts = [self._render(target, messages, params) for _, messages, _ in todo]
         store = cache if isinstance(cache, ReplayCache) and cache.mode in ("use", "refresh") else None
         fitting = [i for i, p in enumerate(prompts) if target.fits(p, params)]
         same: dict[str, list[int]] = {}  # inputs with one prompt share one generation
@@ -449,7 +496,7 @@ class BatchedChatModel(BaseChatModel):
     ) -> ChatResult:
         params = self.call_params(stop, **kwargs)
         target = self._target(params)
-        prompt = target.render_prompt(messages)
+        prompt = self._render(target, messages, params)
         completion = self._take_ready(self._ready_key(prompt, params))
         if completion is None:
             completion = target.generate_completions([prompt], params)[0]
@@ -473,16 +520,22 @@ class BatchedChatModel(BaseChatModel):
                 yield ChatGenerationChunk(message=AIMessageChunk(content=message.content))
                 yield ChatGenerationChunk(message=AIMessageChunk(
                     content="", usage_metadata=getattr(message, "usage_metadata", None),
-                    response_metadata=dict(message.response_metadata), chunk_position="last"))
+                    response_metadata=dict(message.response_metadata), chunk_position="last",
+                    **_call_chunks(message)))
                 return
         target = self._target(params)
-        prompt = target.render_prompt(messages)
+        prompt = self._render(target, messages, params)
         ready = self._take_ready(self._ready_key(prompt, params))
         pieces: Iterator[str | Completion] = iter([ready.text, ready]) if ready else \
             target._stream_completion(prompt, params)
         stops = params["stop"]
-        # Hold back the last few characters while a stop string could still be forming across pieces.
+        # Hold back the last few characters while a stop string could still be forming across pieces; with
+        # tools, the text from a tool-call block on is held to the end, where the calls are read from the
+        # whole answer.
         hold = max((len(s) for s in stops), default=1) - 1
+        from promptkit.llm.tools import active, held_text
+
+        tools = active(params)
         text = emitted = ""
         completion: Completion | None = None
 
@@ -501,6 +554,8 @@ class BatchedChatModel(BaseChatModel):
                 cut = apply_stop(text, stops)
                 stopped = len(cut) < len(text)
                 upto = len(cut) if stopped else max(len(emitted), len(cut) - hold)
+                if tools:
+                    upto = min(upto, len(held_text(cut)))
                 if upto > len(emitted):
                     yield emit(cut[len(emitted) : upto])
                     emitted = cut[:upto]
@@ -511,13 +566,15 @@ class BatchedChatModel(BaseChatModel):
             if close is not None:  # stop a generator that is still producing tokens
                 close()
         final = apply_stop(text, stops)
-        if len(final) > len(emitted):
-            yield emit(final[len(emitted) :])
         completion = (completion or Completion(final, 0, 0, "stop"))._replace(text=final)
         message = self._message(completion, params)
+        if tools:  # the text outside the blocks, whose emitted part is its beginning
+            final = message.content if message.content.startswith(emitted) else emitted
+        if len(final) > len(emitted):
+            yield emit(final[len(emitted) :])
         yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=message.usage_metadata,
                                                          response_metadata=message.response_metadata,
-                                                         chunk_position="last"))
+                                                         chunk_position="last", **_call_chunks(message)))
         if cache is not None and not ready:
             cache.update(cache_prompt, llm_string, [ChatGeneration(message=message)])
 
@@ -560,6 +617,23 @@ class BatchedChatModel(BaseChatModel):
             if store is not None:
                 store.put_many((keys[i], self.model_id, requests[i], {"logprob": out[i]}) for i in chunk)
         return [float(v) for v in out]  # type: ignore[arg-type]
+
+
+def _call_chunks(message: BaseMessage) -> dict[str, Any]:
+    """A message's tool calls as the ``tool_call_chunks`` of its last stream chunk, their arguments as JSON
+    text that LangChain parses back when chunks are added. An invalid call's text goes as a JSON string, so
+    that it stays invalid (LangChain's partial-JSON parser would read a broken object as a valid call)."""
+    import json
+
+    calls = getattr(message, "tool_calls", None) or []
+    invalid = getattr(message, "invalid_tool_calls", None) or []
+    if not calls and not invalid:
+        return {}
+    chunks = [{"type": "tool_call_chunk", "name": c["name"], "id": c["id"], "index": i,
+               "args": json.dumps(c["args"], ensure_ascii=False)} for i, c in enumerate(calls)]
+    chunks += [{"type": "tool_call_chunk", "name": c.get("name"), "args": json.dumps(c.get("args") or ""),
+                "id": c.get("id"), "index": len(calls) + i} for i, c in enumerate(invalid)]
+    return {"tool_call_chunks": chunks}
 
 
 def _usage(completion: Completion) -> dict[str, int]:

@@ -10,10 +10,11 @@ prompt-lookup drafts verified several tokens per greedy step.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.messages import BaseMessage
 from pydantic import Field, PrivateAttr
@@ -46,6 +47,32 @@ def text_of(message: BaseMessage) -> str:
         elif isinstance(part, dict) and part.get("type") == "text":
             parts.append(str(part.get("text", "")))
     return "".join(parts)
+
+
+def chat_entry(message: BaseMessage) -> dict[str, Any]:
+    """One message as a chat-template turn: role and text, plus an assistant turn's tool calls (OpenAI's
+    shape, arguments as a mapping) and a tool result's call id."""
+    role = getattr(message, "role", None) if message.type == "chat" else _ROLES.get(message.type, "user")
+    entry: dict[str, Any] = {"role": role or "user", "content": text_of(message)}
+    calls = getattr(message, "tool_calls", None)
+    if message.type == "ai" and calls:
+        entry["tool_calls"] = [{"type": "function", "id": c.get("id"),
+                                "function": {"name": c["name"], "arguments": c.get("args") or {}}}
+                               for c in calls]
+    if message.type == "tool":
+        entry["tool_call_id"] = getattr(message, "tool_call_id", None)
+        failed = getattr(message, "status", "success") == "error"
+        if failed and not entry["content"].lower().startswith("error"):  # the template has no status field
+            entry["content"] = f"Error: {entry['content']}"
+    return entry
+
+
+def _plain(entry: dict[str, Any]) -> str:
+    """A turn's text for a model without a chat template (tool calls as the blocks the model answers)."""
+    calls = [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+             for c in entry.get("tool_calls", [])]
+    return entry["content"] + "".join(f"\n<tool_call>\n{json.dumps(c, ensure_ascii=False)}\n</tool_call>"
+                                      for c in calls)
 
 
 def stop_matcher(tokenizer: Any, stops: Sequence[str]) -> Callable[[Sequence[int]], bool]:
@@ -84,6 +111,8 @@ class LocalChatModel(BatchedChatModel):
     _source: str | None = PrivateAttr(default=None)
     _light_tokenizer: Any = PrivateAttr(default=None)
     _siblings: dict[str, LocalChatModel] = PrivateAttr(default_factory=dict)
+
+    tool_calling: ClassVar[bool] = True
 
     @property
     def _llm_type(self) -> str:
@@ -185,15 +214,26 @@ class LocalChatModel(BatchedChatModel):
                 torch.set_num_threads(self.threads)
 
     # -- prompts and tokens -----------------------------------------------------------------------------------
-    def render_prompt(self, messages: Sequence[BaseMessage]) -> str:
+    def render_prompt(self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]] | None = None,
+                      tool_choice: str = "auto") -> str:
+        """The chat template's text of a conversation. With ``tools`` (OpenAI tool dicts) the template lists
+        them, and tool calls and results in the history take its own shapes (an assistant turn's
+        ``tool_calls``, ``tool`` turns); ``tool_choice="none"`` shows no tools, and a required call opens the
+        answer with ``<tool_call>``."""
+        from promptkit.llm.tools import FORCED_PREFIX, forced
+
         tok = self.tokenizer
-        chat = []
-        for m in messages:
-            role = getattr(m, "role", None) if m.type == "chat" else _ROLES.get(m.type, "user")
-            chat.append({"role": role or "user", "content": text_of(m)})
+        chat = [chat_entry(m) for m in messages]
+        shown = tools if tools and tool_choice != "none" else None
         if getattr(tok, "chat_template", None):
-            return tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        return "\n\n".join(f"{c['role']}: {c['content']}" for c in chat) + "\n\nassistant:"
+            extra = {"tools": shown} if shown else {}
+            text = tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True, **extra)
+        else:
+            head = [f"tools: {json.dumps(shown, ensure_ascii=False)}"] if shown else []
+            text = "\n\n".join(head + [f"{c['role']}: {_plain(c)}" for c in chat]) + "\n\nassistant:"
+        if forced({"tools": shown, "tool_choice": tool_choice}):
+            text += FORCED_PREFIX
+        return text
 
     def get_num_tokens(self, text: str) -> int:
         """Tokens of ``text``, memoised per model folder in memory and on disk."""
@@ -243,11 +283,14 @@ class LocalChatModel(BatchedChatModel):
                                   hint="check the prompt's text and the model's tokenizer files")
         self._check_window(max(len(r) for r in rows), params["max_new_tokens"])
         options = self._decode_options(params, backend)
-        if params.get("response_format"):
+        from promptkit.llm.tools import forced, forced_format
+
+        fmt = forced_format(params) if forced(params) else params.get("response_format")
+        if fmt:
             from promptkit.llm.decoding.grammar import RowConstraint, compile_grammar, guidance_tokenizer
 
             vocab = int(backend.model.config.vocab_size)
-            grammar = compile_grammar(params["response_format"])
+            grammar = compile_grammar(fmt)
             tokenizer = guidance_tokenizer(backend.tokenizer, vocab)
             options["constraints"] = [RowConstraint(tokenizer, grammar, vocab) for _ in rows]
         events = decode_events(backend.model, rows, batch_size=batch_size, **options)
@@ -281,12 +324,17 @@ class LocalChatModel(BatchedChatModel):
             if step.finish:
                 i = order[step.row]
                 generated = tokens.pop(step.row)
-                yield i, Completion(tok.decode(generated, skip_special_tokens=True), len(ids[i]), len(generated),
-                                    step.finish)
+                text = tok.decode(generated, skip_special_tokens=True)
+                yield i, Completion(self._forced_wrap(text, params), len(ids[i]), len(generated), step.finish)
 
     def _stream_completion(self, prompt: str, params: dict[str, Any]) -> Iterator[str | Completion]:
+        from promptkit.llm.tools import FORCED_PREFIX, FORCED_SUFFIX, forced
+
         tok = self.backend.tokenizer
         row = tok([prompt], add_special_tokens=False)["input_ids"][0]
+        wrap = forced(params)
+        if wrap:
+            yield FORCED_PREFIX
         generated: list[int] = []
         shown = ""
         finish = "length"
@@ -301,7 +349,17 @@ class LocalChatModel(BatchedChatModel):
         text = tok.decode(generated, skip_special_tokens=True)
         if len(text) > len(shown) and text.startswith(shown):
             yield text[len(shown) :]
-        yield Completion(text, len(row), len(generated), finish)
+        if wrap:
+            yield FORCED_SUFFIX
+        yield Completion(self._forced_wrap(text, params), len(row), len(generated), finish)
+
+    @staticmethod
+    def _forced_wrap(text: str, params: dict[str, Any]) -> str:
+        """A required tool call's answer as the model's own block: the prompt opened ``<tool_call>`` and the
+        grammar wrote the JSON; the answer holds both tags, as a free answer would."""
+        from promptkit.llm.tools import FORCED_PREFIX, FORCED_SUFFIX, forced
+
+        return FORCED_PREFIX + text.strip() + FORCED_SUFFIX if forced(params) else text
 
     def _logprob(self, prompts: list[str], continuations: list[str]) -> list[float]:
         """Sum of log P(token) over each continuation, through the decoder's prefill."""

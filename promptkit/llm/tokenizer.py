@@ -81,16 +81,20 @@ class LightTokenizer:
         return {"input_ids": self._tok.encode(text, add_special_tokens=add_special_tokens).ids}
 
     def apply_chat_template(self, chat: list[dict[str, Any]], tokenize: bool = False,
-                            add_generation_prompt: bool = False) -> str:
+                            add_generation_prompt: bool = False,
+                            tools: list[dict[str, Any]] | None = None) -> str:
         if tokenize:
             raise ValueError("LightTokenizer renders text only (tokenize=False)")
         from promptkit.llm.tokenizer_cache import render_key, store_for
 
         store = store_for(str(self._folder)) if self.chat_template else None
-        key = render_key(self.chat_template or "", chat, add_generation_prompt) if store is not None else ""
+        template = self.chat_template or ""
+        key = render_key(template, chat, add_generation_prompt, tools) if store is not None else ""
         text = store.get_render(key) if store is not None else None
         if text is None:
-            text = self.full.apply_chat_template(chat, tokenize=False, add_generation_prompt=add_generation_prompt)
+            extra = {"tools": tools} if tools else {}
+            text = self.full.apply_chat_template(chat, tokenize=False,
+                                                 add_generation_prompt=add_generation_prompt, **extra)
             if store is not None:
                 store.put_render(key, text)
         return text

@@ -38,9 +38,13 @@ def fingerprint(folder: str | Path) -> str | None:
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def render_key(template: str, chat: list[dict[str, Any]], add_generation_prompt: bool) -> str:
-    return sha256_bytes(canonical_json({"template": sha256_bytes(template.encode("utf-8")), "chat": chat,
-                                        "generation_prompt": bool(add_generation_prompt)}).encode("utf-8"))
+def render_key(template: str, chat: list[dict[str, Any]], add_generation_prompt: bool,
+               tools: list[dict[str, Any]] | None = None) -> str:
+    key: dict[str, Any] = {"template": sha256_bytes(template.encode("utf-8")), "chat": chat,
+                           "generation_prompt": bool(add_generation_prompt)}
+    if tools:  # only then: the keys of renders without tools stay as they were
+        key["tools"] = tools
+    return sha256_bytes(canonical_json(key).encode("utf-8"))
 
 
 class TokenizerCache:

@@ -1,13 +1,13 @@
 """LangChain's standard chat model suites (unit and integration) for promptkit's chat models: the local model
 (integration tests on the real default model, marked ``model``) and the test fake.
 
+Tool calling runs in full: ``bind_tools`` shows the tools through the model's chat template, reads its
+``<tool_call>`` blocks into ``tool_calls``, and enforces a required call (``tool_choice="any"`` or a tool's
+name, which the suite uses since the models take ``tool_choice``) while decoding. The fake's answers below
+call the bound tools the way the model's answers do.
+
 What is declared absent, and why:
 
-* tool calling (``bind_tools``): the local models are small instruction models run by promptkit's own decoder,
-  with no tool-call format to parse; the tool tests are skipped by the suite because ``bind_tools`` is not
-  implemented, and a ``tools=`` option is refused with a clear error rather than ignored. Structured output, the
-  part of tool calling that prompt engineering needs, is implemented (``with_structured_output``, enforced by
-  the decoder).
 * image, audio, PDF and video inputs: text-only models.
 * an API key and retries (``api_key``, ``max_retries`` in the unit suite's standard parameters): a model that runs
   in this process has no key and no network failures to retry, so it refuses both options instead of
@@ -20,6 +20,7 @@ What is declared absent, and why:
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -82,6 +83,14 @@ class TestLocalChatModelUnit(ChatModelUnitTests):
     def supports_json_mode(self) -> bool:
         return True
 
+    @property
+    def has_tool_calling(self) -> bool:
+        return True
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
 
 @pytest.mark.model
 class TestLocalChatModelIntegration(ChatModelIntegrationTests):
@@ -98,12 +107,46 @@ class TestLocalChatModelIntegration(ChatModelIntegrationTests):
         return True
 
     @property
+    def has_tool_calling(self) -> bool:
+        return True
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
     def model_override_value(self) -> str:
         return tiny_model_folder()
 
 
+def _fake_call(prompt: str) -> str | None:
+    """The fake's tool call when tools are bound and the last message is the user's: the forced tool, else the
+    first tool the question names, else the first one; integer arguments take the question's numbers in order,
+    the others the question's text."""
+    if not prompt.startswith("<tools>\n"):
+        return None
+    tools_line, _, rest = prompt[len("<tools>\n"):].partition("\n<tool_choice>\n")
+    choice, _, conversation = rest.partition("\n")
+    turns = re.split(r"^<(\w+)>\n", conversation, flags=re.M)
+    if len(turns) < 4 or turns[-4] != "human":
+        return None  # after a tool's result the fake answers in words
+    question = turns[-3].strip()
+    functions = [t["function"] for t in json.loads(tools_line)]
+    named = [f for f in functions if f["name"] == choice or f["name"] in question]
+    function = (named or functions)[0]
+    numbers = [int(n) for n in re.findall(r"-?\d+", question)]
+    arguments = {}
+    for key, spec in function.get("parameters", {}).get("properties", {}).items():
+        arguments[key] = (numbers.pop(0) if numbers else 0) if spec.get("type") == "integer" else question
+    return f"<tool_call>{json.dumps({'name': function['name'], 'arguments': arguments})}</tool_call>"
+
+
 def fake_answer(prompt: str) -> str:
-    """The fake's answers: a joke as JSON when asked for JSON, else a greeting."""
+    """The fake's answers: a call of a bound tool (see :func:`_fake_call`), a joke as JSON when asked for
+    JSON, else a greeting."""
+    call = _fake_call(prompt)
+    if call is not None:
+        return call
     if "JSON" in prompt:
         return json.dumps({"setup": "Por que o gato sentou no teclado?", "punchline": "Para ficar de olho no mouse."})
     return "Olá! Em que posso ajudar?"
