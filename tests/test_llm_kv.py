@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("transformers")
 
 from promptkit.errors import MissingDependencyError  # noqa: E402
 from promptkit.llm.decoding import kv  # noqa: E402
@@ -17,6 +17,8 @@ def test_the_installed_transformers_has_the_cache_layout_the_decoder_uses():
 
 
 def test_a_cache_without_row_operations_is_refused(monkeypatch):
+    import transformers  # the module object the check imports (other tests may have replaced it)
+
     class NoCrop(transformers.DynamicCache):
         crop = None
 
@@ -31,6 +33,6 @@ def test_a_cache_that_cannot_be_built_is_refused(monkeypatch):
         def __init__(self, *args, **kwargs):
             raise TypeError("new signature")
 
-    monkeypatch.setattr(transformers, "DynamicCache", Broken)
+    monkeypatch.setattr("transformers.DynamicCache", Broken)
     with pytest.raises(MissingDependencyError, match="building a cache failed"):
         kv.check_compatible()
