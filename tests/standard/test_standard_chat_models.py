@@ -15,6 +15,9 @@ What is declared absent, and why:
 * LangChain serialization (``is_lc_serializable``): LangChain's loader revives only the classes in its own
   registry, so neither model declares itself serializable (the fake also holds a Python callable).
 * configuration from environment variables (``test_init_from_env``): none is read.
+* Anthropic-format content blocks (``test_anthropic_inputs``): the models read LangChain's standard blocks, not a
+  provider's own format.
+* ``test_stream_time`` replays recorded HTTP traffic (VCR); a model in this process makes no HTTP call.
 """
 
 from __future__ import annotations
