@@ -330,3 +330,11 @@ def test_hit_rank_counts_by_retrieval_rank_when_the_prompt_shows_the_best_docume
     assert [r.hit_rank for r in shown.rows] == [r.hit_rank for r in ranked.rows]
     assert shown.retrieval == ranked.retrieval
     assert ranked.retrieval.k == 2 and any(r.hit_rank == 1 for r in ranked.rows)  # reversed, these would be 2
+
+
+def test_a_loaded_chain_passed_as_an_object_keeps_its_name(dataset):
+    from promptkit.chains import load_chain
+
+    chain = load_chain("qa_zero_shot", llm=make_llm())
+    result = evaluate(chain=chain, dataset=dataset, show_progress=False)
+    assert result.chain == "qa_zero_shot"

@@ -139,7 +139,9 @@ def _resolve_chain(
             "prompt=, index= and llm= only apply when chain is a chain name",
             hint="build them into your runnable, or pass the chain's name",
         )
-    name = getattr(chain, "name", None) or type(chain).__name__
+    # a runnable's own name (a loaded chain is a binding named by its run_name), else its class
+    get_name = getattr(chain, "get_name", None)
+    name = get_name() if callable(get_name) else getattr(chain, "name", None) or type(chain).__name__
     return chain, str(name)
 
 
