@@ -204,13 +204,17 @@ class Task:
     #: how to fix an item over the chains' size limit
     size_hint: ClassVar[str] = "shorten that item in the dataset"
 
-    def check_item(self, item: Any, where: str) -> None:
-        """Refuse an item the chains would refuse (a question over the size limit), before any model call,
-        naming it and the dataset ``where`` it is."""
+    def check_size(self, text: str) -> None:
+        """Raise when the chains would refuse ``text`` as too long (the question limit)."""
         from promptkit.limits import check_question
 
+        check_question(text)
+
+    def check_item(self, item: Any, where: str) -> None:
+        """Refuse an item the chains would refuse (over the size limit), before any model call, naming it and
+        the dataset ``where`` it is."""
         try:
-            check_question(self.question(item))
+            self.check_size(self.question(item))
         except ValidationError as exc:
             raise ValidationError(f"{self.item_word} {item.id!r} in {where}: {exc.message}",
                                   hint=self.size_hint) from None
@@ -348,3 +352,22 @@ class Task:
 
 def _two(value: float | None) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+
+
+class TextTask(Task):
+    """A task whose items are texts the chain reads whole (``{"text": ...}``): moderation, classification. The
+    text is what reports show, and it must fit the chains' text limit."""
+
+    item_word: ClassVar[str] = "text"
+    size_hint: ClassVar[str] = "shorten that text in the dataset"
+
+    def question(self, item: Any) -> str:
+        return str(item.text)
+
+    def check_size(self, text: str) -> None:
+        from promptkit.limits import check_text
+
+        check_text(text)
+
+    def chain_input(self, item: Any, mode: str) -> dict[str, Any]:
+        return {"text": item.text}

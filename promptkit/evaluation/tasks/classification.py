@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from promptkit.evaluation.results import TaskRow
-from promptkit.evaluation.tasks.base import Item, MetricSpec, RowView, Scored, Table, Task
+from promptkit.evaluation.tasks.base import Item, MetricSpec, RowView, Scored, Table, TextTask
 from promptkit.kind_metrics import UNPARSEABLE, classification_report, score_label
 
 
@@ -40,14 +40,12 @@ def _fmt(value: float | int | None) -> str:
     return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-class ClassificationTask(Task):
+class ClassificationTask(TextTask):
     """Labels against hand labels (see the module docstring)."""
 
     name: ClassVar[str] = "classification"
     title: ClassVar[str] = "classification (one label per text)"
     item_model: ClassVar[type[Item]] = LabelledItem
-    item_word: ClassVar[str] = "text"
-    size_hint: ClassVar[str] = "shorten that text in the dataset"
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
         MetricSpec("accuracy", "share of texts given their gold label"),
         MetricSpec("macro_f1", "mean F1 over the labels (gold and predicted)", per_row=False),
@@ -56,23 +54,6 @@ class ClassificationTask(Task):
     headline: ClassVar[tuple[str, ...]] = ("accuracy", "macro_f1")
     group_by: ClassVar[tuple[str, ...]] = ("lang",)
     correct_rule: ClassVar[str] = "label right"
-
-    def question(self, item: LabelledItem) -> str:  # type: ignore[override]
-        return item.text
-
-    def check_item(self, item: Any, where: str) -> None:
-        from promptkit.errors import ValidationError
-        from promptkit.limits import check_text
-
-        try:
-            check_text(item.text)
-        except ValidationError as exc:
-            raise ValidationError(
-                f"text {item.id!r} in {where}: {exc.message}", hint=self.size_hint
-            ) from None
-
-    def chain_input(self, item: LabelledItem, mode: str) -> dict[str, Any]:  # type: ignore[override]
-        return {"text": item.text}
 
     def gold(self, item: LabelledItem) -> dict[str, Any]:  # type: ignore[override]
         return {"label": item.label, "lang": item.lang}

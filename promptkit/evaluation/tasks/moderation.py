@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from promptkit.evaluation.results import TaskRow
-from promptkit.evaluation.tasks.base import Item, MetricSpec, RowView, Scored, Table, Task
+from promptkit.evaluation.tasks.base import Item, MetricSpec, RowView, Scored, Table, TextTask
 from promptkit.kind_metrics import moderation_report, score_moderation
 
 #: languages with their own recall and false-positive-rate metrics (others count in the overall figures)
@@ -80,14 +80,12 @@ def _fmt(value: float | int | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-class ModerationTask(Task):
+class ModerationTask(TextTask):
     """Moderation verdicts against hand labels (see the module docstring)."""
 
     name: ClassVar[str] = "moderation"
     title: ClassVar[str] = "moderation (unsafe vs safe, categories)"
     item_model: ClassVar[type[Item]] = ModerationItem
-    item_word: ClassVar[str] = "text"
-    size_hint: ClassVar[str] = "shorten that text in the dataset"
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
         MetricSpec("recall", **_share("share of unsafe texts flagged")),
         MetricSpec("fpr", **_share("share of safe texts flagged (false-positive rate)", "lower")),
@@ -115,23 +113,6 @@ class ModerationTask(Task):
     group_by: ClassVar[tuple[str, ...]] = ("lang",)
     drop_metric: ClassVar[str | None] = "category_recall"
     correct_rule: ClassVar[str] = "flagged exactly when unsafe"
-
-    def question(self, item: ModerationItem) -> str:  # type: ignore[override]
-        return item.text
-
-    def check_item(self, item: Any, where: str) -> None:
-        from promptkit.errors import ValidationError
-        from promptkit.limits import check_text
-
-        try:
-            check_text(item.text)
-        except ValidationError as exc:
-            raise ValidationError(
-                f"text {item.id!r} in {where}: {exc.message}", hint=self.size_hint
-            ) from None
-
-    def chain_input(self, item: ModerationItem, mode: str) -> dict[str, Any]:  # type: ignore[override]
-        return {"text": item.text}
 
     def gold(self, item: ModerationItem) -> dict[str, Any]:  # type: ignore[override]
         return {"labels": list(item.labels), "lang": item.lang}
