@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -100,7 +100,33 @@ class RetrievalStats(BaseModel):
     total: int
 
 
-class EvalResult(BaseModel):
+class _ResultsFile(BaseModel):
+    """What both results schemas do the same way: a label, rows by id, and the file itself (atomic save,
+    validated load). Subclasses hold ``chain``, ``prompt`` and ``rows``."""
+
+    @property
+    def label(self) -> str:
+        """A short name for tables and charts: the prompt ref, else the chain name."""
+        return self.prompt.ref or self.chain  # type: ignore[attr-defined]
+
+    def row_map(self) -> dict[str, Any]:
+        return {r.id: r for r in self.rows}  # type: ignore[attr-defined]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the results atomically (a crash leaves the old file or the new one)."""
+        target = Path(path)
+        atomic_write_text(target, self.to_json())
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        return _validate(cls, read_json(path, what="results file"), path)
+
+
+class EvalResult(_ResultsFile):
     """Everything one ``evaluate`` call produced; saved as JSON with :meth:`save`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -133,27 +159,6 @@ class EvalResult(BaseModel):
         value = self.metrics_pt.get(name[: -len("_pt")]) if name.endswith("_pt") else self.metrics.get(name)
         return None if value is None else float(value)
 
-    @property
-    def label(self) -> str:
-        """A short name for tables and charts: the prompt ref, else the chain name."""
-        return self.prompt.ref or self.chain
-
-    def row_map(self) -> dict[str, EvalRow]:
-        return {r.id: r for r in self.rows}
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, indent=2) + "\n"
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the results atomically (a crash leaves the old file or the new one)."""
-        target = Path(path)
-        atomic_write_text(target, self.to_json())
-        return target
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> EvalResult:
-        return _validate(cls, read_json(path, what="results file"), path)
-
     def summary(self) -> str:
         """A plain-text table of the scores."""
         return format_summary(self)
@@ -181,7 +186,7 @@ class TaskRow(BaseModel):
     latency_s: float = 0.0
 
 
-class TaskResult(BaseModel):
+class TaskResult(_ResultsFile):
     """Everything one ``evaluate`` call of a task other than SQuAD produced; saved as JSON with :meth:`save`.
 
     Its text summary needs the task's metric definitions: :func:`promptkit.evaluation.format_summary`."""
@@ -211,26 +216,6 @@ class TaskResult(BaseModel):
         value = self.metrics.get(name)
         return None if value is None else float(value)
 
-    @property
-    def label(self) -> str:
-        """A short name for tables and charts: the prompt ref, else the chain name."""
-        return self.prompt.ref or self.chain
-
-    def row_map(self) -> dict[str, TaskRow]:
-        return {r.id: r for r in self.rows}
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, indent=2) + "\n"
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the results atomically (a crash leaves the old file or the new one)."""
-        target = Path(path)
-        atomic_write_text(target, self.to_json())
-        return target
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> TaskResult:
-        return _validate(cls, read_json(path, what="results file"), path)
 
 
 #: a results file of either schema
