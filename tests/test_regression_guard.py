@@ -9,42 +9,20 @@ tokenizer, so the converted model folder must exist (``promptkit models pull``).
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from promptkit.regression import assert_no_regression, load_suite
 
-# Captured at import, before the autouse fixture gives each test a private PROMPTKIT_HOME.
-REAL_HOME = os.environ.get("PROMPTKIT_HOME")
 SUITE = "course"
 ENTRIES = [e.id for e in load_suite(SUITE).entries]
 
 
-@pytest.fixture
-def tokenizer_home(monkeypatch):
-    """The real cache folder (for the converted model's tokenizer), pulling the model once if needed."""
-    if REAL_HOME:
-        monkeypatch.setenv("PROMPTKIT_HOME", REAL_HOME)
-    else:
-        monkeypatch.delenv("PROMPTKIT_HOME", raising=False)
-    from promptkit.weights import DEFAULT_LLM, pull
-
-    pull(DEFAULT_LLM, progress=False)  # a no-op once converted; weights are not loaded here
-
-
-def _weights_loaded() -> bool:
-    from promptkit.llm.runtime import _BACKENDS
-
-    return bool(_BACKENDS)
-
-
-def test_course_suite_passes_in_strict_replay(tokenizer_home, promptkit_check):
-    loaded_before = _weights_loaded()
+def test_course_suite_passes_in_strict_replay(tokenizer_home, weights_loaded, promptkit_check):
+    loaded_before = weights_loaded()
     report = promptkit_check(SUITE, cache="strict")
     assert report.ok, report.summary()
     assert all(e.result.cache.misses == 0 for e in report.entries)
-    assert _weights_loaded() == loaded_before  # replay never loads the model's weights
+    assert weights_loaded() == loaded_before  # replay never loads the model's weights
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
