@@ -35,8 +35,6 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:.85rem}
 """
 
-_EM_COLOUR = "#0969da"
-_F1_COLOUR = "#8250df"
 _PALETTE = ("#0969da", "#8250df", "#1a7f37", "#bf8700", "#cf222e", "#57606a")
 
 
@@ -132,56 +130,22 @@ def _squad_run_table(index: int, r: EvalResult) -> str:
     )
 
 
-def bar_chart(results: Sequence[EvalResult]) -> str:
-    """An inline SVG of EM and F1 (official) per run, labelled with the prompt version."""
-    group, bar, gap, height, top, bottom = 110, 36, 8, 200, 20, 60
-    width = 60 + group * len(results)
-    parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + top + bottom}' "
-        f"role='img' aria-label='EM and F1 per run'>",
-    ]
-    for tick in (0, 25, 50, 75, 100):
-        y = top + height - tick * height / 100
-        parts.append(
-            f"<line x1='40' x2='{width}' y1='{y:.1f}' y2='{y:.1f}' stroke='#d0d7de'/>"
-            f"<text x='34' y='{y + 4:.1f}' font-size='10' text-anchor='end'>{tick}</text>"
-        )
-    for i, r in enumerate(results):
-        x0 = 50 + i * group
-        for j, (key, colour) in enumerate((("exact", _EM_COLOUR), ("f1", _F1_COLOUR))):
-            value = float(r.metrics.get(key, 0.0))
-            h = max(0.0, min(100.0, value)) * height / 100
-            x = x0 + j * (bar + gap)
-            parts.append(
-                f"<rect x='{x}' y='{top + height - h:.1f}' width='{bar}' height='{h:.1f}' fill='{colour}'>"
-                f"<title>{escape(r.label)} {'EM' if key == 'exact' else 'F1'} {value:.1f}</title></rect>"
-                f"<text x='{x + bar / 2}' y='{top + height - h - 4:.1f}' font-size='10' "
-                f"text-anchor='middle'>{value:.1f}</text>"
-            )
-        label = r.label if len(r.label) <= 18 else r.label[:17] + "…"
-        parts.append(
-            f"<text x='{x0 + bar + gap / 2}' y='{top + height + 16}' font-size='11' "
-            f"text-anchor='middle'>{escape(label)}</text>"
-            f"<text x='{x0 + bar + gap / 2}' y='{top + height + 30}' font-size='9' fill='#656d76' "
-            f"text-anchor='middle'>{escape(r.mode)} · n={r.dataset.total}</text>"
-        )
-    legend_y = top + height + 48
-    parts.append(
-        f"<rect x='50' y='{legend_y - 9}' width='10' height='10' fill='{_EM_COLOUR}'/>"
-        f"<text x='64' y='{legend_y}' font-size='11'>EM</text>"
-        f"<rect x='100' y='{legend_y - 9}' width='10' height='10' fill='{_F1_COLOUR}'/>"
-        f"<text x='114' y='{legend_y}' font-size='11'>F1</text></svg>"
-    )
-    return "".join(parts)
+#: how the chart names SQuAD's metric keys (every other metric by its own name)
+_CHART_NAMES = {"exact": "EM", "f1": "F1"}
 
 
-def task_chart(results: Sequence[TaskResult], task: Task) -> str:
-    """An inline SVG of a task's headline metrics per run (shares drawn on a 0-100% axis)."""
-    keys = [n for n in task.headline if task.spec(n).scale == 1.0 and task.spec(n).better is not None]
+def task_chart(results: Sequence[AnyResult], task: Task) -> str:
+    """An inline SVG of a task's headline metrics per run, on the task's own axis: 0-100 for SQuAD's points,
+    0-1 for shares."""
+    scale = task.spec(task.headline[0]).scale
+    keys = [n for n in task.headline if task.spec(n).scale == scale and task.spec(n).better is not None]
     keys = [n for n in keys if any(r.metric(n) is not None for r in results)] or keys[:1]
+    digits = 1 if scale == 100.0 else 2
     bar, gap, height, top, bottom = 26, 4, 200, 20, 60
     group = max(110, len(keys) * (bar + gap) + 30)
-    width = 60 + group * len(results)
+    legend = [_CHART_NAMES.get(k, k) for k in keys]
+    # wide enough for the bars and for the legend on one line
+    width = max(60 + group * len(results), 60 + sum(24 + 7 * len(n) for n in legend))
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + top + bottom + 16}' "
         f"role='img' aria-label='{escape(task.name)} metrics per run'>",
@@ -190,19 +154,20 @@ def task_chart(results: Sequence[TaskResult], task: Task) -> str:
         y = top + height - tick * height / 100
         parts.append(
             f"<line x1='40' x2='{width}' y1='{y:.1f}' y2='{y:.1f}' stroke='#d0d7de'/>"
-            f"<text x='34' y='{y + 4:.1f}' font-size='10' text-anchor='end'>{tick / 100:.2f}</text>"
+            f"<text x='34' y='{y + 4:.1f}' font-size='10' text-anchor='end'>"
+            f"{tick if scale == 100.0 else f'{tick / 100:.2f}'}</text>"
         )
     for i, r in enumerate(results):
         x0 = 50 + i * group
         for j, key in enumerate(keys):
             value = r.metric(key)
-            h = max(0.0, min(1.0, value or 0.0)) * height
+            h = max(0.0, min(1.0, (value or 0.0) / scale)) * height
             x = x0 + j * (bar + gap)
             colour = _PALETTE[j % len(_PALETTE)]
-            shown = "—" if value is None else f"{value:.2f}"
+            shown = "—" if value is None else f"{value:.{digits}f}"
             parts.append(
                 f"<rect x='{x}' y='{top + height - h:.1f}' width='{bar}' height='{h:.1f}' fill='{colour}'>"
-                f"<title>{escape(r.label)} {escape(key)} {shown}</title></rect>"
+                f"<title>{escape(r.label)} {escape(_CHART_NAMES.get(key, key))} {shown}</title></rect>"
                 f"<text x='{x + bar / 2}' y='{top + height - h - 4:.1f}' font-size='9' "
                 f"text-anchor='middle'>{shown}</text>"
             )
@@ -212,16 +177,17 @@ def task_chart(results: Sequence[TaskResult], task: Task) -> str:
             f"<text x='{mid}' y='{top + height + 16}' font-size='11' "
             f"text-anchor='middle'>{escape(label)}</text>"
             f"<text x='{mid}' y='{top + height + 30}' font-size='9' fill='#656d76' "
-            f"text-anchor='middle'>{escape(r.dataset.split or 'all')} · n={r.dataset.total}</text>"
+            f"text-anchor='middle'>{escape(r.dataset.split or 'all')} · {escape(r.mode)} · "
+            f"n={r.dataset.total}</text>"
         )
     x = 50
-    for j, key in enumerate(keys):
+    for j, name in enumerate(legend):
         legend_y = top + height + 50
         parts.append(
             f"<rect x='{x}' y='{legend_y - 9}' width='10' height='10' fill='{_PALETTE[j % len(_PALETTE)]}'/>"
-            f"<text x='{x + 14}' y='{legend_y}' font-size='11'>{escape(key)}</text>"
+            f"<text x='{x + 14}' y='{legend_y}' font-size='11'>{escape(name)}</text>"
         )
-        x += 24 + 7 * len(key)
+        x += 24 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -292,12 +258,10 @@ def render_report(results: Sequence[AnyResult], *, title: str = "promptkit evalu
     ]
     groups = _by_task(results)
     for name, runs in groups.items():
-        if name == "squad":
-            sections += ["<h2>EM and F1 per prompt version</h2>", bar_chart(runs)]  # type: ignore[arg-type]
-        else:
-            task = get_task(name)
-            heading = f"{task.title[:1].upper()}{task.title[1:]}: headline metrics per run"
-            sections += [f"<h2>{escape(heading)}</h2>", task_chart(runs, task)]  # type: ignore[arg-type]
+        task = get_task(name)
+        heading = ("EM and F1 per prompt version" if name == "squad"
+                   else f"{task.title[:1].upper()}{task.title[1:]}: headline metrics per run")
+        sections += [f"<h2>{escape(heading)}</h2>", task_chart(runs, task)]
     sections += [_run_table(i, r) for i, r in enumerate(results)]
     for runs in groups.values():
         for other in runs[1:]:
